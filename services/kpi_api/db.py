@@ -1,0 +1,15 @@
+"""The `kpi` schema's declarative base and outbox."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import DeclarativeBase
+
+from shared.db import make_metadata
+from shared.outbox import outbox_table
+
+
+class Base(DeclarativeBase):
+    metadata = make_metadata("kpi")
+
+
+outbox = outbox_table(Base.metadata)

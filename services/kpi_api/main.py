@@ -1,0 +1,31 @@
+"""KPI registry: every KPI of Gunma's SDGs Future City Plan, observations, progress and status."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.kpi_api.db import outbox
+from services.kpi_api.settings import KpiSettings, get_settings
+from shared.app import create_service_app
+
+DESCRIPTION = """
+群馬県SDGs未来都市計画のKPIレジストリ / The KPI registry of Gunma Prefecture's SDGs Future City Plan.
+
+Public reads need no token; writes need an `admin` token (observations also accept a `service` token).
+Errors are RFC 9457 `application/problem+json`.
+"""
+
+
+def create_app(settings: KpiSettings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    from services.kpi_api.routers import ROUTERS
+
+    return create_service_app(
+        service="kpi_api",
+        title="Gunma SDGs KPI registry",
+        description=DESCRIPTION,
+        version="1.0.0",
+        settings=settings,
+        routers=ROUTERS,
+        outbox=outbox,
+    )

@@ -1,0 +1,127 @@
+"""The FastAPI app factory every service uses.
+
+It wires the lifespan (engine, sessionmaker, Redis pool, outbox relay), the platform middleware,
+problem+json error handlers, CORS, health endpoints and documented error responses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from arq import create_pool
+from arq.connections import RedisSettings
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from sqlalchemy import Table
+
+from shared.auth import FailureLimiter
+from shared.db import create_engine, make_sessionmaker
+from shared.errors import COMMON_PROBLEM_RESPONSES, ProblemDetail, install_error_handlers
+from shared.health import router as health_router
+from shared.logging import configure_logging
+from shared.middleware import PlatformMiddleware
+from shared.outbox import OutboxRelay
+from shared.settings import CommonSettings
+
+log = structlog.get_logger("app")
+
+Hook = Callable[[FastAPI], Awaitable[None]]
+
+
+def redis_settings(url: str) -> RedisSettings:
+    settings = RedisSettings.from_dsn(url)
+    settings.conn_timeout = 2
+    settings.conn_retries = 1
+    return settings
+
+
+def create_service_app(
+    *,
+    service: str,
+    title: str,
+    description: str,
+    version: str,
+    settings: CommonSettings,
+    routers: Sequence[APIRouter],
+    outbox: Table | None = None,
+    on_startup: Sequence[Hook] = (),
+    on_shutdown: Sequence[Hook] = (),
+    openapi_tags: list[dict[str, Any]] | None = None,
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(service, level=settings.log_level, json=settings.log_json)
+        engine = create_engine(
+            settings.require_database_url(),
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            statement_timeout_ms=settings.db_statement_timeout_ms,
+            application_name=service,
+        )
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.redis = await create_pool(redis_settings(settings.require_redis_url()))
+        relay: OutboxRelay | None = None
+        if outbox is not None and settings.outbox_relay_enabled:
+            relay = OutboxRelay(
+                service=service, engine=engine, table=outbox, redis=app.state.redis,
+                interval_s=settings.outbox_relay_interval_s,
+            )
+            relay.start()
+        app.state.outbox_relay = relay
+        for hook in on_startup:
+            await hook(app)
+        log.info("service_started", service=service)
+        try:
+            yield
+        finally:
+            for hook in on_shutdown:
+                await hook(app)
+            if relay is not None:
+                await relay.stop()
+            await app.state.redis.aclose()
+            await engine.dispose()
+            log.info("service_stopped", service=service)
+
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        responses=COMMON_PROBLEM_RESPONSES,
+        openapi_tags=openapi_tags,
+    )
+    app.state.settings = settings
+    app.state.service = service
+    app.state.auth_limiter = FailureLimiter(settings.auth_failure_limit_per_minute)
+    install_error_handlers(app)
+    app.include_router(health_router)
+    for router in routers:
+        app.include_router(router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-None-Match", "X-Request-ID"],
+            expose_headers=["ETag", "X-Request-ID", "Retry-After"],
+        )
+    app.add_middleware(PlatformMiddleware, service=service, max_body_bytes=settings.max_body_bytes)
+    # Make sure the problem schema is a named component even if no route references it directly.
+    app.openapi_schema = None
+    _orig_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = _orig_openapi()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.setdefault("ProblemDetail", ProblemDetail.model_json_schema())
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

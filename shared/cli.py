@@ -1,0 +1,183 @@
+"""`gunma`: the administrators' CLI.
+
+    gunma run                       start the whole platform (what `make run` does)
+    gunma migrate [REVISION]        upgrade the database (default: heads)
+    gunma downgrade REVISION        downgrade (e.g. base)
+    gunma seed                      load the seed data, idempotently
+    gunma token create --role staff --name "Front desk"
+    gunma token list / revoke ID
+
+Services add their own command groups in ``services/<svc>/cli.py`` (``app = typer.Typer()``),
+for example ``gunma netsugen invoice-run`` or ``gunma kpi import``.
+Without DATABASE_URL/REDIS_URL the commands use the embedded servers under `.data/`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import uuid
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import select
+
+from shared import migrate as migrations
+from shared.auth import ROLES, ApiToken, Role, create_token, revoke_token
+from shared.db import create_engine, make_sessionmaker, session_scope
+from shared.seeding import seed_all
+from shared.stack import export_urls, resolve_urls
+
+app = typer.Typer(help="Gunma SDGs platform administration / 群馬県SDGsプラットフォーム管理", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens (stored hashed; the secret is shown once)", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+console = Console()
+
+
+def database_url() -> str:
+    urls = resolve_urls()
+    export_urls(urls)
+    return urls.database_url
+
+
+def progress_bar() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console,
+    )
+
+
+@app.command()
+def migrate(revision: Annotated[str, typer.Argument(help="Target revision")] = "heads") -> None:
+    """Upgrade the database schema (alembic upgrade)."""
+    url = database_url()
+    migrations.upgrade(url, revision)
+    console.print(f"[green]migrated to {revision}[/green]")
+
+
+@app.command()
+def downgrade(revision: Annotated[str, typer.Argument(help="Target revision, e.g. base or -1")]) -> None:
+    """Downgrade the database schema (alembic downgrade)."""
+    migrations.downgrade(database_url(), revision)
+    console.print(f"[yellow]downgraded to {revision}[/yellow]")
+
+
+@app.command()
+def seed() -> None:
+    """Load every service's seed data. Idempotent: running it twice changes nothing."""
+    url = database_url()
+    with progress_bar() as bar:
+        tasks: dict[str, object] = {}
+
+        def report(label: str, done: int, total: int) -> None:
+            if label not in tasks:
+                tasks[label] = bar.add_task(label, total=total)
+            bar.update(tasks[label], completed=done, total=total)  # type: ignore[arg-type]
+
+        results = asyncio.run(seed_all(url, report))
+    for service, counts in results.items():
+        console.print(f"{service}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[str, typer.Option(help="admin | staff | member | service")],
+    name: Annotated[str, typer.Option(help="Who or what holds the token")],
+    subject: Annotated[str | None, typer.Option(help="Member id (required for member tokens)")] = None,
+) -> None:
+    """Create a token and print its secret once."""
+    if role not in ROLES:
+        raise typer.BadParameter(f"role must be one of {', '.join(ROLES)}")
+    url = database_url()
+
+    async def run() -> tuple[str, str]:
+        engine = create_engine(url, pool_size=1, max_overflow=0)
+        try:
+            async with session_scope(make_sessionmaker(engine)) as session:
+                r: Role = role  # type: ignore[assignment]
+                token, secret = await create_token(session, name=name, role=r, subject=subject)
+                return str(token.id), secret
+        finally:
+            await engine.dispose()
+
+    try:
+        token_id, secret = asyncio.run(run())
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    console.print(f"token id: {token_id}")
+    console.print(f"secret (shown once, store it now): [bold]{secret}[/bold]")
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: Annotated[str, typer.Argument(help="Token id from `gunma token list`")]) -> None:
+    """Revoke a token. It stops working at once."""
+    try:
+        tid = uuid.UUID(token_id)
+    except ValueError as exc:
+        raise typer.BadParameter("not a token id (UUID)") from exc
+    url = database_url()
+
+    async def run() -> bool:
+        engine = create_engine(url, pool_size=1, max_overflow=0)
+        try:
+            async with session_scope(make_sessionmaker(engine)) as session:
+                return await revoke_token(session, tid)
+        finally:
+            await engine.dispose()
+
+    if not asyncio.run(run()):
+        console.print("[red]no active token with that id[/red]")
+        raise typer.Exit(1)
+    console.print("revoked")
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """List tokens (never their secrets)."""
+    url = database_url()
+
+    async def run() -> list[ApiToken]:
+        engine = create_engine(url, pool_size=1, max_overflow=0)
+        try:
+            async with session_scope(make_sessionmaker(engine)) as session:
+                return list((await session.scalars(select(ApiToken).order_by(ApiToken.created_at))).all())
+        finally:
+            await engine.dispose()
+
+    table = Table("id", "name", "role", "subject", "prefix", "created", "revoked")
+    for t in asyncio.run(run()):
+        table.add_row(
+            str(t.id), t.name, t.role, t.subject or "", t.display_prefix + "…",
+            t.created_at.isoformat(timespec="seconds"),
+            t.revoked_at.isoformat(timespec="seconds") if t.revoked_at else "",
+        )
+    console.print(table)
+
+
+@app.command()
+def run() -> None:
+    """Start the whole platform in the foreground (migrate, seed, three APIs, worker, scheduler)."""
+    from shared.platform import run_platform
+
+    raise typer.Exit(run_platform())
+
+
+def _register_service_commands() -> None:
+    for service, name in (("kpi_api", "kpi"), ("netsugen_booking", "netsugen"), ("notifier", "notifier")):
+        module_name = f"services.{service}.cli"
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue
+            raise
+        app.add_typer(module.app, name=name)
+
+
+_register_service_commands()
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,152 @@
+"""Transactional outbox: events are written in the same transaction as the change that caused them.
+
+A relay (one asyncio task per API process) moves unsent rows to the notifier's arq queue with
+``_job_id`` = event id and marks them sent. Rows are claimed with ``FOR UPDATE SKIP LOCKED`` so
+several replicas can relay at once without sending a row twice. When Redis is down the rows wait
+and the API keeps answering; they go out when Redis is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import orjson
+import structlog
+from arq.connections import ArqRedis
+from sqlalchemy import Column as SAColumn
+from sqlalchemy import DateTime, Index, Integer, MetaData, String, Table, Text, func, select, text
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from shared.events import Event, EventData, make_event
+from shared.metrics import OUTBOX_PENDING, OUTBOX_RELAY_ERRORS, OUTBOX_RELAYED
+
+log = structlog.get_logger("outbox")
+
+NOTIFIER_QUEUE = "notifier:queue"
+NOTIFIER_JOB = "handle_event"
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    return Table(
+        "outbox",
+        metadata,
+        SAColumn("id", UUID(as_uuid=True), primary_key=True),
+        SAColumn("event_type", String(64), nullable=False),
+        SAColumn("payload", JSONB, nullable=False),
+        SAColumn("request_id", String(64)),
+        SAColumn("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        SAColumn("sent_at", DateTime(timezone=True)),
+        SAColumn("attempts", Integer, nullable=False, server_default="0"),
+        SAColumn("last_error", Text),
+        Index("ix_outbox_unsent", "created_at", postgresql_where=text("sent_at IS NULL")),
+    )
+
+
+async def emit(session: AsyncSession, table: Table, data: EventData) -> Event:
+    """Record an event in the caller's transaction. It exists only if that transaction commits."""
+    from shared.logging import request_id_var
+
+    event = make_event(data)
+    await session.execute(
+        table.insert().values(
+            id=event.id,
+            event_type=event.type,
+            payload=event.model_dump(mode="json"),
+            request_id=request_id_var.get(),
+        )
+    )
+    return event
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        *,
+        service: str,
+        engine: AsyncEngine,
+        table: Table,
+        redis: ArqRedis,
+        interval_s: float = 0.25,
+        batch: int = 200,
+    ) -> None:
+        self.service = service
+        self.engine = engine
+        self.table = table
+        self.redis = redis
+        self.interval_s = interval_s
+        self.batch = batch
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self.service}")
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._task:
+            try:
+                await asyncio.wait_for(self._task, timeout=5)
+            except TimeoutError:
+                self._task.cancel()
+
+    async def _run(self) -> None:
+        backoff = self.interval_s
+        while not self._stopping.is_set():
+            try:
+                sent = await self.relay_once()
+                backoff = self.interval_s
+                if sent >= self.batch:
+                    continue  # more waiting: go again at once
+            except Exception as exc:  # Redis or PostgreSQL down: rows stay in the outbox.
+                OUTBOX_RELAY_ERRORS.labels(self.service).inc()
+                log.warning("outbox_relay_failed", error=type(exc).__name__, retry_in_s=backoff)
+                backoff = min(backoff * 2, 10.0)
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=backoff)
+            except TimeoutError:
+                pass
+
+    async def relay_once(self) -> int:
+        t = self.table
+        async with self.engine.begin() as conn:
+            rows = (
+                await conn.execute(
+                    select(t.c.id, t.c.payload, t.c.request_id)
+                    .where(t.c.sent_at.is_(None))
+                    .order_by(t.c.created_at)
+                    .limit(self.batch)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                OUTBOX_PENDING.labels(self.service).set(0)
+                return 0
+            sent_ids: list[uuid.UUID] = []
+            for row in rows:
+                await self.redis.enqueue_job(
+                    NOTIFIER_JOB,
+                    orjson.dumps(row.payload).decode(),
+                    row.request_id,
+                    _job_id=str(row.id),
+                    _queue_name=NOTIFIER_QUEUE,
+                )
+                sent_ids.append(row.id)
+            await conn.execute(
+                t.update().where(t.c.id.in_(sent_ids)).values(sent_at=func.now(), attempts=t.c.attempts + 1)
+            )
+        OUTBOX_RELAYED.labels(self.service).inc(len(sent_ids))
+        return len(sent_ids)
+
+
+async def pending_count(engine: AsyncEngine, table: Table) -> int:
+    async with engine.connect() as conn:
+        value = await conn.scalar(select(func.count()).select_from(table).where(table.c.sent_at.is_(None)))
+    return int(value or 0)

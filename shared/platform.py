@@ -1,0 +1,182 @@
+"""`make run`: the whole platform in the foreground.
+
+1. PostgreSQL and Redis: ``DATABASE_URL``/``REDIS_URL`` or the embedded servers under `.data/`;
+   under the embedded default also a local SMTP sink writing `.data/mail/*.eml`.
+2. Migrations (``alembic upgrade heads``) and the idempotent seed.
+3. The three APIs (uvicorn), the notifier worker and the scheduler (arq cron), as child processes.
+4. Waits for every ``/readyz`` and prints the URLs of the API docs. Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+import httpx
+from sqlalchemy import update
+
+from shared import migrate as migrations
+from shared.auth import ApiToken, create_token
+from shared.db import create_engine, make_sessionmaker, session_scope
+from shared.jst import utcnow
+from shared.seeding import seed_all
+from shared.stack import DATA_DIR, ROOT, export_urls, resolve_urls
+
+PLATFORM_SERVICE_TOKEN_NAME = "platform service token (make run)"
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    process: subprocess.Popen[bytes] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def api_ports() -> dict[str, int]:
+    return {
+        "kpi_api": int(os.environ.get("KPI_API_PORT", "8001")),
+        "netsugen_booking": int(os.environ.get("NETSUGEN_PORT", "8002")),
+        "notifier": int(os.environ.get("NOTIFIER_PORT", "8003")),
+    }
+
+
+def uvicorn_argv(service: str, port: int, host: str) -> list[str]:
+    return [
+        sys.executable, "-m", "uvicorn", f"services.{service}.main:create_app", "--factory",
+        "--host", host, "--port", str(port), "--loop", "uvloop", "--http", "httptools",
+        "--no-access-log", "--timeout-graceful-shutdown", "15",
+    ]
+
+
+def platform_children(host: str = "127.0.0.1") -> list[Child]:
+    children = [Child(svc, uvicorn_argv(svc, port, host)) for svc, port in api_ports().items()]
+    children.append(Child("notifier-worker", [sys.executable, "-m", "arq", "services.notifier.worker.WorkerSettings"]))
+    children.append(
+        Child("scheduler", [sys.executable, "-m", "arq", "services.netsugen_booking.scheduler.WorkerSettings"])
+    )
+    return children
+
+
+async def _issue_service_token(database_url: str) -> str:
+    """A fresh `service` token for this run; the previous run's is revoked."""
+    engine = create_engine(database_url, pool_size=1, max_overflow=0)
+    try:
+        async with session_scope(make_sessionmaker(engine)) as session:
+            await session.execute(
+                update(ApiToken)
+                .where(ApiToken.name == PLATFORM_SERVICE_TOKEN_NAME, ApiToken.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
+            )
+            _, secret = await create_token(session, name=PLATFORM_SERVICE_TOKEN_NAME, role="service")
+            return secret
+    finally:
+        await engine.dispose()
+
+
+def wait_ready(ports: dict[str, int], timeout_s: float = 120.0) -> dict[str, bool]:
+    deadline = time.monotonic() + timeout_s
+    ready = dict.fromkeys(ports, False)
+    with httpx.Client(timeout=2.0) as client:
+        while time.monotonic() < deadline and not all(ready.values()):
+            for svc, port in ports.items():
+                if ready[svc]:
+                    continue
+                try:
+                    ready[svc] = client.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.3)
+    return ready
+
+
+def prepare_environment() -> dict[str, str]:
+    """Resolve servers, migrate, seed and return the environment for the child processes."""
+    started = time.monotonic()
+    urls = resolve_urls()
+    export_urls(urls)
+    print(f"[platform] PostgreSQL: {'embedded (.data/)' if urls.embedded_database else 'DATABASE_URL'}")
+    print(f"[platform] Redis:      {'embedded (.data/)' if urls.embedded_redis else 'REDIS_URL'}")
+    migrations.upgrade(urls.database_url, "heads")
+    print("[platform] migrations applied (alembic upgrade heads)")
+    results = asyncio.run(seed_all(urls.database_url))
+    for service, counts in results.items():
+        print(f"[platform] seed {service}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+    env = dict(os.environ)
+    if not env.get("SERVICE_TOKEN"):
+        env["SERVICE_TOKEN"] = asyncio.run(_issue_service_token(urls.database_url))
+    ports = api_ports()
+    env.setdefault("KPI_API_URL", f"http://127.0.0.1:{ports['kpi_api']}")
+    env.setdefault("NETSUGEN_URL", f"http://127.0.0.1:{ports['netsugen_booking']}")
+    env.setdefault("NOTIFIER_URL", f"http://127.0.0.1:{ports['notifier']}")
+    if urls.embedded_database or urls.embedded_redis:
+        env.setdefault("SMTP_HOST", "127.0.0.1")
+        env.setdefault("SMTP_PORT", os.environ.get("SMTP_SINK_PORT", "51025"))
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    print(f"[platform] prepared in {time.monotonic() - started:.1f}s")
+    return env
+
+
+def run_platform() -> int:
+    env = prepare_environment()
+    children = platform_children(os.environ.get("BIND_HOST", "127.0.0.1"))
+    if "SMTP_HOST" in env and env.get("SMTP_HOST") == "127.0.0.1" and not os.environ.get("SMTP_HOST"):
+        mail_dir = DATA_DIR / "mail"
+        children.insert(
+            0,
+            Child("smtp-sink", [sys.executable, "-m", "shared.embedded", "smtp-sink",
+                                "--port", env["SMTP_PORT"], "--dir", str(mail_dir)]),
+        )
+    stopping = False
+
+    def request_stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    for child in children:
+        # Own process group: Ctrl-C reaches only us, and we stop the children in order.
+        child.process = subprocess.Popen(child.argv, cwd=ROOT, env=env, start_new_session=True)
+        print(f"[platform] started {child.name} (pid {child.process.pid})")
+    ports = api_ports()
+    ready = wait_ready(ports)
+    for svc, port in ports.items():
+        state = "ready" if ready[svc] else "NOT READY"
+        print(f"[platform] {svc:<17} http://127.0.0.1:{port}/docs  ({state})")
+    if all(ready.values()):
+        print("[platform] all services ready. Ctrl-C stops everything.")
+        print("[platform] create an admin token: .venv/bin/gunma token create --role admin --name you")
+    exit_code = 0
+    try:
+        while not stopping:
+            for child in children:
+                assert child.process is not None
+                if child.process.poll() is not None:
+                    print(f"[platform] {child.name} exited with {child.process.returncode}; stopping")
+                    stopping, exit_code = True, 1
+            time.sleep(0.5)
+    finally:
+        shutdown(children)
+    return exit_code
+
+
+def shutdown(children: list[Child], grace_s: float = 20.0) -> None:
+    for child in reversed(children):
+        if child.process and child.process.poll() is None:
+            child.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    for child in reversed(children):
+        if not child.process:
+            continue
+        try:
+            child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.process.kill()
+            child.process.wait()
+    print("[platform] stopped. Data is kept in .data/ (embedded) or your DATABASE_URL.")

