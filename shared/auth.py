@@ -109,6 +109,22 @@ async def create_token(
     return token, secret
 
 
+async def ensure_token(session: AsyncSession, *, name: str, role: Role, secret: str) -> bool:
+    """Register a secret chosen by the operator (e.g. ``SERVICE_TOKEN`` in a deployment's secrets).
+
+    Idempotent: returns False when that secret is already registered.
+    """
+    if len(secret) < 24:
+        raise ValueError("a token secret needs at least 24 characters")
+    digest = hash_token(secret)
+    exists = await session.scalar(select(ApiToken.id).where(ApiToken.token_hash == digest))
+    if exists is not None:
+        return False
+    session.add(ApiToken(name=name, role=role, token_hash=digest, display_prefix=secret[:10]))
+    await session.flush()
+    return True
+
+
 async def revoke_token(session: AsyncSession, token_id: uuid.UUID) -> bool:
     result = await session.execute(
         update(ApiToken)

@@ -26,7 +26,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from shared import migrate as migrations
-from shared.auth import ROLES, ApiToken, Role, create_token, revoke_token
+from shared.auth import ROLES, ApiToken, Role, create_token, ensure_token, revoke_token
 from shared.db import create_engine, make_sessionmaker, session_scope
 from shared.seeding import seed_all
 from shared.stack import export_urls, resolve_urls
@@ -80,6 +80,33 @@ def seed() -> None:
         results = asyncio.run(seed_all(url, report))
     for service, counts in results.items():
         console.print(f"{service}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+
+
+@app.command()
+def setup() -> None:
+    """Migrate, seed, and register ``SERVICE_TOKEN`` (if set) as a service token. Idempotent.
+
+    This is the one-shot job of docker-compose and Kubernetes.
+    """
+    import os
+
+    url = database_url()
+    migrations.upgrade(url, "heads")
+    results = asyncio.run(seed_all(url))
+    for service, counts in results.items():
+        console.print(f"seed {service}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+    secret = os.environ.get("SERVICE_TOKEN")
+    if secret:
+
+        async def register() -> bool:
+            engine = create_engine(url, pool_size=1, max_overflow=0)
+            try:
+                async with session_scope(make_sessionmaker(engine)) as session:
+                    return await ensure_token(session, name="SERVICE_TOKEN (setup)", role="service", secret=secret)
+            finally:
+                await engine.dispose()
+
+        console.print("service token registered" if asyncio.run(register()) else "service token already registered")
 
 
 @token_app.command("create")
@@ -165,16 +192,33 @@ def run() -> None:
     raise typer.Exit(run_platform())
 
 
+def _optional_module(name: str) -> object | None:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name == name:
+            return None
+        raise
+
+
 def _register_service_commands() -> None:
+    """Mounts ``services/<svc>/cli.py`` as ``gunma <name>`` and each ``services/<svc>/<domain>/cli.py``
+    as ``gunma <name> <domain>``."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "services"
     for service, name in (("kpi_api", "kpi"), ("netsugen_booking", "netsugen"), ("notifier", "notifier")):
-        module_name = f"services.{service}.cli"
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue
-            raise
-        app.add_typer(module.app, name=name)
+        module = _optional_module(f"services.{service}.cli")
+        group: typer.Typer = getattr(module, "app", None) or typer.Typer(
+            help=f"{service} operations", no_args_is_help=True
+        )
+        domains = sorted(p.parent.name for p in (root / service).glob("*/cli.py"))
+        for domain in domains:
+            sub = _optional_module(f"services.{service}.{domain}.cli")
+            if sub is not None:
+                group.add_typer(sub.app, name=domain.replace("_", "-"))  # type: ignore[attr-defined]
+        if module is not None or domains:
+            app.add_typer(group, name=name)
 
 
 _register_service_commands()

@@ -25,7 +25,7 @@ from shared.auth import ApiToken, create_token
 from shared.db import create_engine, make_sessionmaker, session_scope
 from shared.jst import utcnow
 from shared.seeding import seed_all
-from shared.stack import DATA_DIR, ROOT, export_urls, resolve_urls
+from shared.stack import DATA_DIR, ROOT, Urls, export_urls, resolve_urls, stop_started
 
 PLATFORM_SERVICE_TOKEN_NAME = "platform service token (make run)"
 
@@ -95,10 +95,9 @@ def wait_ready(ports: dict[str, int], timeout_s: float = 120.0) -> dict[str, boo
     return ready
 
 
-def prepare_environment() -> dict[str, str]:
-    """Resolve servers, migrate, seed and return the environment for the child processes."""
+def prepare_environment(urls: Urls) -> dict[str, str]:
+    """Migrate, seed and return the environment for the child processes."""
     started = time.monotonic()
-    urls = resolve_urls()
     export_urls(urls)
     print(f"[platform] PostgreSQL: {'embedded (.data/)' if urls.embedded_database else 'DATABASE_URL'}")
     print(f"[platform] Redis:      {'embedded (.data/)' if urls.embedded_redis else 'REDIS_URL'}")
@@ -123,7 +122,15 @@ def prepare_environment() -> dict[str, str]:
 
 
 def run_platform() -> int:
-    env = prepare_environment()
+    urls = resolve_urls()
+    try:
+        return _run(urls)
+    finally:
+        stop_started(urls)
+
+
+def _run(urls: Urls) -> int:
+    env = prepare_environment(urls)
     children = platform_children(os.environ.get("BIND_HOST", "127.0.0.1"))
     if "SMTP_HOST" in env and env.get("SMTP_HOST") == "127.0.0.1" and not os.environ.get("SMTP_HOST"):
         mail_dir = DATA_DIR / "mail"

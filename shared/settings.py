@@ -16,31 +16,43 @@ class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     environment: Literal["development", "test", "production"] = "development"
-    # postgresql+asyncpg://user@host:port/db. Unset: `make run`/`make test` start the embedded stack.
-    database_url: str | None = None
-    # redis://host:port/db. Unset: `make run`/`make test` start the embedded stack.
-    redis_url: str | None = None
-    # Accepted as an admin token so a fresh install can be set up. For set-up only: create real
-    # tokens with `gunma token create` and unset it.
-    bootstrap_admin_token: SecretStr | None = None
-    # The `service` token this process presents when calling the other services.
-    service_token: SecretStr | None = None
+    database_url: str | None = Field(
+        default=None,
+        description="postgresql+asyncpg://user:pass@host:5432/db. Unset: make run/make test start embedded PostgreSQL.",
+    )
+    redis_url: str | None = Field(
+        default=None, description="redis://host:6379/0. Unset: make run/make test start embedded Redis."
+    )
+    bootstrap_admin_token: SecretStr | None = Field(
+        default=None,
+        description="Accepted as an admin token to set up a fresh install. SET-UP ONLY: create real tokens "
+        "with `gunma token create`, then unset it.",
+    )
+    service_token: SecretStr | None = Field(
+        default=None,
+        description="The `service` token this process presents to the other services "
+        "(registered by `gunma setup`; make run issues one itself).",
+    )
     log_level: str = "INFO"
-    log_json: bool = True
-    db_pool_size: int = Field(default=5, ge=1, le=100)
+    log_json: bool = Field(default=True, description="JSON logs (structlog); false for console output.")
+    db_pool_size: int = Field(default=5, ge=1, le=100, description="Connections per process (2-core hosts: 5).")
     db_max_overflow: int = Field(default=5, ge=0, le=100)
     db_statement_timeout_ms: int = Field(default=15000, ge=100)
-    cors_origins: list[str] = Field(default_factory=list)
-    max_body_bytes: int = Field(default=1_048_576, ge=1024)
-    outbox_relay_interval_s: float = Field(default=0.25, gt=0)
-    # Tests switch the in-process relay off to inspect the outbox; production keeps it on.
-    outbox_relay_enabled: bool = True
+    cors_origins: list[str] = Field(
+        default_factory=list, description='JSON list of allowed browser origins, e.g. ["https://dash.example.jp"].'
+    )
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Larger request bodies get 413.")
+    outbox_relay_interval_s: float = Field(default=0.25, gt=0, description="Outbox relay poll interval.")
+    outbox_relay_enabled: bool = Field(
+        default=True, description="Run the outbox relay in this API process (tests switch it off)."
+    )
     kpi_api_url: str = "http://127.0.0.1:8001"
     netsugen_url: str = "http://127.0.0.1:8002"
     notifier_url: str = "http://127.0.0.1:8003"
-    http_timeout_s: float = Field(default=10.0, gt=0)
-    # Failed-authentication rate limit per client address: attempts per minute.
-    auth_failure_limit_per_minute: int = Field(default=30, ge=1)
+    http_timeout_s: float = Field(default=10.0, gt=0, description="Timeout of calls between services.")
+    auth_failure_limit_per_minute: int = Field(
+        default=30, ge=1, description="Failed authentications per client address per minute before 429."
+    )
 
     def require_database_url(self) -> str:
         if not self.database_url:

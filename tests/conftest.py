@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +31,7 @@ from shared import migrate as migrations
 from shared.auth import Role, create_token
 from shared.db import create_engine, make_sessionmaker, session_scope
 from shared.seeding import seed_all
-from shared.stack import resolve_urls
+from shared.stack import resolve_urls, stop_started
 
 TEST_DB = os.environ.get("TEST_DATABASE_NAME", "gunma_test")
 TEST_REDIS_DB = int(os.environ.get("TEST_REDIS_DB", "9"))
@@ -60,7 +60,7 @@ async def _recreate_database(server_url: str, name: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def stack() -> StackInfo:
+def stack() -> Iterator[StackInfo]:
     urls = resolve_urls(database="gunma")
     server = make_url(urls.database_url)
     test_url = server.set(database=TEST_DB).render_as_string(hide_password=False)
@@ -76,7 +76,8 @@ def stack() -> StackInfo:
             "LOG_JSON": "true",
         }
     )
-    return StackInfo(test_url, urls.database_url, redis_url, urls.embedded_database)
+    yield StackInfo(test_url, urls.database_url, redis_url, urls.embedded_database)
+    stop_started(urls)
 
 
 @pytest.fixture(scope="session")

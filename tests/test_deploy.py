@@ -1,0 +1,103 @@
+"""docker-compose.yml and deploy/ are checked against the code, since no Docker engine runs here:
+every command names a module, factory, worker class or CLI command that exists, and every
+variable set for our image is one the settings read."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.main import get_command
+
+from shared.settings_doc import env_names, render
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+OUR_IMAGE = "gunma-sdgs-platform:latest"
+
+
+def our_services() -> dict[str, dict[str, Any]]:
+    return {n: s for n, s in COMPOSE["services"].items() if s.get("image") == OUR_IMAGE}
+
+
+def resolve(dotted: str, attr_sep: str) -> Any:
+    module_name, attr = dotted.split(attr_sep) if attr_sep == ":" else dotted.rsplit(".", 1)
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def check_command(argv: list[str]) -> None:
+    program = argv[0]
+    if program == "uvicorn":
+        target = resolve(argv[1], ":")
+        assert "--factory" in argv and callable(target)
+    elif program == "arq":
+        settings_cls = resolve(argv[1], ".")
+        assert settings_cls.functions or settings_cls.cron_jobs, f"{argv[1]} registers no jobs"
+        assert settings_cls.queue_name
+    elif program == "gunma":
+        from shared.cli import app
+
+        group = get_command(app)
+        ctx_cmd: Any = group
+        for word in argv[1:]:
+            if word.startswith("-"):
+                break
+            assert word in ctx_cmd.commands, f"`gunma {' '.join(argv[1:])}`: no command {word!r}"  # type: ignore[union-attr]
+            ctx_cmd = ctx_cmd.commands[word]
+    else:
+        pytest.fail(f"unknown program in compose command: {argv}")
+
+
+def test_compose_has_every_part() -> None:
+    services = set(COMPOSE["services"])
+    assert {"postgres", "redis", "mailpit", "migrate", "kpi_api", "netsugen_booking", "notifier",
+            "notifier_worker", "scheduler", "proxy"} <= services
+
+
+@pytest.mark.parametrize("name", sorted(our_services()))
+def test_compose_command_exists(name: str) -> None:
+    check_command(our_services()[name]["command"])
+
+
+@pytest.mark.parametrize("name", sorted(our_services()))
+def test_compose_environment_is_read_by_settings(name: str) -> None:
+    known = env_names()
+    env = our_services()[name].get("environment", {})
+    unknown = sorted(set(env) - known)
+    assert unknown == [], f"{name} sets variables no settings class reads: {unknown}"
+
+
+def test_compose_ports_match_the_services() -> None:
+    for name, port in (("kpi_api", 8001), ("netsugen_booking", 8002), ("notifier", 8003)):
+        svc = COMPOSE["services"][name]
+        assert svc["command"][svc["command"].index("--port") + 1] == str(port)
+        assert f"{port}:{port}" in svc["ports"]
+
+
+def test_apis_wait_for_the_migration_job() -> None:
+    for name in ("kpi_api", "netsugen_booking", "notifier", "notifier_worker", "scheduler"):
+        deps = COMPOSE["services"][name]["depends_on"]
+        assert deps["migrate"]["condition"] == "service_completed_successfully"
+
+
+def test_dockerfile_copies_what_exists() -> None:
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    for src in re.findall(r"^COPY\s+(.+?)\s+\S+$", dockerfile, flags=re.M):
+        for part in src.split():
+            assert (ROOT / part).exists(), f"Dockerfile copies missing {part}"
+
+
+def test_proxy_config_routes_to_compose_services() -> None:
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    for host, port in re.findall(r"server (\w+):(\d+);", conf):
+        assert host in COMPOSE["services"]
+        assert f"--port" in COMPOSE["services"][host]["command"]
+        assert port in COMPOSE["services"][host]["command"]
+
+
+def test_env_example_is_current() -> None:
+    assert (ROOT / ".env.example").read_text() == render(), "run: python -m shared.settings_doc > .env.example"
