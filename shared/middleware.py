@@ -6,9 +6,11 @@ request: the front desk's check-ins and the dashboards' KPI reads.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 import orjson
 import structlog
@@ -61,14 +63,53 @@ class PlatformMiddleware:
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
             await self._too_large(scope, send, rid_bytes)
+            self._record(scope, 413, started)
+            request_id_var.reset(token)
+            return
+
+        bad = _bad_text_in_url(scope)
+        if bad:
+            await self._send_problem(scope, send, rid_bytes, 422, "invalid-text", "Invalid text", bad, {})
+            self._record(scope, 422, started)
             request_id_var.reset(token)
             return
 
         received = 0
         too_large = False
+        buffered: Message | None = None
+        if b"json" in headers.get(b"content-type", b""):
+            # JSON bodies are small (bounded by max_body_bytes): read them whole and check the text
+            # before any handler sees it, so NUL and broken Unicode get one clear 422 everywhere.
+            chunks: list[bytes] = []
+            size = 0
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    break
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > self.max_body_bytes:
+                    await self._too_large(scope, send, rid_bytes)
+                    self._record(scope, 413, started)
+                    request_id_var.reset(token)
+                    return
+                chunks.append(chunk)
+                if not message.get("more_body"):
+                    break
+            body = b"".join(chunks)
+            problem = _bad_text_in_json(body)
+            if problem:
+                await self._send_problem(scope, send, rid_bytes, 422, "invalid-text", "Invalid text", problem, {})
+                self._record(scope, 422, started)
+                request_id_var.reset(token)
+                return
+            buffered = {"type": "http.request", "body": body, "more_body": False}
 
         async def limited_receive() -> Message:
-            nonlocal received, too_large
+            nonlocal received, too_large, buffered
+            if buffered is not None:
+                message, buffered = buffered, None
+                return message
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
@@ -110,14 +151,14 @@ class PlatformMiddleware:
             status_holder[0] = status
             await self._send_problem(scope, send, rid_bytes, status, slug, title, detail, extra_headers)
         finally:
-            if too_large:
-                status_holder[0] = 413
-            route = scope.get("route")
-            path = getattr(route, "path", None) or "unmatched"
-            elapsed = time.perf_counter() - started
-            HTTP_REQUESTS.labels(self.service, scope["method"], path, str(status_holder[0])).inc()
-            HTTP_DURATION.labels(self.service, scope["method"], path).observe(elapsed)
+            self._record(scope, 413 if too_large else status_holder[0], started)
             request_id_var.reset(token)
+
+    def _record(self, scope: Scope, status: int, started: float) -> None:
+        route = scope.get("route")
+        path = getattr(route, "path", None) or "unmatched"
+        HTTP_REQUESTS.labels(self.service, scope["method"], path, str(status)).inc()
+        HTTP_DURATION.labels(self.service, scope["method"], path).observe(time.perf_counter() - started)
 
     async def _too_large(self, scope: Scope, send: Send, rid: bytes) -> None:
         await self._send_problem(
@@ -157,3 +198,38 @@ class PlatformMiddleware:
 
 class _BodyTooLarge(Exception):
     pass
+
+
+# PostgreSQL text cannot hold NUL, and a lone UTF-16 surrogate is not a character: both are refused
+# for every service at the edge (422), so no handler can turn them into a 500. A JSON string that
+# literally contains the six characters "\u0000" after an escaped backslash is refused too; that
+# is the documented price of a check that needs no JSON parse.
+_NUL_ESCAPE = re.compile(rb"\\u0000")
+_LONE_HIGH = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})")
+_LONE_LOW = re.compile(rb"(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+
+
+def _bad_text_in_json(body: bytes) -> str | None:
+    if b"\x00" in body or _NUL_ESCAPE.search(body):
+        return "Text must not contain NUL characters."
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return "The request body is not valid UTF-8."
+    if b"\\u" in body and (_LONE_HIGH.search(body) or _LONE_LOW.search(body)):
+        return "The request body contains an unpaired UTF-16 surrogate."
+    return None
+
+
+def _bad_text_in_url(scope: Scope) -> str | None:
+    raw = scope.get("query_string", b"") + b"/" + (scope.get("raw_path") or b"")
+    if b"%" not in raw and b"\x00" not in raw:
+        return None
+    decoded = unquote_to_bytes(raw)
+    if b"\x00" in decoded:
+        return "The URL must not contain NUL characters."
+    try:
+        decoded.decode("utf-8")
+    except UnicodeDecodeError:
+        return "The URL is not valid UTF-8."
+    return None

@@ -120,6 +120,30 @@ class TestProblemDetails:
         r = await client.post("/echo", content=b"x" * 5000, headers={"content-type": "application/json"})
         assert_problem(r, 413, "payload-too-large")
 
+    @pytest.mark.parametrize(
+        "raw",
+        [
+            b'{"name": "a\\u0000b", "count": 1}',  # JSON escape of NUL
+            b'{"name": "a\x00b", "count": 1}',  # raw NUL byte
+            b'{"name": "\xff\xfe", "count": 1}',  # invalid UTF-8
+            b'{"name": "\\ud800", "count": 1}',  # lone high surrogate
+            b'{"name": "x\\udc00", "count": 1}',  # lone low surrogate
+        ],
+    )
+    async def test_nul_and_invalid_unicode_are_422(self, client: httpx.AsyncClient, raw: bytes) -> None:
+        r = await client.post("/echo", content=raw, headers={"content-type": "application/json"})
+        assert_problem(r, 422, "invalid-text")
+
+    async def test_valid_surrogate_pair_is_accepted(self, client: httpx.AsyncClient) -> None:
+        raw = b'{"name": "\\ud83d\\ude00", "count": 1}'
+        r = await client.post("/echo", content=raw, headers={"content-type": "application/json"})
+        assert r.status_code == 200
+        assert r.json() == {"name": "\U0001f600", "count": 1}
+
+    async def test_nul_in_query_is_422(self, client: httpx.AsyncClient) -> None:
+        assert_problem(await client.get("/healthz?q=a%00b"), 422, "invalid-text")
+        assert_problem(await client.get("/healthz?q=%ff"), 422, "invalid-text")
+
     async def test_openapi_documents_problem_responses(self, probe_app: FastAPI) -> None:
         schema = probe_app.openapi()
         assert "ProblemDetail" in schema["components"]["schemas"]
