@@ -4,11 +4,20 @@ from functools import lru_cache
 
 from pydantic import Field
 
+from services.netsugen_booking.billing.config import BillingSettings
+from services.netsugen_booking.bookings.config import BookingSettings
 from shared.settings import CommonSettings
 
 
-class NetsugenSettings(CommonSettings):
+# Billing's settings (BILLING_*) live in billing/config.py and are mixed in here; bookings', events'
+# and KPI reporting's in bookings/config.py.
+class NetsugenSettings(BookingSettings, BillingSettings, CommonSettings):
     netsugen_port: int = Field(default=8002, ge=1, le=65535)
+    # How many people may be in the space at once (fire-safety capacity). Check-ins beyond it are
+    # refused with 409 `space-full`. Environment: NETSUGEN_CAPACITY.
+    netsugen_capacity: int = Field(default=80, ge=1, le=10_000)
+    # How long an Idempotency-Key and its first answer are remembered.
+    netsugen_idempotency_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
 
 
 @lru_cache
