@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from migrations.metadata import all_metadata
 from shared import migrate as migrations
-from tests.conftest import StackInfo, _asyncpg_dsn, _recreate_database
+from tests.conftest import TEST_DB, StackInfo, _asyncpg_dsn, _recreate_database
 
 
 def _diff_for(connection: Any, metadata: Any) -> list[Any]:
@@ -38,7 +38,7 @@ async def test_models_and_migrations_agree(engine: AsyncEngine) -> None:
 
 
 async def test_upgrade_downgrade_upgrade(stack: StackInfo) -> None:
-    name = "gunma_test_migrations"
+    name = f"{TEST_DB}_migrations"
     await _recreate_database(stack.server_url, name)
     url = make_url(stack.server_url).set(database=name).render_as_string(hide_password=False)
     await asyncio.to_thread(migrations.upgrade, url, "heads")

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import make_url
 
-from tests.conftest import StackInfo, _asyncpg_dsn, _recreate_database
+from tests.conftest import TEST_DB, StackInfo, _asyncpg_dsn, _recreate_database
 
 ROOT = Path(__file__).resolve().parent.parent
 PORTS = {"kpi_api": 18001, "netsugen_booking": 18002, "notifier": 18003}
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.system
 
 @pytest.fixture(scope="module")
 def system_db(stack: StackInfo) -> str:
-    name = "gunma_test_system"
+    name = f"{TEST_DB}_system"
     asyncio.run(_recreate_database(stack.server_url, name))
     return make_url(stack.server_url).set(database=name).render_as_string(hide_password=False)
 

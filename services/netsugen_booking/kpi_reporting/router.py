@@ -1,0 +1,49 @@
+"""What NETSUGEN owes and has sent to the KPI registry (for staff to see that nothing is stuck)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from sqlalchemy import select, tuple_
+
+from services.netsugen_booking.bookings.service import time_id_cursor
+from services.netsugen_booking.frontdesk_common.pagination import DEFAULT_LIMIT, Cursor, Limit, encode_cursor
+from services.netsugen_booking.kpi_reporting.models import KpiReport
+from services.netsugen_booking.kpi_reporting.schemas import KpiReportList, KpiReportOut
+from shared.auth import StaffPrincipal
+from shared.db import DbSession
+from shared.errors import problem_responses
+
+ORDER = 45
+router = APIRouter(prefix="/v1/kpi-reports", tags=["kpi reporting"])
+
+
+@router.get(
+    "",
+    summary="List KPI reports",
+    description=(
+        "Staff. One row per closed event whose category maps to a KPI: `pending` until the KPI "
+        "registry accepted the fiscal year's total (`attempts`, `last_error` and `next_attempt_at` "
+        "show the retries), then `sent` with the value and whether it went as a correction."
+    ),
+    responses=problem_responses(401, 403),
+)
+async def list_reports(
+    session: DbSession,
+    _: StaffPrincipal,
+    report_status: Annotated[Literal["pending", "sent"] | None, Query(alias="status")] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> KpiReportList:
+    query = select(KpiReport)
+    if report_status is not None:
+        query = query.where(KpiReport.status == report_status)
+    if cursor:
+        query = query.where(tuple_(KpiReport.created_at, KpiReport.id) > time_id_cursor(cursor))
+    rows = (await session.scalars(query.order_by(KpiReport.created_at, KpiReport.id).limit(limit + 1))).all()
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1].created_at.isoformat(), str(rows[-1].id))
+    return KpiReportList(items=[KpiReportOut.of(r) for r in rows], next_cursor=next_cursor)

@@ -1,0 +1,243 @@
+"""Events (交流事業) and their registrations, waitlist, attendance and closing."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Query, Request, status
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.netsugen_booking.frontdesk_common.clock import Now
+from services.netsugen_booking.frontdesk_common.language import request_language
+from services.netsugen_booking.frontdesk_common.pagination import DEFAULT_LIMIT, Cursor, Limit
+from services.netsugen_booking.kpi_reporting.tasks import enqueue_report
+from services.netsugen_booking.programs import service
+from services.netsugen_booking.programs.models import Program, ProgramRegistration
+from services.netsugen_booking.programs.schemas import (
+    Category,
+    ProgramCreate,
+    ProgramList,
+    ProgramOut,
+    ProgramStatus,
+    RegistrationCancel,
+    RegistrationContact,
+    RegistrationCreate,
+    RegistrationList,
+    RegistrationOut,
+)
+from services.netsugen_booking.settings import NetsugenSettings
+from shared.auth import MemberOrStaff, OptionalPrincipal, ServiceOrStaff, StaffPrincipal
+from shared.db import DbSession
+from shared.errors import problem_responses
+
+ORDER = 42
+router = APIRouter(tags=["events"])
+
+
+async def _program_out(session: AsyncSession, program: Program, now: datetime) -> ProgramOut:
+    confirmed, waitlisted = (await service.seat_counts(session, [program.id]))[program.id]
+    return ProgramOut.of(program, confirmed=confirmed, waitlisted=waitlisted, now=now)
+
+
+async def _registration_out(
+    session: AsyncSession, registration: ProgramRegistration, cancel_token: str | None = None
+) -> RegistrationOut:
+    position = await service.waitlist_position(session, registration)
+    return RegistrationOut.of(registration, position=position, cancel_token=cancel_token)
+
+
+@router.post(
+    "/v1/programs",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create an event",
+    description=(
+        "Staff. With a `resource_id`, the event books that resource for its whole time (on the "
+        "resource's grid, within opening hours); a clash with another booking is 409 `slot-taken`. "
+        "Registration is open from `registration_opens_at` (default now) until `registration_closes_at` "
+        "(default the start)."
+    ),
+    responses=problem_responses(401, 403, 409, 422),
+)
+async def create_program(
+    body: ProgramCreate, request: Request, session: DbSession, now: Now, principal: StaffPrincipal
+) -> ProgramOut:
+    program = await service.create_program(
+        session, body, principal=principal, now=now, language=request_language(request)
+    )
+    return await _program_out(session, program, now)
+
+
+@router.get(
+    "/v1/programs",
+    summary="List events",
+    description="Public: public events. With a token, members-only events too. Sorted by start.",
+)
+async def list_programs(
+    session: DbSession,
+    now: Now,
+    principal: OptionalPrincipal,
+    category: Category | None = None,
+    program_status: Annotated[ProgramStatus | None, Query(alias="status")] = None,
+    date_from: Annotated[date | None, Query(alias="from", description="First JST day.")] = None,
+    date_to: Annotated[date | None, Query(alias="to", description="Last JST day, inclusive.")] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> ProgramList:
+    rows, next_cursor = await service.list_programs(
+        session, include_private=principal is not None, category=category, status=program_status,
+        date_from=date_from, date_to=date_to, limit=limit, cursor=cursor,
+    )
+    counts = await service.seat_counts(session, [p.id for p in rows])
+    items = [ProgramOut.of(p, confirmed=counts[p.id][0], waitlisted=counts[p.id][1], now=now) for p in rows]
+    return ProgramList(items=items, next_cursor=next_cursor)
+
+
+@router.get(
+    "/v1/programs/{program_id}",
+    summary="Read an event",
+    description="Public for public events.",
+    responses=problem_responses(404),
+)
+async def get_program(program_id: uuid.UUID, session: DbSession, now: Now, principal: OptionalPrincipal) -> ProgramOut:
+    program = await service.get_program(session, program_id, principal=principal)
+    return await _program_out(session, program, now)
+
+
+@router.post(
+    "/v1/programs/{program_id}/registrations",
+    status_code=status.HTTP_201_CREATED,
+    summary="Register for an event",
+    description=(
+        "A member (`member_id`, with that member's token or a staff token) or a guest (`guest`: name, "
+        "email, language; no token needed for public events). While seats are left the registration is "
+        "`confirmed` (`event.registration_confirmed`), otherwise `waitlisted` "
+        "(`event.waitlisted`) in arrival order. A guest's answer carries a `cancel_token`, shown once. "
+        "Outside the registration window: 409 `registration-closed`; registered already: 409 "
+        "`already-registered`."
+    ),
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def register(
+    program_id: uuid.UUID,
+    body: RegistrationCreate,
+    session: DbSession,
+    now: Now,
+    principal: OptionalPrincipal,
+) -> RegistrationOut:
+    registration, secret = await service.register(
+        session, program_id, member_id=body.member_id, guest=body.guest, principal=principal, now=now
+    )
+    return await _registration_out(session, registration, secret)
+
+
+@router.get(
+    "/v1/programs/{program_id}/registrations",
+    summary="List an event's registrations",
+    description="Staff. In arrival order, with each waitlisted registration's position.",
+    responses=problem_responses(401, 403, 404),
+)
+async def list_registrations(program_id: uuid.UUID, session: DbSession, principal: StaffPrincipal) -> RegistrationList:
+    await service.get_program(session, program_id, principal=principal)
+    rows = await service.list_registrations(session, program_id)
+    items: list[RegistrationOut] = []
+    position = 0
+    for r in rows:
+        if r.status == "waitlisted":
+            position += 1
+        items.append(RegistrationOut.of(r, position=position if r.status == "waitlisted" else None))
+    return RegistrationList(items=items)
+
+
+@router.post(
+    "/v1/programs/{program_id}/close",
+    summary="Close an event and report its attendance",
+    description=(
+        "Staff, once the event has started. Freezes `attendance_count` (checked-in registrations). "
+        "When the category maps to a KPI (`kpi_report_mapping`), a report is recorded in the same "
+        "transaction and sent to the KPI registry by the scheduler, retried until accepted. "
+        "Closing twice answers the same."
+    ),
+    responses=problem_responses(401, 403, 404, 409),
+)
+async def close_program(
+    program_id: uuid.UUID,
+    request: Request,
+    background: BackgroundTasks,
+    session: DbSession,
+    now: Now,
+    principal: StaffPrincipal,
+) -> ProgramOut:
+    settings: NetsugenSettings = request.app.state.settings
+    program = await service.get_program(session, program_id, principal=principal, for_update=True)
+    report = await service.close_program(
+        session, program, now=now, closed_by=principal.name, mapping=settings.kpi_report_mapping
+    )
+    if report is not None:
+        # Runs after the response, i.e. after the commit; the scheduler's sweep is the safety net.
+        background.add_task(enqueue_report, request.app.state.redis, report.id)
+    return await _program_out(session, program, now)
+
+
+@router.get(
+    "/v1/event-registrations/{registration_id}",
+    summary="Read a registration",
+    description="Staff, or the member whose registration it is.",
+    responses=problem_responses(401, 403, 404),
+)
+async def get_registration(
+    registration_id: uuid.UUID, session: DbSession, principal: MemberOrStaff
+) -> RegistrationOut:
+    registration = await service.get_registration(session, registration_id, principal=principal)
+    return await _registration_out(session, registration)
+
+
+@router.post(
+    "/v1/event-registrations/{registration_id}/cancel",
+    summary="Cancel a registration",
+    description=(
+        "Staff, the member whose registration it is, or a guest with the `cancel_token`. Until the "
+        "event starts. A confirmed seat freed this way goes to the first on the waitlist "
+        "(`event.waitlist_promoted`). A repeated cancellation answers the same. Someone else's "
+        "registration (or a wrong `cancel_token`) is 404."
+    ),
+    responses=problem_responses(404, 409),
+)
+async def cancel_registration(
+    registration_id: uuid.UUID,
+    session: DbSession,
+    now: Now,
+    principal: OptionalPrincipal,
+    body: RegistrationCancel | None = None,
+) -> RegistrationOut:
+    registration = await service.cancel_registration(
+        session, registration_id, principal=principal, cancel_token=body.cancel_token if body else None, now=now
+    )
+    return await _registration_out(session, registration)
+
+
+@router.post(
+    "/v1/event-registrations/{registration_id}/check-in",
+    summary="Check an attendee in",
+    description="Staff, from one hour before the start until the event is closed. Repeating it answers the same.",
+    responses=problem_responses(401, 403, 404, 409),
+)
+async def check_in(registration_id: uuid.UUID, session: DbSession, now: Now, principal: StaffPrincipal) -> RegistrationOut:
+    registration = await service.check_in(session, registration_id, principal=principal, now=now)
+    return await _registration_out(session, registration)
+
+
+@router.get(
+    "/v1/event-registrations/{registration_id}/contact",
+    summary="Contact details of a registrant (for the notifier)",
+    description=(
+        "`service` or staff. Name, email and language: a guest's from the registration, a member's "
+        "from the member record."
+    ),
+    responses=problem_responses(401, 403, 404),
+)
+async def registration_contact(
+    registration_id: uuid.UUID, session: DbSession, _: ServiceOrStaff
+) -> RegistrationContact:
+    return await service.contact(session, registration_id)
