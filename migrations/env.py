@@ -22,7 +22,7 @@ def _url() -> str:
     return url
 
 
-def include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
+def include_object(obj, name, type_, reflected, compare_to):
     if type_ == "table":
         return getattr(obj, "schema", None) in SCHEMAS
     return True

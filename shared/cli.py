@@ -124,7 +124,7 @@ def token_create(
         engine = create_engine(url, pool_size=1, max_overflow=0)
         try:
             async with session_scope(make_sessionmaker(engine)) as session:
-                r: Role = role  # type: ignore[assignment]
+                r: Role = role
                 token, secret = await create_token(session, name=name, role=r, subject=subject)
                 return str(token.id), secret
         finally:

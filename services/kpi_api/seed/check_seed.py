@@ -153,7 +153,7 @@ def check_indicator(ind, sdg_codes, errors):
     if not targets:
         errors.append(f"{where}: no targets")
     seen_targets = set()
-    target_sections = set()
+    target_sections: set[str] = set()
     for t in targets:
         check_breakdown(t, "target")
         comp = t.get("comparator")
@@ -242,7 +242,7 @@ def main():
     ap.add_argument("--plan", help="plan text to check indicator names against")
     args = ap.parse_args()
 
-    errors = []
+    errors: list[str] = []
     sdgs = yaml.safe_load((HERE / "sdgs.yaml").read_text(encoding="utf-8"))
     kpis = yaml.safe_load((HERE / "kpis.yaml").read_text(encoding="utf-8"))
     sdg_codes, n_sdg_targets = check_sdgs(sdgs, errors)
