@@ -14,7 +14,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.jst import utcnow
 
@@ -110,6 +110,13 @@ class BookingReminder(EventData):
     registration_id: uuid.UUID | None = None
     subject_kind: Literal["booking", "event_registration", "consultation"]
     subject_id: uuid.UUID
+
+    @model_validator(mode="after")
+    def _has_recipient(self) -> BookingReminder:
+        # Without either id the notifier would have nobody to remind.
+        if self.member_id is None and self.registration_id is None:
+            raise ValueError("a reminder needs member_id or registration_id")
+        return self
 
     def recipient_id(self) -> str | None:
         return str(self.member_id) if self.member_id else (

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 
 import orjson
 import structlog
@@ -26,6 +27,8 @@ log = structlog.get_logger("outbox")
 
 NOTIFIER_QUEUE = "notifier:queue"
 NOTIFIER_JOB = "handle_event"
+#: How long a relayed event may wait in the queue for a notifier worker.
+JOB_EXPIRES = timedelta(days=7)
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -137,6 +140,9 @@ class OutboxRelay:
                     row.request_id,
                     _job_id=str(row.id),
                     _queue_name=NOTIFIER_QUEUE,
+                    # arq drops a job not started within a day by default; the row is already
+                    # marked sent by then, so a notifier worker down for a long weekend would lose it.
+                    _expires=JOB_EXPIRES,
                 )
                 sent_ids.append(row.id)
             await conn.execute(

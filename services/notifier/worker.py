@@ -1,46 +1,166 @@
-"""The notifier's arq worker: `python -m arq services.notifier.worker.WorkerSettings`."""
+"""The notifier's arq worker.
+
+    python -m services.notifier.worker                      # supervised (what `make run` should use)
+    python -m arq services.notifier.worker.WorkerSettings   # plain arq
+
+It consumes ``shared.outbox.NOTIFIER_QUEUE``. Its Redis client retries every command (and every
+reconnection) until Redis answers again, so an outage pauses the worker instead of killing it; the
+outbox relays keep the events meanwhile. arq's WATCH/MULTI transactions cannot be retried by the
+client, so an outage that starts in the middle of one still ends ``Worker.run()``: the supervised
+entry point then starts a fresh worker loop in the same process (jobs are idempotent).
+
+``WorkerSettings`` is built on first access (PEP 562 ``__getattr__``) from the environment, so
+importing this module (tests call :func:`worker_options` with their own settings) reads nothing.
+"""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import time
+from typing import Any
 
+import httpx
+import structlog
 from arq.connections import RedisSettings
 from arq.cron import CronJob
+from prometheus_client import start_http_server
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from services.notifier.settings import get_settings
+from services.notifier.dispatch.contacts import ContactResolver
+from services.notifier.dispatch.engine import Dispatcher
+from services.notifier.dispatch.mailer import SmtpPool
+from services.notifier.dispatch.render import default_catalog
+from services.notifier.settings import NotifierSettings, get_settings
 from shared.app import redis_settings
+from shared.http import make_client
 from shared.outbox import NOTIFIER_QUEUE
 from shared.worker import worker_shutdown, worker_startup
 
+log = structlog.get_logger("notifier.worker")
+
+
+def notifier_redis_settings(url: str) -> RedisSettings:
+    settings = redis_settings(url)
+    settings.conn_retries = 120  # start-up: wait up to two minutes for Redis
+    settings.conn_retry_delay = 1
+    # OSError too: a refused connection surfaces as one while (re)connecting.
+    settings.retry_on_error = [RedisConnectionError, RedisTimeoutError, OSError, TimeoutError]
+    settings.retry = Retry(ExponentialBackoff(cap=2.0, base=0.1), retries=-1)
+    return settings
+
+
+def create_dispatcher(settings: NotifierSettings, ctx: dict[str, Any]) -> Dispatcher:
+    token = settings.service_token.get_secret_value() if settings.service_token else None
+    contacts = ContactResolver(
+        make_client(settings.netsugen_url, service_token=token, timeout_s=settings.contact_timeout_s, attempts=1)
+    )
+    webhooks = httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.webhook_timeout_s),
+        follow_redirects=False,
+        headers={"User-Agent": "gunma-sdgs-notifier/1.0 (Standard Webhooks)"},
+    )
+    smtp = SmtpPool(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        username=settings.smtp_username,
+        password=settings.smtp_password,
+        starttls=settings.smtp_starttls,
+        timeout_s=settings.smtp_timeout_s,
+        size=settings.smtp_pool_size,
+    )
+    return Dispatcher(
+        settings=settings,
+        engine=ctx["engine"],
+        redis=ctx["redis"],
+        catalog=default_catalog(),
+        contacts=contacts,
+        smtp=smtp,
+        webhooks=webhooks,
+    )
+
 
 async def startup(ctx: dict[str, Any]) -> None:
-    await worker_startup(ctx, service="notifier-worker", settings=get_settings())
+    settings: NotifierSettings = ctx.get("settings") or get_settings()
+    await worker_startup(ctx, service="notifier-worker", settings=settings)
+    ctx["dispatcher"] = create_dispatcher(settings, ctx)
+    if settings.worker_metrics_port:
+        start_http_server(settings.worker_metrics_port)
+        log.info("worker_metrics_serving", port=settings.worker_metrics_port)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    dispatcher: Dispatcher | None = ctx.get("dispatcher")
+    if dispatcher is not None:
+        await dispatcher.close()
     await worker_shutdown(ctx)
 
 
-def _functions() -> list[Any]:
-    from services.notifier.jobs import FUNCTIONS
-
-    return FUNCTIONS
-
-
-def _cron_jobs() -> list[CronJob]:
+def _cron_jobs(settings: NotifierSettings) -> list[CronJob]:
+    from services.notifier.dispatch.tasks import RECONCILE_JOB, reconcile_cron
     from services.notifier.jobs import CRON_JOBS
 
-    return CRON_JOBS
+    jobs = [c for c in CRON_JOBS if c.name != RECONCILE_JOB]
+    return [*jobs, reconcile_cron(settings.reconcile_interval_s)]
 
 
-class WorkerSettings:
-    functions: ClassVar[list[Any]] = _functions()
-    cron_jobs: ClassVar[list[CronJob]] = _cron_jobs()
-    queue_name = NOTIFIER_QUEUE
-    redis_settings: ClassVar[RedisSettings] = redis_settings(get_settings().require_redis_url())
-    on_startup = startup
-    on_shutdown = shutdown
-    max_jobs = 20
-    job_timeout = 120
-    max_tries = 8
-    keep_result = 3600
+def worker_options(settings: NotifierSettings) -> dict[str, Any]:
+    """Keyword arguments of ``arq.Worker`` for these settings (the shipped defaults, or a test's)."""
+    from services.notifier.jobs import FUNCTIONS
+
+    return {
+        "functions": FUNCTIONS,
+        "cron_jobs": _cron_jobs(settings),
+        "queue_name": NOTIFIER_QUEUE,
+        "redis_settings": notifier_redis_settings(settings.require_redis_url()),
+        "on_startup": startup,
+        "on_shutdown": shutdown,
+        "max_jobs": settings.worker_max_jobs,
+        "job_timeout": settings.worker_job_timeout_s,
+        "poll_delay": settings.worker_poll_delay_s,
+        "max_tries": 8,
+        "keep_result": 3600,
+        "ctx": {"settings": settings},
+    }
+
+
+_worker_settings: type | None = None
+
+
+def __getattr__(name: str) -> Any:
+    global _worker_settings
+    if name != "WorkerSettings":
+        raise AttributeError(name)
+    if _worker_settings is None:
+        _worker_settings = type("WorkerSettings", (), worker_options(get_settings()))
+    return _worker_settings
+
+
+def run_supervised() -> int:
+    """Run the worker; after a Redis failure that ends arq's loop, start a fresh one."""
+    from arq.worker import create_worker
+
+    settings_cls = __getattr__("WorkerSettings")
+    restarts = 0
+    while True:
+        worker = create_worker(settings_cls)
+        try:
+            worker.run()
+        except (RedisError, OSError) as exc:
+            restarts += 1
+            delay = min(2.0 * restarts, 10.0)
+            log.warning("worker_loop_lost_redis", error=type(exc).__name__, restart_in_s=delay, restarts=restarts)
+            time.sleep(delay)
+            continue
+        return 0  # stopped by a signal (or burst mode finished)
+
+
+if __name__ == "__main__":
+    import logging.config
+
+    from arq.logs import default_log_config
+
+    logging.config.dictConfig(default_log_config(False))
+    raise SystemExit(run_supervised())

@@ -1,0 +1,1 @@
+"""The delivery ledger: inbox, deliveries and their attempts, and its API."""

@@ -1,0 +1,17 @@
+"""Problems of the delivery ledger API."""
+
+from __future__ import annotations
+
+from shared.errors import Conflict, NotFound, Unprocessable
+
+
+class DeliveryNotFound(NotFound):
+    slug, title = "delivery-not-found", "Delivery not found"
+
+
+class DeliveryNotRetryable(Conflict):
+    slug, title = "delivery-not-retryable", "Delivery is not a dead letter"
+
+
+class InvalidCursor(Unprocessable):
+    slug, title = "invalid-cursor", "Invalid cursor"

@@ -1,0 +1,97 @@
+"""Recipients: email, name and language come over HTTP from the service that owns the person.
+
+Contract with ``netsugen_booking`` (``service`` token):
+``GET /v1/members/{id}/contact`` and ``GET /v1/event-registrations/{id}/contact`` →
+``{"member_id", "name", "email", "language": "ja"|"en", "status"}``; 404 = no such person,
+410 = left or anonymized (both final: ``failed_permanent``); 5xx, 408, 429 and connection errors
+are retried.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from email_validator import EmailNotValidError, validate_email
+
+from services.notifier.dispatch.render import Language
+
+#: Contact paths per recipient kind (the part before ``:`` in ``delivery.recipient``).
+CONTACT_PATHS = {
+    "member": "/v1/members/{id}/contact",
+    "event_registration": "/v1/event-registrations/{id}/contact",
+}
+_KIND_LABEL = {"member": "member", "event_registration": "event registration"}
+#: A contact in one of these states is never mailed again (defensive: the owner answers 410).
+GONE_STATUSES = frozenset({"left", "anonymized", "deleted", "withdrawn"})
+RETRYABLE_STATUSES = frozenset({408, 425, 429})
+
+
+class ContactError(Exception):
+    def __init__(self, message: str, *, permanent: bool, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.status_code = status_code
+
+
+@dataclass(frozen=True)
+class Contact:
+    email: str
+    name: str | None
+    language: Language
+    member_id: str | None
+
+
+def parse_recipient(recipient: str) -> tuple[str, str]:
+    kind, _, ident = recipient.partition(":")
+    if kind not in CONTACT_PATHS or not ident:
+        raise ContactError(f"unknown recipient reference {recipient!r}", permanent=True)
+    return kind, ident
+
+
+class ContactResolver:
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def resolve(self, recipient: str) -> Contact:
+        kind, ident = parse_recipient(recipient)
+        label = _KIND_LABEL[kind]
+        try:
+            response = await self.client.get(CONTACT_PATHS[kind].format(id=ident))
+        except httpx.TimeoutException as exc:
+            raise ContactError(f"contact lookup timed out ({type(exc).__name__})", permanent=False) from exc
+        except httpx.HTTPError as exc:
+            raise ContactError(f"contact lookup failed: {type(exc).__name__}", permanent=False) from exc
+        status = response.status_code
+        if status == 404:
+            raise ContactError(f"no such {label} ({ident})", permanent=True, status_code=404)
+        if status == 410:
+            raise ContactError(f"the {label} has left or was anonymized ({ident})", permanent=True, status_code=410)
+        if status >= 500 or status in RETRYABLE_STATUSES or status in (401, 403):
+            # 401/403: our service token is wrong or revoked; retrying after it is fixed will work.
+            raise ContactError(f"contact lookup answered {status}", permanent=False, status_code=status)
+        if status != 200:
+            raise ContactError(f"contact lookup answered {status}", permanent=True, status_code=status)
+        try:
+            body: dict[str, Any] = response.json()
+        except ValueError as exc:
+            raise ContactError("contact lookup returned invalid JSON", permanent=False, status_code=200) from exc
+        if str(body.get("status") or "").lower() in GONE_STATUSES:
+            raise ContactError(f"the {label} has left ({ident})", permanent=True, status_code=200)
+        raw_email = body.get("email")
+        if not isinstance(raw_email, str) or not raw_email:
+            raise ContactError(f"the {label} has no email address", permanent=True, status_code=200)
+        try:
+            email = validate_email(raw_email, check_deliverability=False).normalized
+        except EmailNotValidError as exc:
+            raise ContactError(f"invalid email address: {exc}", permanent=True, status_code=200) from exc
+        language: Language = "en" if str(body.get("language") or "ja").lower().startswith("en") else "ja"
+        name = body.get("name")
+        member_id = body.get("member_id")
+        return Contact(
+            email=email,
+            name=str(name) if name else None,
+            language=language,
+            member_id=str(member_id) if member_id else None,
+        )

@@ -1,0 +1,1 @@
+"""The event types the notifier knows, and the per-type pause switch."""

@@ -1,0 +1,1 @@
+"""Members' notification preferences (opt-outs per category)."""

@@ -1,0 +1,1 @@
+"""Webhook endpoints registered by administrators, and Standard Webhooks signing."""

@@ -1,0 +1,13 @@
+"""Problems of the webhook endpoint API."""
+
+from __future__ import annotations
+
+from shared.errors import NotFound, Unprocessable
+
+
+class EndpointNotFound(NotFound):
+    slug, title = "webhook-endpoint-not-found", "Webhook endpoint not found"
+
+
+class UnknownEventType(Unprocessable):
+    slug, title = "unknown-event-type", "Unknown event type"

@@ -1,0 +1,111 @@
+"""Webhook endpoints: administrators register where signed events go."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request, Response
+
+from services.notifier.settings import NotifierSettings
+from services.notifier.webhooks import service
+from services.notifier.webhooks.schemas import (
+    RotateSecret,
+    WebhookEndpointCreate,
+    WebhookEndpointList,
+    WebhookEndpointOut,
+    WebhookEndpointUpdate,
+    WebhookEndpointWithSecret,
+)
+from shared.auth import AdminPrincipal
+from shared.db import DbSession
+from shared.errors import problem_responses
+
+ORDER = 20
+
+router = APIRouter(prefix="/v1/webhook-endpoints", tags=["webhooks"])
+
+_SIGNING = (
+    " Every POST carries the Standard Webhooks headers `webhook-id` (the event id, the same on every "
+    "retry), `webhook-timestamp` and `webhook-signature` (`v1,<base64 HMAC-SHA256 of "
+    "'{id}.{timestamp}.{body}'>`, keyed with the base64 part of the secret after `whsec_`)."
+)
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Register a webhook endpoint",
+    description="Admin. Returns the endpoint with its new secret (`whsec_…`), shown only now." + _SIGNING,
+    response_model=WebhookEndpointWithSecret,
+    responses=problem_responses(401, 403, 422),
+)
+async def create_endpoint(
+    body: WebhookEndpointCreate, session: DbSession, _: AdminPrincipal
+) -> WebhookEndpointWithSecret:
+    return service.with_secret(await service.create(session, body))
+
+
+@router.get(
+    "",
+    summary="List webhook endpoints",
+    description="Admin. Every endpoint, oldest first (secrets are not shown).",
+    response_model=WebhookEndpointList,
+    responses=problem_responses(401, 403),
+)
+async def list_endpoints(session: DbSession, _: AdminPrincipal) -> WebhookEndpointList:
+    return WebhookEndpointList(items=[service.to_out(e) for e in await service.list_all(session)])
+
+
+@router.get(
+    "/{endpoint_id}",
+    summary="One webhook endpoint",
+    description="Admin. Shows whether it is enabled (a 410 answer disables it) and whether a rotation is running.",
+    response_model=WebhookEndpointOut,
+    responses=problem_responses(401, 403, 404),
+)
+async def get_endpoint(endpoint_id: uuid.UUID, session: DbSession, _: AdminPrincipal) -> WebhookEndpointOut:
+    return service.to_out(await service.get(session, endpoint_id))
+
+
+@router.patch(
+    "/{endpoint_id}",
+    summary="Change a webhook endpoint",
+    description="Admin. URL, description, event types, enabled. `enabled: true` re-enables an endpoint a 410 disabled.",
+    response_model=WebhookEndpointOut,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def update_endpoint(
+    endpoint_id: uuid.UUID, body: WebhookEndpointUpdate, session: DbSession, _: AdminPrincipal
+) -> WebhookEndpointOut:
+    return service.to_out(await service.update(session, endpoint_id, body))
+
+
+@router.post(
+    "/{endpoint_id}/rotate-secret",
+    summary="Rotate the signing secret",
+    description=(
+        "Admin. A new secret signs from now on; during the overlap (default 24 h) the previous secret "
+        "signs too, so requests carry two space-separated signatures and receivers can switch at "
+        "their own pace. Returns the new secret, shown only now."
+    ),
+    response_model=WebhookEndpointWithSecret,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def rotate_secret(
+    endpoint_id: uuid.UUID, request: Request, session: DbSession, _: AdminPrincipal, body: RotateSecret | None = None
+) -> WebhookEndpointWithSecret:
+    settings: NotifierSettings = request.app.state.settings
+    overlap = body.overlap_s if body is not None and body.overlap_s is not None else settings.webhook_rotation_overlap_s
+    return service.with_secret(await service.rotate_secret(session, endpoint_id, overlap))
+
+
+@router.delete(
+    "/{endpoint_id}",
+    status_code=204,
+    summary="Delete a webhook endpoint",
+    description="Admin. Its waiting deliveries end as `failed_permanent`; the ledger keeps its history.",
+    responses=problem_responses(401, 403, 404),
+)
+async def delete_endpoint(endpoint_id: uuid.UUID, session: DbSession, _: AdminPrincipal) -> Response:
+    await service.delete(session, endpoint_id)
+    return Response(status_code=204)

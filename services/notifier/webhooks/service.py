@@ -1,0 +1,112 @@
+"""Webhook endpoint administration."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.notifier.webhooks.exceptions import EndpointNotFound, UnknownEventType
+from services.notifier.webhooks.models import WebhookEndpoint
+from services.notifier.webhooks.schemas import (
+    WebhookEndpointCreate,
+    WebhookEndpointOut,
+    WebhookEndpointUpdate,
+    WebhookEndpointWithSecret,
+)
+from services.notifier.webhooks.signing import new_secret
+from shared.events import EVENT_TYPES
+from shared.jst import utcnow
+
+
+def check_event_types(event_types: list[str]) -> list[str]:
+    unknown = sorted(set(event_types) - set(EVENT_TYPES))
+    if unknown:
+        raise UnknownEventType(
+            f"Unknown event types: {', '.join(unknown)}. Known: {', '.join(sorted(EVENT_TYPES))}.",
+            detail_ja=f"存在しないイベント種別です: {', '.join(unknown)}",
+        )
+    return sorted(set(event_types))
+
+
+def to_out(e: WebhookEndpoint) -> WebhookEndpointOut:
+    return WebhookEndpointOut(
+        id=e.id, url=e.url, description=e.description, event_types=list(e.event_types), enabled=e.enabled,
+        disabled_reason=e.disabled_reason, disabled_at=e.disabled_at, secret_hint=e.secret[:10] + "…",
+        previous_secret_expires_at=e.previous_secret_expires_at, created_at=e.created_at, updated_at=e.updated_at,
+    )
+
+
+def with_secret(e: WebhookEndpoint) -> WebhookEndpointWithSecret:
+    return WebhookEndpointWithSecret(**to_out(e).model_dump(), secret=e.secret)
+
+
+async def create(session: AsyncSession, body: WebhookEndpointCreate) -> WebhookEndpoint:
+    endpoint = WebhookEndpoint(
+        url=str(body.url), description=body.description, event_types=check_event_types(body.event_types),
+        secret=new_secret(), enabled=body.enabled,
+    )
+    session.add(endpoint)
+    await session.flush()
+    await session.refresh(endpoint)
+    return endpoint
+
+
+async def get(session: AsyncSession, endpoint_id: uuid.UUID, *, for_update: bool = False) -> WebhookEndpoint:
+    query = select(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id)
+    if for_update:
+        query = query.with_for_update()
+    endpoint = (await session.scalars(query)).one_or_none()
+    if endpoint is None:
+        raise EndpointNotFound(
+            f"No webhook endpoint with id {endpoint_id}.",
+            detail_ja=f"Webhookエンドポイント {endpoint_id} は見つかりません。",
+        )
+    return endpoint
+
+
+async def list_all(session: AsyncSession) -> list[WebhookEndpoint]:
+    return list((await session.scalars(select(WebhookEndpoint).order_by(WebhookEndpoint.created_at))).all())
+
+
+async def update(session: AsyncSession, endpoint_id: uuid.UUID, body: WebhookEndpointUpdate) -> WebhookEndpoint:
+    endpoint = await get(session, endpoint_id, for_update=True)
+    changes = body.model_dump(exclude_unset=True)
+    if "url" in changes and body.url is not None:
+        endpoint.url = str(body.url)
+    if "description" in changes:
+        endpoint.description = body.description
+    if "event_types" in changes and body.event_types is not None:
+        endpoint.event_types = check_event_types(body.event_types)
+    if "enabled" in changes and body.enabled is not None:
+        endpoint.enabled = body.enabled
+        if body.enabled:
+            endpoint.disabled_at = None
+            endpoint.disabled_reason = None
+        elif endpoint.disabled_at is None:
+            endpoint.disabled_at = utcnow()
+            endpoint.disabled_reason = "disabled by an administrator"
+    endpoint.updated_at = func.now()
+    await session.flush()
+    await session.refresh(endpoint)
+    return endpoint
+
+
+async def rotate_secret(session: AsyncSession, endpoint_id: uuid.UUID, overlap_s: float) -> WebhookEndpoint:
+    """A new secret signs from now on; the previous one keeps signing too for ``overlap_s``."""
+    endpoint = await get(session, endpoint_id, for_update=True)
+    endpoint.previous_secret = endpoint.secret if overlap_s > 0 else None
+    endpoint.previous_secret_expires_at = utcnow() + timedelta(seconds=overlap_s) if overlap_s > 0 else None
+    endpoint.secret = new_secret()
+    endpoint.updated_at = func.now()
+    await session.flush()
+    await session.refresh(endpoint)
+    return endpoint
+
+
+async def delete(session: AsyncSession, endpoint_id: uuid.UUID) -> None:
+    endpoint = await get(session, endpoint_id, for_update=True)
+    await session.delete(endpoint)
+    await session.flush()
