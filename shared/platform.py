@@ -56,7 +56,9 @@ def uvicorn_argv(service: str, port: int, host: str) -> list[str]:
 
 def platform_children(host: str = "127.0.0.1") -> list[Child]:
     children = [Child(svc, uvicorn_argv(svc, port, host)) for svc, port in api_ports().items()]
-    children.append(Child("notifier-worker", [sys.executable, "-m", "arq", "services.notifier.worker.WorkerSettings"]))
+    # The supervised entry point restarts arq's loop in-process if a Redis outage ends it, so one
+    # outage does not stop the whole platform (containers get the same from their restart policy).
+    children.append(Child("notifier-worker", [sys.executable, "-m", "services.notifier.worker"]))
     children.append(
         Child("scheduler", [sys.executable, "-m", "arq", "services.netsugen_booking.scheduler.WorkerSettings"])
     )

@@ -38,7 +38,7 @@ from shared.app import redis_settings
 from shared.db import session_scope
 from shared.events import Event, EventData
 from shared.outbox import NOTIFIER_JOB, NOTIFIER_QUEUE, OutboxRelay, emit
-from tests.conftest import StackInfo, _mutable_tables, settings_overrides
+from tests.conftest import StackInfo, settings_overrides
 
 SERVICE_TOKEN = "test-notifier-service-token"
 
@@ -66,25 +66,6 @@ async def async_wait_for(
         if time.monotonic() > deadline:
             raise TimeoutError("condition not reached in time")
         await asyncio.sleep(interval)
-
-
-# ---- isolation ----------------------------------------------------------------------------------
-#: What the notifier's tests write: its own schema, API tokens and the producers' outboxes.
-_TOUCHED = ('"auth"."api_token"', '"netsugen"."outbox"', '"kpi"."outbox"')
-
-
-@pytest.fixture(scope="session")
-async def mutable_tables(stack: StackInfo, engine: AsyncEngine) -> list[str]:
-    """The tables these tests write (truncating every table of the platform after each test costs
-    seconds), limited to those that exist."""
-    async with engine.connect() as conn:
-        rows = (
-            await conn.execute(text("SELECT table_schema, table_name FROM information_schema.tables"))
-        ).all()
-    existing = {f'"{r.table_schema}"."{r.table_name}"' for r in rows}
-    return [
-        t for t in _mutable_tables() if t in existing and (t.startswith('"notifier".') or t in _TOUCHED)
-    ]
 
 
 # ---- SMTP ---------------------------------------------------------------------------------------
