@@ -1,0 +1,1 @@
+"""Exports: Open SDG data CSV and JSON."""

@@ -1,0 +1,239 @@
+"""Exports (public): Open SDG data CSV and the registry as JSON, per indicator or for all.
+
+Open SDG data format: one row per value, columns ``Year``, then the disaggregation column(s),
+then ``Units`` and ``Value``. Here the disaggregation column is ``Breakdown`` (present only for
+indicators that have breakdowns; values are breakdown names in the requested language), and the
+all-indicators file adds an ``Indicator`` column (the indicator id) after ``Year``. Years are
+fiscal years; values are current revisions, written with their exact digits.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import and_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.kpi_api.core.exceptions import IndicatorNotFound
+from services.kpi_api.core.http import CSV, conditional_get
+from services.kpi_api.core.numbers import Num, plain
+from services.kpi_api.core.render import body
+from services.kpi_api.core.vocab import Language
+from services.kpi_api.indicators import repository
+from services.kpi_api.indicators.models import Breakdown, Indicator
+from services.kpi_api.indicators.router import CACHED
+from services.kpi_api.indicators.schemas import IndicatorDetail
+from services.kpi_api.observations.models import Observation
+from services.kpi_api.progress.router import to_progress
+from services.kpi_api.progress.schemas import ProgressOut
+from services.kpi_api.progress.service import compute_docs
+from shared.db import DbSession
+from shared.errors import problem_responses
+
+ORDER = 50
+router = APIRouter(prefix="/v1/exports", tags=["exports"])
+
+EXPORT_FORMAT = "gunma-sdgs-kpi-registry/1"
+CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
+    **CACHED,
+    200: {
+        "content": {
+            "text/csv": {"schema": {"type": "string"}, "example": "Year,Units,Value\n2019,千t-CO2,15343\n"}
+        },
+        "headers": CACHED[200]["headers"],
+    },
+}
+
+
+async def _observation_rows(session: AsyncSession, indicator_id: str | None, lang: Language) -> list[Any]:
+    name = Breakdown.name_ja if lang == "ja" else Breakdown.name_en
+    statement = (
+        select(
+            Observation.indicator_id,
+            Observation.fiscal_year,
+            Observation.breakdown_key,
+            Observation.value,
+            Observation.revision,
+            Indicator.unit,
+            name.label("breakdown_name"),
+        )
+        .join(Indicator, Indicator.id == Observation.indicator_id)
+        .outerjoin(
+            Breakdown,
+            and_(
+                Breakdown.indicator_id == Observation.indicator_id, Breakdown.key == Observation.breakdown_key
+            ),
+        )
+        .order_by(Indicator.position, Indicator.id, Breakdown.position.nulls_first(), Observation.fiscal_year)
+    )
+    if indicator_id is not None:
+        statement = statement.where(Observation.indicator_id == indicator_id)
+    return list((await session.execute(statement)).all())
+
+
+def _csv(header: list[str], rows: list[list[str]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def _attachment(filename: str) -> tuple[tuple[str, str], ...]:
+    return (("Content-Disposition", f'attachment; filename="{filename}"'),)
+
+
+@router.get(
+    "/open-sdg.csv",
+    summary="All observations in Open SDG data format (CSV)",
+    description="Columns `Year`, `Indicator`, `Breakdown`, `Units`, `Value`; one row per fiscal year and breakdown.",
+    response_class=Response,
+    responses=CSV_RESPONSE,
+)
+async def open_sdg_all(request: Request, session: DbSession) -> Response:
+    async def build(lang: Language) -> bytes:
+        rows = await _observation_rows(session, None, lang)
+        return _csv(
+            ["Year", "Indicator", "Breakdown", "Units", "Value"],
+            [
+                [str(r.fiscal_year), r.indicator_id, r.breakdown_name or "", r.unit, plain(r.value)]
+                for r in rows
+            ],
+        )
+
+    return await conditional_get(
+        request, session, build, media_type=CSV, headers=_attachment("kpis-open-sdg.csv")
+    )
+
+
+@router.get(
+    "/open-sdg/{indicator_id}.csv",
+    summary="One indicator in Open SDG data format (CSV)",
+    description="Columns `Year`, `Breakdown` (only if the indicator has breakdowns), `Units`, `Value`.",
+    response_class=Response,
+    responses={**CSV_RESPONSE, **problem_responses(404)},
+)
+async def open_sdg_one(
+    request: Request,
+    session: DbSession,
+    indicator_id: Annotated[
+        str, Path(description="Indicator id (slug); unknown ids are 404.", examples=["ghg-emissions"])
+    ],
+) -> Response:
+    async def build(lang: Language) -> bytes:
+        has_breakdowns = (
+            await session.execute(
+                select(
+                    Indicator.id,
+                    select(Breakdown.key)
+                    .where(Breakdown.indicator_id == Indicator.id)
+                    .limit(1)
+                    .exists()
+                    .label("split"),
+                ).where(Indicator.id == indicator_id)
+            )
+        ).first()
+        if has_breakdowns is None:
+            raise IndicatorNotFound(indicator_id)
+        rows = await _observation_rows(session, indicator_id, lang)
+        if has_breakdowns.split:
+            return _csv(
+                ["Year", "Breakdown", "Units", "Value"],
+                [[str(r.fiscal_year), r.breakdown_name or "", r.unit, plain(r.value)] for r in rows],
+            )
+        return _csv(["Year", "Units", "Value"], [[str(r.fiscal_year), r.unit, plain(r.value)] for r in rows])
+
+    return await conditional_get(
+        request, session, build, media_type=CSV, headers=_attachment(f"{indicator_id}-open-sdg.csv")
+    )
+
+
+class ExportObservation(BaseModel):
+    fiscal_year: int
+    breakdown: str | None
+    value: Num
+    revision: int
+
+
+class ExportIndicator(IndicatorDetail):
+    observations: list[ExportObservation] = Field(description="Current value per fiscal year and breakdown.")
+    progress_detail: ProgressOut
+
+
+class RegistryExport(BaseModel):
+    format: str = Field(examples=[EXPORT_FORMAT])
+    indicators: list[ExportIndicator]
+
+
+async def _export(session: AsyncSession, indicator_id: str | None, lang: Language) -> list[ExportIndicator]:
+    statement = repository.indicator_query(detail=True).order_by(Indicator.position, Indicator.id)
+    if indicator_id is not None:
+        statement = statement.where(Indicator.id == indicator_id)
+    rows = list((await session.execute(statement)).all())
+    if indicator_id is not None and not rows:
+        raise IndicatorNotFound(indicator_id)
+    observed: dict[str, list[ExportObservation]] = defaultdict(list)
+    for r in await _observation_rows(session, indicator_id, lang):
+        observed[r.indicator_id].append(
+            ExportObservation(
+                fiscal_year=r.fiscal_year,
+                breakdown=r.breakdown_key,
+                value=Decimal(r.value),
+                revision=r.revision,
+            )
+        )
+    missing = [r.Indicator.id for r in rows if r.progress_doc is None]
+    computed = await compute_docs(session, missing) if missing else {}
+    result = []
+    for row in rows:
+        ind = row.Indicator
+        status, doc = (row.status, row.progress_doc) if row.progress_doc is not None else computed[ind.id]
+        progress = to_progress(
+            indicator=ind, status=status, doc=doc, computed_at=None, breakdowns=row.breakdowns, lang=lang
+        )
+        detail = repository.to_indicator_detail(row, lang)
+        result.append(
+            ExportIndicator(**dict(detail), observations=observed.get(ind.id, []), progress_detail=progress)
+        )
+    return result
+
+
+@router.get(
+    "/kpis.json",
+    summary="The whole registry as JSON",
+    description="Every indicator with its targets, baselines, SDG links, current observations and progress.",
+    response_model=RegistryExport,
+    responses=CACHED,
+)
+async def export_all(request: Request, session: DbSession) -> Response:
+    async def build(lang: Language) -> bytes:
+        return body(RegistryExport(format=EXPORT_FORMAT, indicators=await _export(session, None, lang)))
+
+    return await conditional_get(request, session, build, headers=_attachment("kpis.json"))
+
+
+@router.get(
+    "/kpis/{indicator_id}.json",
+    summary="One indicator as JSON",
+    response_model=RegistryExport,
+    responses={**CACHED, **problem_responses(404)},
+)
+async def export_one(
+    request: Request,
+    session: DbSession,
+    indicator_id: Annotated[
+        str, Path(description="Indicator id (slug); unknown ids are 404.", examples=["ghg-emissions"])
+    ],
+) -> Response:
+    async def build(lang: Language) -> bytes:
+        return body(
+            RegistryExport(format=EXPORT_FORMAT, indicators=await _export(session, indicator_id, lang))
+        )
+
+    return await conditional_get(request, session, build, headers=_attachment(f"{indicator_id}.json"))

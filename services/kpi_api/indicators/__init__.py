@@ -1,0 +1,1 @@
+"""Indicators (KPIs): breakdowns, baselines, targets, SDG links; public reads and admin CRUD."""

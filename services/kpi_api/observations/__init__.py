@@ -1,0 +1,1 @@
+"""Observed values per indicator, breakdown and fiscal year, with every revision kept."""
