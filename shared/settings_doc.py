@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pydantic import TypeAdapter
 from pydantic_settings import BaseSettings
 
 
@@ -24,16 +25,17 @@ def env_names() -> set[str]:
     return {name.upper() for cls in settings_classes() for name in cls.model_fields}
 
 
-def _render(value: Any) -> str:
+def _render(value: Any, annotation: Any) -> str:
     if value is None:
         return ""
     if hasattr(value, "get_secret_value"):
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, list | dict):
-        return json.dumps(value)
-    return str(value)
+    if isinstance(value, str | int | float):
+        return str(value)
+    # Complex values (lists, mappings, models) are read from the environment as JSON.
+    return json.dumps(TypeAdapter(annotation).dump_python(value, mode="json"), ensure_ascii=False)
 
 
 def render() -> str:
@@ -54,7 +56,7 @@ def render() -> str:
             if field.description:
                 lines.append(f"# {field.description}")
             default = field.get_default(call_default_factory=True)
-            lines.append(f"{name.upper()}={_render(default)}")
+            lines.append(f"{name.upper()}={_render(default, field.annotation)}")
     return "\n".join(lines) + "\n"
 
 
