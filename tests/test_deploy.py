@@ -5,6 +5,7 @@ variable set for our image is one the settings read."""
 from __future__ import annotations
 
 import importlib
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,8 @@ def resolve(dotted: str, attr_sep: str) -> Any:
 
 
 def check_command(argv: list[str]) -> None:
+    # Worker settings read REDIS_URL when they are built; a stand-in is enough to inspect them.
+    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
     program = argv[0]
     if program == "uvicorn":
         target = resolve(argv[1], ":")
