@@ -158,15 +158,53 @@ def _jsonable_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
     return out
 
 
+#: SQLSTATEs of a database that is going away, not there yet or too busy to answer in time: class 08
+#: (connection exceptions), 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now
+#: ("the database system is starting up / shutting down"), 57014 query_canceled (the statement
+#: timeout: the request may succeed when retried, so 503 + Retry-After rather than 500).
+_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "57014")
+_UNAVAILABLE_NAMES = {
+    "CannotConnectNowError", "ConnectionDoesNotExistError", "PostgresConnectionError", "AdminShutdownError",
+    "CrashShutdownError",
+}
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    seen: BaseException | None = exc
+    for _ in range(4):
+        if seen is None:
+            break
+        code = getattr(seen, "sqlstate", None) or getattr(getattr(seen, "orig", None), "sqlstate", None)
+        if isinstance(code, str):
+            return code
+        seen = seen.__cause__
+    return None
+
+
 def is_database_unavailable(exc: BaseException) -> bool:
-    if isinstance(exc, OperationalError | InterfaceError):
-        return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    if isinstance(exc, ConnectionError | TimeoutError):
-        return True
-    name = type(exc).__name__
-    return name in {"CannotConnectNowError", "ConnectionDoesNotExistError", "PostgresConnectionError"}
+    """True for an outage of PostgreSQL (refused, restarting, shutting down, connection lost).
+
+    SQLAlchemy wraps the driver's error (``DBAPIError.orig``, whose cause is asyncpg's exception), so
+    the whole chain is inspected, not only the outermost exception.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OperationalError | InterfaceError):
+            return True
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, ConnectionError | TimeoutError):
+            return True
+        if type(current).__name__ in _UNAVAILABLE_NAMES:
+            return True
+        sqlstate = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
+            return True
+        orig = getattr(current, "orig", None) if isinstance(current, DBAPIError) else None
+        current = orig if isinstance(orig, BaseException) else (current.__cause__ or current.__context__)
+    return False
 
 
 def unexpected_problem(exc: BaseException) -> tuple[int, str, str, str, dict[str, str]]:
@@ -175,6 +213,11 @@ def unexpected_problem(exc: BaseException) -> tuple[int, str, str, str, dict[str
     A database outage is a 503 the client can retry; anything else is a 500 with no stack trace
     (the trace goes to the log with the request id).
     """
+    if _sqlstate(exc) in {"40P01", "40001"}:  # deadlock / serialization failure: safe to retry
+        log.warning("transaction_conflict", error=type(exc).__name__)
+        return (409, "concurrent-update", "Concurrent update",
+                "Another request changed the same data at the same time. Retry the request.",
+                {"Retry-After": "1"})
     if is_database_unavailable(exc):
         log.warning("database_unavailable", error=type(exc).__name__)
         return (503, "service-unavailable", "Service unavailable",

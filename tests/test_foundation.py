@@ -33,6 +33,15 @@ async def boom() -> None:
     raise RuntimeError("secret internal detail /etc/passwd")
 
 
+class _DeadlockDetected(Exception):
+    sqlstate = "40P01"  # what asyncpg's DeadlockDetectedError carries
+
+
+@router.get("/deadlock")
+async def deadlock() -> None:
+    raise RuntimeError("wrapped") from _DeadlockDetected()
+
+
 @router.get("/missing")
 async def missing() -> None:
     raise NotFound("No widget 42.", detail_ja="ウィジェット42はありません。")
@@ -109,6 +118,11 @@ class TestProblemDetails:
     async def test_unexpected_error_is_500_without_stack_trace(self, client: httpx.AsyncClient) -> None:
         body = assert_problem(await client.get("/boom"), 500, "internal-error")
         assert "passwd" not in str(body) and "Traceback" not in str(body)
+
+    async def test_deadlock_is_a_retryable_409_not_a_500(self, client: httpx.AsyncClient) -> None:
+        r = await client.get("/deadlock")
+        assert_problem(r, 409, "concurrent-update")
+        assert r.headers["retry-after"] == "1"
 
     async def test_domain_error_follows_accept_language(self, client: httpx.AsyncClient) -> None:
         ja = assert_problem(await client.get("/missing"), 404, "not-found")

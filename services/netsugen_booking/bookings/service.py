@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select, text, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -65,6 +65,14 @@ async def bookable_resource(session: AsyncSession, resource_id: uuid.UUID) -> Re
 async def insert_booking(session: AsyncSession, booking: Booking, resource: Resource) -> Booking:
     """Insert, turning the exclusion-constraint violation into 409 ``slot-taken``."""
     names = (resource.name_en, resource.name_ja)  # read before a failed savepoint can expire them
+    # Concurrent inserts of overlapping ranges can deadlock inside the exclusion constraint's
+    # check (each waits for the other's uncommitted row). Serialising the inserts of one resource
+    # makes the constraint decide cleanly: the first commits, the rest get 409. The constraint
+    # stays the guarantee; the lock only orders the contenders.
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+        {"key": f"netsugen.booking:{resource.id}"},
+    )
     try:
         async with session.begin_nested():
             session.add(booking)
