@@ -1,6 +1,6 @@
 """Tests for shared.embedded: real PostgreSQL / redis-server / SMTP sink from pip packages.
 
-Every test uses its own data directory under tmp_path and free, non-default ports, and stops
+Every test uses its own data directory under a scratch directory and free, non-default ports, and stops
 whatever it started. Run: .venv/bin/python -m pytest tests/test_embedded.py -q -p no:cacheprovider --noconftest
 """
 
@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import smtplib
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from email import policy
@@ -65,8 +67,19 @@ def wait_port(port: int, timeout: float = 20.0) -> None:
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path) -> Iterator[Path]:
-    directory = tmp_path / "data"
+def server_tmp() -> Iterator[Path]:
+    """A scratch directory outside pytest's tmp tree: PostgreSQL runs as an unprivileged user
+    that must traverse it, and another pytest session may reset permissions under
+    /tmp/pytest-of-<user> at any time."""
+    directory = Path(tempfile.mkdtemp(prefix="gunma-embedded-test-"))
+    directory.chmod(0o755)
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def data_dir(server_tmp: Path) -> Iterator[Path]:
+    directory = server_tmp / "data"
     yield directory
     # never leave servers behind, even when a test fails
     for stop in (embedded.stop_redis, embedded.stop_postgres):
@@ -123,8 +136,8 @@ def test_postgres_starts_and_keeps_data_across_restarts(data_dir: Path) -> None:
     print(f"\npostgres: first start (initdb) {first_start:.2f}s, warm start {warm_start:.2f}s")
 
 
-def test_postgres_long_data_dir_uses_short_socket_dir(tmp_path: Path) -> None:
-    data_dir = tmp_path / ("long-directory-name-" * 4) / "data"
+def test_postgres_long_data_dir_uses_short_socket_dir(server_tmp: Path) -> None:
+    data_dir = server_tmp / ("long-directory-name-" * 4) / "data"
     assert len(str(data_dir / "postgres" / ".s.PGSQL.65535")) > 107
     port = free_port()
     try:
