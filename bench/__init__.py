@@ -1,0 +1,1 @@
+"""Benchmarks of the platform's hot paths, each beside a minimal asyncpg baseline (`make bench`)."""

@@ -1,0 +1,1 @@
+"""Minimal baselines: the same database work as the services with bare asyncpg, nothing else."""

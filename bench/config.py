@@ -1,0 +1,61 @@
+"""Fixed parameters of the benchmarks: ports, connections, durations, data sizes.
+
+Everything runs on unusual ports (28001-28003 for the services, 28011 for the baseline app,
+28025 for the SMTP sink, 28101-28103 for the cold-start `make run`) so a developer's running
+`make run` (8001-8003) is not disturbed, and on a dedicated database (``gunma_bench``) and Redis
+database (13) on the same servers.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+LUA_DIR = BENCH_DIR / "lua"
+RESULTS_DIR = BENCH_DIR / "results"
+
+BENCH_DATABASE = os.environ.get("BENCH_DATABASE_NAME", "gunma_bench")
+BENCH_REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "13"))
+
+SERVICE_PORTS = {"kpi_api": 28001, "netsugen_booking": 28002, "notifier": 28003}
+BASELINE_PORT = 28011
+SMTP_SINK_PORT = 28025
+COLDSTART_PORTS = {"kpi_api": 28101, "netsugen_booking": 28102, "notifier": 28103}
+
+CONNECTIONS = 16
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How long and how big: `make bench` (full) or `make bench-quick`."""
+
+    name: str
+    duration_s: int  # wrk duration of each measured run
+    warmup_s: int  # wrk run before each measured one (JIT-free Python still warms caches/pools)
+    members: int  # drop-in members cycling through check-in/check-out
+    invoice_sizes: tuple[int, ...]  # members per invoice run (20 visits each)
+    notifier_events: int
+
+
+FULL = Profile("full", duration_s=30, warmup_s=3, members=2000, invoice_sizes=(10_000, 40_000),
+               notifier_events=10_000)
+QUICK = Profile("quick", duration_s=4, warmup_s=1, members=2000, invoice_sizes=(300, 1_200),
+                notifier_events=300)
+
+# Targets from issue 8 (2-core machine).
+TARGETS = {
+    "checkin_ratio": 0.5,
+    "checkin_p99_ms": 50.0,
+    "kpi_list_ratio": 0.5,
+    "kpi_304_ratio": 0.8,
+    "kpi_list_p99_ms": 30.0,
+    "kpi_progress_ratio": 0.5,
+    "invoice_scaling": 4.4,
+    "notifier_ratio": 0.3,
+    "notifier_per_s": 300.0,
+    "idle_rss_mb": 150.0,
+    "coldstart_s": 20.0,
+}
