@@ -60,6 +60,7 @@ def create_service_app(
             max_overflow=settings.db_max_overflow,
             statement_timeout_ms=settings.db_statement_timeout_ms,
             application_name=service,
+            pre_ping=settings.db_pool_pre_ping,
         )
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)

@@ -38,6 +38,11 @@ class CommonSettings(BaseSettings):
     db_pool_size: int = Field(default=5, ge=1, le=100, description="Connections per process (2-core hosts: 5).")
     db_max_overflow: int = Field(default=5, ge=0, le=100)
     db_statement_timeout_ms: int = Field(default=15000, ge=100)
+    db_pool_pre_ping: bool = Field(
+        default=False,
+        description="Test each pooled connection before use (3 extra round trips per request). Off: a "
+        "dead connection fails one request with 503 and is replaced.",
+    )
     cors_origins: list[str] = Field(
         default_factory=list, description='JSON list of allowed browser origins, e.g. ["https://dash.example.jp"].'
     )

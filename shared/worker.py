@@ -21,6 +21,7 @@ async def worker_startup(ctx: dict[str, Any], *, service: str, settings: CommonS
         max_overflow=settings.db_max_overflow,
         statement_timeout_ms=settings.db_statement_timeout_ms,
         application_name=service,
+        pre_ping=settings.db_pool_pre_ping,
     )
     ctx["settings"] = settings
     ctx["engine"] = engine
