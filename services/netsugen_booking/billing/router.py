@@ -1,0 +1,282 @@
+"""Billing API: quotes (public), invoice runs (admin), invoices, payments, credit notes, exports."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, StreamingResponse
+from sqlalchemy import and_, or_, select
+
+from services.netsugen_booking.billing import service
+from services.netsugen_booking.billing.invoice_run import Period, run_invoices
+from services.netsugen_booking.billing.models import InvoiceRun
+from services.netsugen_booking.billing.schemas import (
+    PERIOD_PATTERN,
+    CreditNoteCreate,
+    InvoiceKind,
+    InvoiceList,
+    InvoiceOut,
+    InvoiceRunCreate,
+    InvoiceRunList,
+    InvoiceRunOut,
+    InvoiceStatus,
+    OverdueList,
+    PaymentCreate,
+    PaymentResult,
+    QuoteRequest,
+    QuoteResponse,
+)
+from services.netsugen_booking.frontdesk_common.clock import Now
+from services.netsugen_booking.frontdesk_common.pagination import (
+    Cursor,
+    InvalidCursor,
+    Limit,
+    decode_cursor,
+    encode_cursor,
+)
+from services.netsugen_booking.settings import NetsugenSettings
+from shared.auth import AdminPrincipal, Principal, StaffPrincipal, require_role
+from shared.db import DbSession
+from shared.errors import problem_responses
+from shared.jst import jst_date
+
+ORDER = 50
+
+router = APIRouter(prefix="/v1", tags=["billing"])
+
+#: Members read their own invoices; staff and admin all; the notifier (service) reads to email them.
+InvoiceReader = Annotated[Principal, Depends(require_role("member", "service"))]
+
+
+def _settings(request: Request) -> NetsugenSettings:
+    settings = request.app.state.settings
+    assert isinstance(settings, NetsugenSettings)
+    return settings
+
+
+Settings = Annotated[NetsugenSettings, Depends(_settings)]
+
+
+@router.post(
+    "/billing/quote",
+    summary="Quote the charge of visits (public)",
+    description=(
+        "Prices visits as the monthly invoice would: per JST day, visits are clipped to the opening "
+        "hours, the grace minutes are subtracted, started blocks are charged and the day is capped. "
+        "With a monthly plan every day is covered (0円) and the monthly fee is returned. "
+        "At most 1,000 visits; each visit must end after it starts and last at most 24 hours."
+    ),
+    response_model=QuoteResponse,
+    responses=problem_responses(422),
+)
+async def quote(body: QuoteRequest, session: DbSession, settings: Settings) -> QuoteResponse:
+    return await service.quote(session, body, settings)
+
+
+# ---- invoice runs -------------------------------------------------------------------------------
+def _run_out(run: InvoiceRun) -> InvoiceRunOut:
+    return InvoiceRunOut(
+        id=run.id, period=str(Period.of(run.period_start)), period_start=run.period_start,
+        period_end=run.period_end, trigger=run.trigger,  # type: ignore[arg-type]
+        requested_by=run.requested_by, issue=run.issue, members_billed=run.members_billed,
+        invoices_created=run.invoices_created, lines_created=run.lines_created, total_yen=run.total_yen,
+        started_at=run.started_at, finished_at=run.finished_at,
+    )
+
+
+@router.post(
+    "/invoice-runs",
+    status_code=201,
+    summary="Run the monthly invoicing for a past month",
+    description=(
+        "Creates one invoice per member for the month (subscription fees and drop-in days) and, unless "
+        "`issue` is false, issues them with gapless numbers. Running it again for the same month "
+        "creates nothing (`invoices_created: 0`). A month that is not over is refused with 422. "
+        "The same run happens automatically on the 1st of each month at 00:30 JST."
+    ),
+    response_model=InvoiceRunOut,
+    responses=problem_responses(401, 403, 422),
+)
+async def create_invoice_run(
+    body: InvoiceRunCreate, session: DbSession, principal: AdminPrincipal, settings: Settings, now: Now
+) -> InvoiceRunOut:
+    run = await run_invoices(
+        session, settings, period=Period.parse(body.period), trigger="api", requested_by=principal.name,
+        issue=body.issue, today=jst_date(now),
+    )
+    await session.refresh(run)
+    return _run_out(run)
+
+
+@router.get(
+    "/invoice-runs",
+    summary="List invoice runs (newest first)",
+    response_model=InvoiceRunList,
+    responses=problem_responses(401, 403),
+)
+async def list_invoice_runs(
+    session: DbSession,
+    principal: StaffPrincipal,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> InvoiceRunList:
+    query = select(InvoiceRun)
+    if cursor:
+        started, last_id = decode_cursor(cursor, 2)
+        try:
+            started_at, after = datetime.fromisoformat(started), uuid.UUID(last_id)
+        except (TypeError, ValueError) as exc:
+            raise InvalidCursor("The cursor is not one this API returned.", detail_ja="カーソルが不正です。") from exc
+        query = query.where(
+            or_(InvoiceRun.started_at < started_at, and_(InvoiceRun.started_at == started_at, InvoiceRun.id < after))
+        )
+    rows = list(
+        (await session.scalars(query.order_by(InvoiceRun.started_at.desc(), InvoiceRun.id.desc()).limit(limit + 1))).all()
+    )
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1].started_at.isoformat(), str(rows[-1].id))
+    return InvoiceRunList(items=[_run_out(r) for r in rows], next_cursor=next_cursor)
+
+
+# ---- invoices -----------------------------------------------------------------------------------
+@router.get(
+    "/invoices",
+    summary="List invoices and credit notes",
+    description="Newest first. A `member` token sees only its own issued invoices; staff see all.",
+    response_model=InvoiceList,
+    responses=problem_responses(401, 403),
+)
+async def list_invoices(
+    session: DbSession,
+    principal: InvoiceReader,
+    member_id: uuid.UUID | None = None,
+    period: Annotated[str | None, Query(pattern=PERIOD_PATTERN, max_length=7)] = None,
+    status: InvoiceStatus | None = None,
+    kind: InvoiceKind | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> InvoiceList:
+    return await service.list_invoices(
+        session, principal, member_id=member_id, period=period, status=status, kind=kind, limit=limit,
+        cursor=cursor,
+    )
+
+
+@router.get(
+    "/invoices/overdue",
+    summary="Invoices outstanding past their due date",
+    description="Issued or partly paid invoices whose due date has passed and that still have a balance.",
+    response_model=OverdueList,
+    responses=problem_responses(401, 403),
+)
+async def overdue(
+    session: DbSession,
+    principal: StaffPrincipal,
+    now: Now,
+    as_of: Annotated[date | None, Query(description="Default: today (JST).")] = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+) -> OverdueList:
+    return await service.overdue_invoices(session, as_of=as_of or jst_date(now), limit=limit)
+
+
+@router.get(
+    "/invoices/export.csv",
+    summary="CSV export of invoices and lines for accounting",
+    description=(
+        "Every issued invoice and credit note with an issue date in `from`..`to` (inclusive, at most "
+        "366 days), one row per line, UTF-8 with BOM."
+    ),
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}, "description": "CSV"}, **problem_responses(401, 403, 422)},
+)
+async def export_csv(
+    request: Request,
+    principal: StaffPrincipal,
+    date_from: Annotated[date, Query(alias="from")],
+    date_to: Annotated[date, Query(alias="to")],
+) -> StreamingResponse:
+    service.check_export_range(date_from, date_to)
+    filename = f"netsugen-invoices-{date_from.isoformat()}-{date_to.isoformat()}.csv"
+    return StreamingResponse(
+        service.export_csv(request.app.state.sessionmaker, date_from, date_to),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.get(
+    "/invoices/{invoice_id}",
+    summary="An invoice or credit note with its lines, payments and credit notes",
+    response_model=InvoiceOut,
+    responses=problem_responses(401, 403, 404),
+)
+async def get_invoice(invoice_id: uuid.UUID, session: DbSession, principal: InvoiceReader) -> InvoiceOut:
+    return await service.invoice_detail(session, invoice_id, principal)
+
+
+@router.get(
+    "/invoices/{invoice_id}/document",
+    summary="Printable invoice (請求書) in Japanese, HTML",
+    description=(
+        "A Japanese 請求書 with every field of a qualified invoice: issuer and 登録番号, issue date, period, "
+        "recipient, lines, the total for the 10% rate and its consumption tax. Credit notes print as "
+        "返還インボイス. Print it from the browser (A4)."
+    ),
+    response_class=HTMLResponse,
+    responses={200: {"content": {"text/html": {}}, "description": "HTML"}, **problem_responses(401, 403, 404)},
+)
+async def invoice_document(
+    invoice_id: uuid.UUID, session: DbSession, principal: InvoiceReader, settings: Settings
+) -> HTMLResponse:
+    html = await service.render_document(session, invoice_id, principal, settings)
+    return HTMLResponse(html)
+
+
+@router.post(
+    "/invoices/{invoice_id}/issue",
+    summary="Issue a draft invoice (assigns its number)",
+    response_model=InvoiceOut,
+    responses=problem_responses(401, 403, 404, 409),
+)
+async def issue_invoice(
+    invoice_id: uuid.UUID, session: DbSession, principal: StaffPrincipal, settings: Settings, now: Now
+) -> InvoiceOut:
+    return await service.issue_invoice(session, settings, invoice_id, issue_date=jst_date(now))
+
+
+@router.post(
+    "/invoices/{invoice_id}/payments",
+    status_code=201,
+    summary="Record a payment (cash, card or bank transfer)",
+    description="Partial payments are allowed; a payment above the balance is refused with 422.",
+    response_model=PaymentResult,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def record_payment(
+    invoice_id: uuid.UUID, body: PaymentCreate, session: DbSession, principal: StaffPrincipal
+) -> PaymentResult:
+    return await service.record_payment(session, invoice_id, body, principal)
+
+
+@router.post(
+    "/invoices/{invoice_id}/credit-notes",
+    status_code=201,
+    summary="Issue a credit note (返還インボイス) against an invoice",
+    description=(
+        "An issued invoice is never edited: a correction is a credit note linked to it, with its own "
+        "number (NSC-…) and its own consumption-tax computation. `full: true` credits everything not "
+        "yet credited; an unpaid invoice credited in full becomes `void`."
+    ),
+    response_model=InvoiceOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def create_credit_note(
+    invoice_id: uuid.UUID, body: CreditNoteCreate, session: DbSession, principal: StaffPrincipal,
+    settings: Settings, now: Now,
+) -> InvoiceOut:
+    return await service.create_credit_note(session, settings, invoice_id, body, principal, issue_date=jst_date(now))
