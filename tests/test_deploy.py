@@ -98,7 +98,7 @@ def test_proxy_config_routes_to_compose_services() -> None:
     conf = (ROOT / "deploy" / "nginx.conf").read_text()
     for host, port in re.findall(r"server (\w+):(\d+);", conf):
         assert host in COMPOSE["services"]
-        assert f"--port" in COMPOSE["services"][host]["command"]
+        assert "--port" in COMPOSE["services"][host]["command"]
         assert port in COMPOSE["services"][host]["command"]
 
 

@@ -75,7 +75,7 @@ def test_make_run_brings_up_every_service_and_stops_cleanly(
         status = wait_ready(120)
         assert status == dict.fromkeys(PORTS, 200), log_path.read_text()[-4000:]
         with httpx.Client(timeout=5) as client:
-            for svc, port in PORTS.items():
+            for port in PORTS.values():
                 docs = client.get(f"http://127.0.0.1:{port}/openapi.json")
                 assert docs.status_code == 200
                 assert docs.json()["info"]["title"]
@@ -83,7 +83,7 @@ def test_make_run_brings_up_every_service_and_stops_cleanly(
         out = log_path.read_text()
         for child in ("notifier-worker", "scheduler", "kpi_api", "netsugen_booking", "notifier"):
             assert f"started {child}" in out
-        for svc, port in PORTS.items():
+        for port in PORTS.values():
             assert f"http://127.0.0.1:{port}/docs" in out
     finally:
         proc.send_signal(signal.SIGINT)  # Ctrl-C
