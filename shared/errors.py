@@ -207,11 +207,27 @@ def is_database_unavailable(exc: BaseException) -> bool:
     return False
 
 
+def is_value_out_of_range(exc: BaseException) -> bool:
+    """An ``OverflowError`` anywhere in the chain: a date or number from the request, valid in itself,
+    that leaves the representable range once computed with (0001-01-01 00:00 JST is before year 1 in
+    UTC; 9999-12-31 plus one day). The client's 422, not a 500."""
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not e for e in seen):
+        if isinstance(current, OverflowError):
+            return True
+        seen.append(current)
+        orig = getattr(current, "orig", None) if isinstance(current, DBAPIError) else None
+        current = orig if isinstance(orig, BaseException) else (current.__cause__ or current.__context__)
+    return False
+
+
 def unexpected_problem(exc: BaseException) -> tuple[int, str, str, str, dict[str, str]]:
     """(status, slug, title, detail, headers) for an exception no handler claimed.
 
-    A database outage is a 503 the client can retry; anything else is a 500 with no stack trace
-    (the trace goes to the log with the request id).
+    A database outage is a 503 the client can retry; a request value pushed out of the representable
+    range is a 422; anything else is a 500 with no stack trace (the trace goes to the log with the
+    request id).
     """
     if _sqlstate(exc) in {"40P01", "40001"}:  # deadlock / serialization failure: safe to retry
         log.warning("transaction_conflict", error=type(exc).__name__)
@@ -222,6 +238,10 @@ def unexpected_problem(exc: BaseException) -> tuple[int, str, str, str, dict[str
         log.warning("database_unavailable", error=type(exc).__name__)
         return (503, "service-unavailable", "Service unavailable",
                 "The database is unavailable. Retry shortly.", {"Retry-After": "2"})
+    if is_value_out_of_range(exc):
+        log.warning("value_out_of_range", error=type(exc).__name__)
+        return (422, "value-out-of-range", "Value out of range",
+                "A date, time or number in the request is outside the range this service supports.", {})
     log.error("unhandled_error", error=type(exc).__name__, exc_info=exc)
     return (500, "internal-error", "Internal server error",
             "An unexpected error occurred. Quote the request_id when reporting it.", {})

@@ -29,7 +29,9 @@ Value = Annotated[
         description="A finite number (JSON number or numeric string), at most 24 digits, 6 after the point.",
         examples=[4500000],
     ),
-    WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}]}),
+    WithJsonSchema(
+        {"anyOf": [{"type": "number"}, {"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "maxLength": 40}]}
+    ),
 ]
 
 #: Output values: rendered by :func:`dumps` as exact JSON numbers.

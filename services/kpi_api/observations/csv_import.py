@@ -266,6 +266,9 @@ async def import_observations(
     if text is None:
         errors.add(None, None, "encoding")
         raise CsvInvalid(errors.items)
+    if "\x00" in text:  # PostgreSQL text cannot hold NUL: refuse it here, with its line
+        errors.add(text[: text.index("\x00")].count("\n") + 1, None, "malformed", detail="NUL character")
+        raise CsvInvalid(errors.items)
     lines = parse(text, errors)
 
     ids = sorted({line.write.indicator_id for line in lines})

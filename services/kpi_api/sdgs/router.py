@@ -90,7 +90,8 @@ async def get_goal(
     request: Request, session: DbSession, number: Annotated[int, Path(description="Goal number 1–17.")]
 ) -> Response:
     async def build(lang: Language) -> bytes:
-        goals = await _goals(session, lang, number)
+        # Out of the column's range (smallint) is simply no such goal: never a database error.
+        goals = await _goals(session, lang, number) if 1 <= number <= 17 else []
         if not goals:
             raise SdgGoalNotFound(
                 f"There is no SDG goal {number}.", detail_ja=f"SDGゴール {number} はありません。"

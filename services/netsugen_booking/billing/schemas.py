@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 MAX_QUOTE_VISITS = 1000
-PERIOD_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+PERIOD_PATTERN = r"^(19|20|21)[0-9]{2}-(0[1-9]|1[0-2])$"  # a real calendar month: year 1900–2199
 
 InvoiceKind = Literal["invoice", "credit_note"]
 InvoiceStatus = Literal["draft", "issued", "paid", "partially_paid", "void"]

@@ -93,7 +93,8 @@ async def create_member(
     )
     out = MemberCreated(**(await _out(session, member, now)).model_dump(), card_token=token)
     if started is not None:
-        await started.save(session, status.HTTP_201_CREATED, out)
+        # The remembered answer never holds the card token: secrets are stored only as hashes.
+        await started.save(session, status.HTTP_201_CREATED, out.model_copy(update={"card_token": None}))
     return out
 
 

@@ -99,7 +99,10 @@ class MemberCreated(MemberOut):
         json_schema_extra={"examples": [{**_MEMBER_EXAMPLE, "card_token": "nsc_x1y2z3…"}]}
     )
 
-    card_token: str = Field(description="Write it to the member's QR/IC card now: it is never shown again.")
+    card_token: str | None = Field(
+        description="Write it to the member's QR/IC card now: it is never shown again. Null in an "
+        "Idempotency-Key replay, because the token is stored only as a hash (regenerate it instead)."
+    )
 
 
 class MemberList(BaseModel):

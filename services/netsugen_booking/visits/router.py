@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import JSONResponse
 
 from services.netsugen_booking.calendar.service import hours_on
@@ -39,6 +39,7 @@ from shared.auth import MemberOrStaff, StaffPrincipal
 from shared.db import DbSession
 from shared.errors import Forbidden, problem_responses
 from shared.jst import jst_date, to_jst
+from shared.ratelimit import per_token_limit
 
 ORDER = 40
 router = APIRouter(prefix="/v1", tags=["visits"])
@@ -52,6 +53,7 @@ def capacity_of(request: Request) -> int:
 @router.post(
     "/visits",
     status_code=status.HTTP_201_CREATED,
+    dependencies=[Depends(per_token_limit("check-in", "checkin_rate_limit_per_minute"))],
     response_model=VisitOut,
     summary="Check in",
     description=(
@@ -63,11 +65,13 @@ def capacity_of(request: Request) -> int:
         "- 409 `visit-already-open` when the person is already in (`visit_id` in the body);\n"
         "- 403 `member-suspended`, `member-left`, `member-user-inactive`;\n"
         "- 404 `member-not-found`, `unknown-card`, `member-user-not-found`;\n"
-        "- 422 `member-user-required` for a corporate member without a user.\n\n"
+        "- 422 `member-user-required` for a corporate member without a user;\n"
+        "- 429 `rate-limited` (with `Retry-After`) beyond `CHECKIN_RATE_LIMIT_PER_MINUTE` attempts a "
+        "minute with one token.\n\n"
         "`Idempotency-Key`: a repeated key returns the first answer (`Idempotent-Replayed: true`); the "
         "same key with another body is 422 `idempotency-key-reuse`. Emits `visit.checked_in`."
     ),
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(401, 403, 404, 409, 422, 429),
 )
 async def check_in(
     body: CheckInRequest,

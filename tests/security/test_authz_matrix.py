@@ -1,0 +1,516 @@
+"""The authorization matrix, over every operation of every OpenAPI document.
+
+A new endpoint is covered the moment it exists:
+
+- anonymous callers get a 401 problem (with ``WWW-Authenticate: Bearer``) everywhere except on the
+  operations listed in ``PUBLIC`` (with the reason they are public);
+- a ``member`` token gets a 403 problem on every operation that is neither public nor listed in
+  ``MEMBER`` (the operations a member may use for itself);
+- for every operation in ``MEMBER``, a member aiming at another member's visits, invoices,
+  bookings, registrations, consultations, plans, users, feeds or notification preferences gets a
+  403/404 (never their data), and the other member's data is unchanged afterwards; aimed at its
+  own data, the same operation works (so the refusals are not an artefact of a broken token).
+
+Failed authentication is rate-limited per client address (429 + ``Retry-After``), and so is the
+check-in per token.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from services.netsugen_booking.frontdesk_common.clock import get_now
+from services.netsugen_booking.resources.seed import resource_id
+from shared.jst import JST
+from tests.conftest import BOOTSTRAP_TOKEN, TokenFactory, bearer
+from tests.security.openapi_walk import (
+    SERVICES,
+    Operation,
+    all_operations,
+    openapi_document,
+    resolve,
+    sample_path,
+)
+
+ADMIN = bearer(BOOTSTRAP_TOKEN)
+
+#: (service, "METHOD /path" pattern) → why anonymous callers may use it.
+PUBLIC: dict[tuple[str, str], str] = {
+    ("*", "GET /healthz"): "liveness probe",
+    ("*", "GET /readyz"): "readiness probe",
+    ("*", "GET /metrics"): "Prometheus scrape (no personal data; restrict at the ingress)",
+    ("kpi_api", "GET /v1/*"): "every KPI read is public: the plan's progress is open data",
+    ("netsugen_booking", "GET /v1/calendar"): "opening calendar",
+    ("netsugen_booking", "GET /v1/plans"): "plans and prices",
+    ("netsugen_booking", "GET /v1/plans/{code}"): "plans and prices",
+    ("netsugen_booking", "GET /v1/resources"): "rooms and their prices",
+    ("netsugen_booking", "GET /v1/resources/{resource_id}"): "rooms and their prices",
+    ("netsugen_booking", "GET /v1/resources/{resource_id}/availability"): "free intervals (no names)",
+    ("netsugen_booking", "GET /v1/programs"): "events are public",
+    ("netsugen_booking", "GET /v1/programs/{program_id}"): "events are public",
+    ("netsugen_booking", "POST /v1/programs/{program_id}/registrations"): (
+        "a guest registers without an account (a member_id needs that member's token: checked below)"
+    ),
+    ("netsugen_booking", "POST /v1/event-registrations/{registration_id}/cancel"): (
+        "a guest cancels with the cancel_token shown once; without it the registration is 404"
+    ),
+    ("netsugen_booking", "GET /v1/coordinators"): "coordinators and their weekly hours",
+    ("netsugen_booking", "GET /v1/coordinators/{coordinator_id}"): "coordinators and their weekly hours",
+    ("netsugen_booking", "GET /v1/consultation-slots"): "free consultation slots (no names)",
+    ("netsugen_booking", "GET /v1/feeds/events.ics"): "iCalendar feed of public events",
+    ("netsugen_booking", "POST /v1/billing/quote"): "price calculator: no stored data",
+    ("netsugen_booking", "GET /frontdesk"): "the front-desk page shell; every API call it makes needs a staff token",
+}
+
+#: Operations a ``member`` token may call, for its own data only. Everything else that is not
+#: public is staff, admin or service only, and a member gets 403 there.
+MEMBER: set[tuple[str, str]] = {
+    ("netsugen_booking", "GET /v1/members/{member_id}"),
+    ("netsugen_booking", "GET /v1/members/{member_id}/plans"),
+    ("netsugen_booking", "GET /v1/members/{member_id}/users"),
+    ("netsugen_booking", "GET /v1/visits"),
+    ("netsugen_booking", "GET /v1/visits/{visit_id}"),
+    ("netsugen_booking", "POST /v1/visits/{visit_id}/check-out"),
+    ("netsugen_booking", "POST /v1/bookings"),
+    ("netsugen_booking", "GET /v1/bookings"),
+    ("netsugen_booking", "GET /v1/bookings/{booking_id}"),
+    ("netsugen_booking", "POST /v1/bookings/{booking_id}/cancel"),
+    ("netsugen_booking", "GET /v1/event-registrations/{registration_id}"),
+    ("netsugen_booking", "POST /v1/consultations"),
+    ("netsugen_booking", "GET /v1/consultations"),
+    ("netsugen_booking", "GET /v1/consultations/{consultation_id}"),
+    ("netsugen_booking", "POST /v1/consultations/{consultation_id}/cancel"),
+    ("netsugen_booking", "GET /v1/feeds/members/{member_id}.ics"),
+    ("netsugen_booking", "POST /v1/feeds/members/{member_id}/token"),
+    ("netsugen_booking", "GET /v1/invoices"),
+    ("netsugen_booking", "GET /v1/invoices/{invoice_id}"),
+    ("netsugen_booking", "GET /v1/invoices/{invoice_id}/document"),
+    ("notifier", "GET /v1/preferences/{member_id}"),
+    ("notifier", "PUT /v1/preferences/{member_id}"),
+}
+
+
+def public_reason(op: Operation) -> str | None:
+    for (service, pattern), reason in PUBLIC.items():
+        if service in ("*", op.service) and fnmatch.fnmatchcase(op.key, pattern):
+            return reason
+    return None
+
+
+def is_member_operation(op: Operation) -> bool:
+    return (op.service, op.key) in MEMBER
+
+
+def example_body(op: Operation) -> Any:
+    """The documented example of the JSON body (a well-formed request), or ``{}``."""
+    body = op.request_body
+    if not body:
+        return None
+    doc = openapi_document(op.service)
+    content = resolve(doc, body).get("content", {})
+    media = content.get("application/json")
+    if media is None:
+        return None
+    if "example" in media:
+        return media["example"]
+    schema = resolve(doc, media.get("schema", {}))
+    if schema.get("anyOf"):
+        schema = resolve(doc, schema["anyOf"][0])
+    examples = schema.get("examples")
+    if isinstance(examples, list) and examples:
+        return examples[0]
+    return {}
+
+
+#: Bodies an anonymous caller would send where the documented example is a member's request.
+ANONYMOUS_BODIES: dict[str, Any] = {
+    "POST /v1/programs/{program_id}/registrations": {
+        "guest": {"name": "匿名 ゲスト", "email": "guest@example.jp", "language": "ja"}
+    },
+}
+
+
+async def send(client: httpx.AsyncClient, op: Operation, headers: dict[str, str], **path: str) -> httpx.Response:
+    body = ANONYMOUS_BODIES.get(op.key) if not headers and op.key in ANONYMOUS_BODIES else example_body(op)
+    kwargs: dict[str, Any] = {"headers": headers}
+    if body is not None:
+        kwargs["json"] = body
+    elif op.request_body:  # CSV import: a raw body
+        kwargs["content"] = b"indicator_id,fiscal_year,value\n"
+        kwargs["headers"] = {**headers, "content-type": "text/csv"}
+    return await client.request(op.method, sample_path(op, path), **kwargs)
+
+
+def assert_problem(r: httpx.Response, status: int, what: str) -> None:
+    assert r.status_code == status, f"{what}: expected {status}, got {r.status_code} {r.text[:300]}"
+    assert r.headers["content-type"].startswith("application/problem+json"), what
+
+
+# ---- the static lists stay true to the documents -----------------------------------------------
+def test_allow_lists_name_real_operations() -> None:
+    keys = {(op.service, op.key) for op in all_operations()}
+    assert MEMBER <= keys, sorted(MEMBER - keys)
+    for (service, pattern) in PUBLIC:
+        assert any(
+            service in ("*", s) and fnmatch.fnmatchcase(k, pattern) for s, k in keys
+        ), (service, pattern)
+    assert not [op for op in all_operations() if is_member_operation(op) and public_reason(op)]
+
+
+# ---- anonymous ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("service", SERVICES)
+async def test_anonymous_gets_401_except_on_public_operations(
+    clients: dict[str, httpx.AsyncClient], service: str
+) -> None:
+    client = clients[service]
+    wrong: list[str] = []
+    checked = 0
+    for op in all_operations():
+        if op.service != service:
+            continue
+        r = await send(client, op, {})
+        checked += 1
+        if public_reason(op):
+            if r.status_code in (401, 403):
+                wrong.append(f"{op.key}: public, but anonymous got {r.status_code}")
+        elif r.status_code != 401:
+            wrong.append(f"{op.key}: anonymous got {r.status_code} {r.text[:160]}")
+        elif r.headers.get("www-authenticate", "").split(" ")[0] != "Bearer":
+            wrong.append(f"{op.key}: 401 without WWW-Authenticate: Bearer")
+    assert checked > 0
+    assert wrong == [], "\n".join(wrong)
+
+
+# ---- the world of two members ------------------------------------------------------------------
+MEETING_ROOM = str(resource_id("meeting-room-a"))
+
+
+def jst(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=JST)
+
+
+class Clock:
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    def set(self, when: datetime) -> None:
+        self.app.dependency_overrides[get_now] = lambda: when
+
+
+@dataclass
+class Member:
+    id: str
+    number: str
+    name: str
+    token: str = ""
+    ids: dict[str, str] = field(default_factory=dict)  # path parameter name → this member's object
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return bearer(self.token)
+
+
+@dataclass
+class World:
+    a: Member
+    b: Member
+    program_id: str
+    free_slots: list[str]
+
+
+def ok(r: httpx.Response, what: str) -> dict[str, Any]:
+    assert r.status_code in (200, 201), f"{what}: {r.status_code} {r.text[:400]}"
+    return dict(r.json())
+
+
+async def _member(client: httpx.AsyncClient, staff: dict[str, str], n: int, kind: str) -> Member:
+    body = {
+        "kind": kind, "name": f"認可 テスト{n}", "email": f"authz{n}@example.jp", "language": "ja",
+        "plan": "dropin" if kind == "individual" else "corporate_monthly", "plan_start": "2026-09-01",
+    }
+    m = ok(await client.post("/v1/members", json=body, headers=staff), "create member")
+    member = Member(id=m["id"], number=m["member_number"], name=body["name"])
+    member.ids["member_id"] = member.id
+    return member
+
+
+@pytest.fixture
+async def world(
+    netsugen_app: FastAPI,
+    netsugen_client: httpx.AsyncClient,
+    notifier_client: httpx.AsyncClient,
+    staff_headers: dict[str, str],
+    make_token: TokenFactory,
+) -> AsyncIterator[World]:
+    client, staff = netsugen_client, staff_headers
+    clock = Clock(netsugen_app)
+    try:
+        a = await _member(client, staff, 1, "individual")
+        b = await _member(client, staff, 2, "corporate")
+        for m in (a, b):
+            if m is b:
+                user = ok(await client.post(f"/v1/members/{m.id}/users", json={"name": "認可 利用者"}, headers=staff), "user")
+                m.ids["user_id"] = user["id"]
+                who: dict[str, str] = {"member_id": m.id, "member_user_id": user["id"]}
+            else:
+                who = {"member_id": m.id}
+            # A visit on Monday 2026-10-05, 10:30-12:00.
+            clock.set(jst(2026, 10, 5, 10, 30))
+            v = ok(await client.post("/v1/visits", json=who, headers=staff), "check in")
+            clock.set(jst(2026, 10, 5, 12, 0))
+            ok(await client.post(f"/v1/visits/{v['id']}/check-out", headers=staff), "check out")
+            m.ids["visit_id"] = v["id"]
+        # October's invoices, issued.
+        clock.set(jst(2026, 11, 2, 10, 0))
+        ok(await client.post("/v1/invoice-runs", json={"period": "2026-10", "issue": True}, headers=ADMIN), "invoice run")
+        for m in (a, b):
+            items = ok(await client.get("/v1/invoices", params={"member_id": m.id}, headers=staff), "invoices")["items"]
+            assert items, f"no invoice for {m.name}"
+            m.ids["invoice_id"] = items[0]["id"]
+        # December: an event, a booking and a consultation each.
+        clock.set(jst(2026, 12, 1, 9, 0))
+        event = {
+            "title_ja": "認可テスト", "title_en": "Authz test", "description_ja": "説明", "description_en": "About",
+            "category": "seminar", "resource_id": str(resource_id("event-space")),
+            "start": "2026-12-10T18:00:00+09:00", "end": "2026-12-10T20:00:00+09:00", "capacity": 10,
+            "registration_closes_at": "2026-12-10T12:00:00+09:00",
+        }
+        program = ok(await client.post("/v1/programs", json=event, headers=staff), "event")
+        coordinator = ok(await client.post("/v1/coordinators", json={
+            "name": "相談 員", "name_en": "Coordinator", "title": "中小企業診断士", "expertise": ["funding"], "bio": "資金",
+        }, headers=staff), "coordinator")
+        ok(await client.post(f"/v1/coordinators/{coordinator['id']}/availability", json={
+            "weekday": 2, "starts_at": "13:00", "ends_at": "17:00", "slot_minutes": 60,
+        }, headers=staff), "window")
+        slots = ok(await client.get("/v1/consultation-slots", params={"coordinator_id": coordinator["id"], "limit": 50}),
+                   "slots")["items"]
+        free = [s["id"] for s in slots]
+        for i, m in enumerate((a, b)):
+            reg = ok(await client.post(f"/v1/programs/{program['id']}/registrations", json={"member_id": m.id},
+                                       headers=staff), "registration")
+            m.ids["registration_id"] = reg["id"]
+            start = f"2026-12-1{5 + i}T10:00:00+09:00"
+            booking = ok(await client.post("/v1/bookings", json={
+                "resource_id": MEETING_ROOM, "member_id": m.id, "start": start, "end": start.replace("T10", "T11"),
+            }, headers=staff), "booking")
+            m.ids["booking_id"] = booking["id"]
+            consultation = ok(await client.post("/v1/consultations", json={
+                "slot_id": free.pop(0), "member_id": m.id, "topic": "資金調達の相談",
+            }, headers=staff), "consultation")
+            m.ids["consultation_id"] = consultation["id"]
+            ok(await notifier_client.put(f"/v1/preferences/{m.id}", json={"news": False}, headers=staff), "preferences")
+            ok(await client.post(f"/v1/feeds/members/{m.id}/token", headers=staff), "feed token")
+            m.token = await make_token("member", subject=m.id)
+        yield World(a, b, program["id"], free)
+    finally:
+        netsugen_app.dependency_overrides.pop(get_now, None)
+
+
+def member_request(op: Operation, world: World, target: Member) -> tuple[str, dict[str, Any]]:
+    """The request for ``op`` aimed at ``target``'s data: path ids, a body naming ``target``, and a
+    ``member_id`` filter for lists."""
+    missing = [p for p in op.path_params if p not in target.ids]
+    assert not missing, f"{op}: add a {missing} of each member to the world fixture"
+    path = sample_path(op, target.ids)
+    kwargs: dict[str, Any] = {}
+    body = MEMBER_BODIES.get(op.key)
+    if op.request_body is not None and op.key not in MEMBER_BODIES:
+        pytest.fail(f"{op}: add the body a member would send to MEMBER_BODIES")
+    if body is not None:
+        kwargs["json"] = body(world, target)
+    if op.method == "GET" and not op.path_params and any(p["name"] == "member_id" for p in op.query_params):
+        kwargs["params"] = {"member_id": target.id}
+    return path, kwargs
+
+
+def _future_booking(world: World, m: Member) -> dict[str, Any]:
+    return {"resource_id": MEETING_ROOM, "member_id": m.id, "start": "2026-12-22T14:00:00+09:00",
+            "end": "2026-12-22T15:00:00+09:00"}
+
+
+MEMBER_BODIES: dict[str, Any] = {
+    "POST /v1/bookings": _future_booking,
+    "POST /v1/bookings/{booking_id}/cancel": lambda w, m: {},
+    "POST /v1/consultations": lambda w, m: {"slot_id": w.free_slots[0], "member_id": m.id, "topic": "相談"},
+    "POST /v1/consultations/{consultation_id}/cancel": lambda w, m: {},
+    "PUT /v1/preferences/{member_id}": lambda w, m: {"news": True, "reminders": False},
+    "POST /v1/programs/{program_id}/registrations": lambda w, m: {"member_id": m.id},
+}
+
+
+def _member_operations() -> list[Operation]:
+    return [op for op in all_operations() if is_member_operation(op)]
+
+
+def _staff_operations() -> list[Operation]:
+    return [op for op in all_operations() if not is_member_operation(op) and not public_reason(op)]
+
+
+async def test_member_token_gets_403_on_staff_and_admin_operations(
+    clients: dict[str, httpx.AsyncClient], world: World
+) -> None:
+    wrong = []
+    for op in _staff_operations():
+        r = await send(clients[op.service], op, world.a.headers, **world.a.ids)
+        if r.status_code != 403:
+            wrong.append(f"{op}: member got {r.status_code} {r.text[:160]}")
+        elif not r.headers["content-type"].startswith("application/problem+json"):
+            wrong.append(f"{op}: 403 is not problem+json")
+    assert wrong == [], "\n".join(wrong)
+
+
+async def _snapshot(clients: dict[str, httpx.AsyncClient], m: Member) -> dict[str, Any]:
+    """What staff see of a member's data (to prove nothing changed)."""
+    n, staff = clients["netsugen_booking"], ADMIN
+    out: dict[str, Any] = {}
+    for name, url in {
+        "visit": f"/v1/visits/{m.ids['visit_id']}", "booking": f"/v1/bookings/{m.ids['booking_id']}",
+        "consultation": f"/v1/consultations/{m.ids['consultation_id']}",
+        "registration": f"/v1/event-registrations/{m.ids['registration_id']}",
+        "invoice": f"/v1/invoices/{m.ids['invoice_id']}", "member": f"/v1/members/{m.id}",
+    }.items():
+        r = await n.get(url, headers=staff)
+        assert r.status_code == 200, (url, r.text)
+        out[name] = r.json()
+    r = await clients["notifier"].get(f"/v1/preferences/{m.id}", headers=staff)
+    out["preferences"] = r.json()
+    out["bookings"] = (await n.get("/v1/bookings", params={"member_id": m.id}, headers=staff)).json()
+    out["consultations"] = (await n.get("/v1/consultations", params={"member_id": m.id}, headers=staff)).json()
+    return out
+
+
+def _mentions(body: str, m: Member) -> bool:
+    return m.id in body or m.name in body or m.number in body
+
+
+async def test_member_cannot_reach_another_members_data(clients: dict[str, httpx.AsyncClient], world: World) -> None:
+    a, b = world.a, world.b
+    before = await _snapshot(clients, b)
+    wrong = []
+    for op in _member_operations():
+        path, kwargs = member_request(op, world, b)
+        r = await clients[op.service].request(op.method, path, headers=a.headers, **kwargs)
+        if r.status_code < 400:
+            lists_own_only = op.method == "GET" and not op.path_params and not _mentions(r.text, b)
+            if not lists_own_only:
+                wrong.append(f"{op}: member A aimed at B got {r.status_code} {r.text[:200]}")
+        elif r.status_code not in (403, 404):
+            wrong.append(f"{op}: member A aimed at B got {r.status_code} (expected 403/404) {r.text[:200]}")
+        elif _mentions(r.text, b) and b.id not in path:
+            wrong.append(f"{op}: the refusal reveals B's data: {r.text[:200]}")
+    assert wrong == [], "\n".join(wrong)
+    after = await _snapshot(clients, b)
+    assert after == before, "member A changed member B's data"
+
+
+async def test_member_can_use_the_same_operations_for_itself(
+    clients: dict[str, httpx.AsyncClient], world: World
+) -> None:
+    """The refusals above come from ownership, not from a broken token: aimed at A's own data, A gets
+    through (reads first, then the writes that change state)."""
+    a = world.a
+    ops = sorted(_member_operations(), key=lambda op: (op.method != "GET", op.key))
+    wrong = []
+    for op in ops:
+        path, kwargs = member_request(op, world, a)
+        r = await clients[op.service].request(op.method, path, headers=a.headers, **kwargs)
+        if r.status_code >= 400 and r.status_code != 409:  # 409: e.g. the visit is closed already
+            wrong.append(f"{op}: A on its own data got {r.status_code} {r.text[:200]}")
+        if op.method == "GET" and r.status_code == 200 and not op.path_params:
+            assert a.id in r.text, f"{op}: A's own list does not show A's data"
+    assert wrong == [], "\n".join(wrong)
+
+
+async def test_member_lists_never_show_others(clients: dict[str, httpx.AsyncClient], world: World) -> None:
+    a, b = world.a, world.b
+    for op in _member_operations():
+        if op.method != "GET" or op.path_params:
+            continue
+        r = await clients[op.service].get(op.path, headers=a.headers)
+        assert r.status_code == 200, (str(op), r.text)
+        assert not _mentions(r.text, b), f"{op}: A's list shows B's data"
+
+
+async def test_member_cannot_register_another_member(netsugen_client: httpx.AsyncClient, world: World) -> None:
+    r = await netsugen_client.post(
+        f"/v1/programs/{world.program_id}/registrations", json={"member_id": world.b.id}, headers=world.a.headers
+    )
+    assert r.status_code in (403, 409), r.text  # 409: B is registered already; never a new registration
+    r = await netsugen_client.post(
+        f"/v1/programs/{world.program_id}/registrations", json={"member_id": str(uuid.uuid4())},
+        headers=world.a.headers,
+    )
+    assert_problem(r, 403, "member registering an unknown other member")
+
+
+async def test_anonymous_cannot_register_a_member(netsugen_client: httpx.AsyncClient, world: World) -> None:
+    r = await netsugen_client.post(
+        f"/v1/programs/{world.program_id}/registrations", json={"member_id": world.a.id}
+    )
+    assert r.status_code in (401, 403), r.text
+
+
+# ---- rate limits -------------------------------------------------------------------------------
+def _from(app: FastAPI, address: str) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=(address, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://svc")
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_failed_authentication_is_rate_limited_per_client(
+    request: pytest.FixtureRequest, clean_db: None, service: str
+) -> None:
+    app: FastAPI = request.getfixturevalue({"kpi_api": "kpi_app", "netsugen_booking": "netsugen_app",
+                                            "notifier": "notifier_app"}[service])
+    limiter = app.state.auth_limiter
+    limiter._hits.clear()
+    # Operations that read the token (the KPI reads are public and never look at one).
+    url = {"kpi_api": "/v1/initiatives", "netsugen_booking": "/v1/members", "notifier": "/v1/deliveries"}[service]
+    method = "POST" if service == "kpi_api" else "GET"
+    try:
+        async with _from(app, "203.0.113.10") as attacker, _from(app, "203.0.113.20") as bystander:
+            for _ in range(limiter.limit):
+                r = await attacker.request(method, url, headers=bearer("gsk_guessed-token"))
+                assert_problem(r, 401, "wrong token")
+            r = await attacker.request(method, url, headers=bearer("gsk_guessed-token"))
+            assert_problem(r, 429, "over the limit")
+            assert int(r.headers["retry-after"]) >= 1
+            # Even the right token waits: the limit is on the client, not on the guess.
+            r = await attacker.request(method, url, headers=ADMIN)
+            assert_problem(r, 429, "right token from the limited client")
+            # Another client is not affected.
+            r = await bystander.request(method, url, headers=bearer("gsk_other-guess"))
+            assert_problem(r, 401, "another client")
+            assert (await bystander.request(method, url, headers=ADMIN)).status_code in (200, 422)
+    finally:
+        limiter._hits.clear()
+
+
+async def test_check_in_is_rate_limited_per_token(
+    netsugen_app: FastAPI, netsugen_client: httpx.AsyncClient, make_token: TokenFactory
+) -> None:
+    """A front-desk token that checks in faster than any desk can (a script, a leaked kiosk token) is
+    slowed down with 429 + Retry-After; another token is not affected."""
+    settings = netsugen_app.state.settings
+    limit = int(settings.checkin_rate_limit_per_minute)
+    kiosk = bearer(await make_token("staff", name="kiosk"))
+    desk = bearer(await make_token("staff", name="desk"))
+    statuses = []
+    for _ in range(limit):
+        r = await netsugen_client.post("/v1/visits", json={"member_number": "M999999"}, headers=kiosk)
+        statuses.append(r.status_code)
+    assert 429 not in statuses  # (404: unknown member; the limit counts attempts)
+    r = await netsugen_client.post("/v1/visits", json={"member_number": "M999999"}, headers=kiosk)
+    assert_problem(r, 429, "check-in over the per-token limit")
+    assert int(r.headers["retry-after"]) >= 1
+    r = await netsugen_client.post("/v1/visits", json={"member_number": "M999999"}, headers=desk)
+    assert r.status_code == 404, r.text
