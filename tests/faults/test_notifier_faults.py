@@ -13,6 +13,7 @@ them past their sending lease and finishes them.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import signal
 import tempfile
 from pathlib import Path
@@ -107,6 +108,7 @@ async def test_worker_killed_then_redis_stopped_every_event_delivered_once(
             stop(w)
         await pool.aclose()
         embedded.stop_redis(redis_dir)
+        shutil.rmtree(redis_dir, ignore_errors=True)
 
     rows = await ledger(engine)
     assert len(rows) == 8, "one ledger row per event"

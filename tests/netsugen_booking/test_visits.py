@@ -703,3 +703,19 @@ class TestEvents:
             assert "秘密" not in text_ and "secret@example.jp" not in text_ and "nsc_" not in text_
 
 
+
+    async def test_reaching_the_daily_cap_is_announced_once(self, netsugen_client, staff_headers, clock, db) -> None:
+        member = await create_member(netsugen_client, staff_headers)  # drop-in by default
+        clock.set(jst(2026, 10, 5, 10))
+        v = (await check_in(netsugen_client, staff_headers, member_id=member["id"])).json()
+        clock.advance(hours=2)  # 2 h: 500円, below the cap
+        await netsugen_client.post(f"/v1/visits/{v['id']}/check-out", headers=staff_headers)
+        assert await outbox_events(db, "visit.daily_cap_reached") == []
+        v2 = (await check_in(netsugen_client, staff_headers, member_id=member["id"])).json()
+        clock.advance(hours=2)  # 4 h in the day: the 1,000円 cap
+        await netsugen_client.post(f"/v1/visits/{v2['id']}/check-out", headers=staff_headers)
+        v3 = (await check_in(netsugen_client, staff_headers, member_id=member["id"])).json()
+        clock.advance(hours=1)
+        await netsugen_client.post(f"/v1/visits/{v3['id']}/check-out", headers=staff_headers)
+        events = await outbox_events(db, "visit.daily_cap_reached")
+        assert [(e["data"]["member_id"], e["data"]["day"]) for e in events] == [(member["id"], "2026-10-05")]

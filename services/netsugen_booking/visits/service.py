@@ -242,8 +242,17 @@ async def auto_check_out(session: AsyncSession, *, now: datetime) -> list[uuid.U
 
 
 # ---- check-in / check-out ---------------------------------------------------------------------
-async def _flush_visit(session: AsyncSession, apply: Callable[[], None], *, open_conflict: Exception) -> None:
-    """Apply the change and flush it in a savepoint, turning the two constraints into 409 problems."""
+async def _flush_visit(
+    session: AsyncSession, apply: Callable[[], None], *, member_id: uuid.UUID, open_conflict: Exception
+) -> None:
+    """Apply the change and flush it in a savepoint, turning the two constraints into 409 problems.
+
+    Racing writes of one member's overlapping visits can deadlock inside the exclusion constraint's
+    check; a per-member transaction lock orders them so the constraint answers each one cleanly.
+    """
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"netsugen.visit:{member_id}"}
+    )
     try:
         await flush_in_savepoint(session, apply)
     except IntegrityError as exc:
@@ -314,6 +323,7 @@ async def check_in(
     await _flush_visit(
         session,
         lambda: session.add(visit),
+        member_id=member.id,
         open_conflict=VisitAlreadyOpen("Already checked in.", detail_ja="既に入館中です。"),
     )
     _audit(session, visit, action="check_in", actor=actor, before=None, at=now)
@@ -333,6 +343,10 @@ async def check_out(session: AsyncSession, visit: Visit, *, actor: Actor, now: d
     _audit(session, visit, action="check_out", actor=actor, before=before, at=now)
     await emit(session, outbox, VisitCheckedOut(member_id=visit.member_id, visit_id=visit.id))
     await session.flush()
+    # A drop-in day that has now reached the daily cap is announced once (visit.daily_cap_reached).
+    from services.netsugen_booking.billing.service import record_daily_cap_if_reached
+
+    await record_daily_cap_if_reached(session, visit.member_id, jst_date(visit.check_in_at))
     return visit
 
 
@@ -396,6 +410,7 @@ async def manual_entry(
     await _flush_visit(
         session,
         lambda: session.add(visit),
+        member_id=member.id,
         open_conflict=VisitOverlap(
             "The visit overlaps another visit of the same person.",
             detail_ja="同じ利用者の別の入館記録と時間が重なっています。",
@@ -433,6 +448,7 @@ async def correct(
     await _flush_visit(
         session,
         apply,
+        member_id=visit.member_id,
         open_conflict=VisitOverlap(
             "The visit overlaps another visit of the same person.",
             detail_ja="同じ利用者の別の入館記録と時間が重なっています。",
