@@ -26,7 +26,7 @@ from services.netsugen_booking.bookings.exceptions import (
 from services.netsugen_booking.bookings.models import BOOKING_NO_OVERLAP, Booking
 from services.netsugen_booking.calendar.rules import Language
 from services.netsugen_booking.db import outbox
-from services.netsugen_booking.frontdesk_common.db_errors import constraint_name
+from services.netsugen_booking.frontdesk_common.db_errors import constraint_name, flush_in_savepoint
 from services.netsugen_booking.frontdesk_common.pagination import InvalidCursor, decode_cursor, encode_cursor
 from services.netsugen_booking.resources.models import Resource
 from shared.auth import Principal
@@ -74,9 +74,7 @@ async def insert_booking(session: AsyncSession, booking: Booking, resource: Reso
         {"key": f"netsugen.booking:{resource.id}"},
     )
     try:
-        async with session.begin_nested():
-            session.add(booking)
-            await session.flush()
+        await flush_in_savepoint(session, lambda: session.add(booking))
     except IntegrityError as exc:
         if constraint_name(exc) == BOOKING_NO_OVERLAP:
             raise slot_taken(*names) from exc

@@ -40,7 +40,7 @@ from services.netsugen_booking.consultations.schemas import (
     CoordinatorUpdate,
 )
 from services.netsugen_booking.db import outbox
-from services.netsugen_booking.frontdesk_common.db_errors import constraint_name
+from services.netsugen_booking.frontdesk_common.db_errors import constraint_name, flush_in_savepoint
 from services.netsugen_booking.frontdesk_common.pagination import encode_cursor
 from shared.auth import Principal
 from shared.events import ConsultationConfirmed
@@ -260,9 +260,7 @@ async def book(
         slot_id=slot.id, member_id=member_id, topic=topic, status="confirmed", created_by=principal.name, created_at=now
     )
     try:
-        async with session.begin_nested():
-            session.add(consultation)
-            await session.flush()
+        await flush_in_savepoint(session, lambda: session.add(consultation))
     except IntegrityError as exc:
         if constraint_name(exc) == CONSULTATION_ONE_PER_SLOT:
             raise SlotBooked(

@@ -26,7 +26,7 @@ from services.netsugen_booking.bookings.models import Booking
 from services.netsugen_booking.bookings.service import bookable_resource, insert_booking, time_id_cursor
 from services.netsugen_booking.calendar.rules import Language
 from services.netsugen_booking.db import outbox
-from services.netsugen_booking.frontdesk_common.db_errors import constraint_name
+from services.netsugen_booking.frontdesk_common.db_errors import constraint_name, flush_in_savepoint
 from services.netsugen_booking.frontdesk_common.pagination import encode_cursor
 from services.netsugen_booking.kpi_reporting.models import KpiReport
 from services.netsugen_booking.members.models import Member
@@ -253,9 +253,7 @@ async def register(
     registration.created_by = principal.name if principal else "guest"
     registration.created_at = now
     try:
-        async with session.begin_nested():
-            session.add(registration)
-            await session.flush()
+        await flush_in_savepoint(session, lambda: session.add(registration))
     except IntegrityError as exc:
         if constraint_name(exc) in LIVE_REGISTRATION_INDEXES:
             raise _already_registered() from exc

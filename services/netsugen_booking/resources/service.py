@@ -15,6 +15,7 @@ from services.netsugen_booking.bookings.common import hours_of
 from services.netsugen_booking.bookings.exceptions import ResourceNotFound, ResourceSlugTaken
 from services.netsugen_booking.bookings.models import Booking
 from services.netsugen_booking.calendar.rules import Language
+from services.netsugen_booking.frontdesk_common.db_errors import flush_in_savepoint
 from services.netsugen_booking.resources.models import Resource
 from services.netsugen_booking.resources.schemas import (
     Availability,
@@ -42,9 +43,7 @@ async def get_resource(session: AsyncSession, resource_id: uuid.UUID, *, for_upd
 async def create_resource(session: AsyncSession, body: ResourceCreate) -> Resource:
     resource = Resource(**body.model_dump())
     try:
-        async with session.begin_nested():
-            session.add(resource)
-            await session.flush()
+        await flush_in_savepoint(session, lambda: session.add(resource))
     except IntegrityError as exc:
         raise ResourceSlugTaken(
             f"A resource with slug '{body.slug}' exists.", detail_ja=f"スラッグ'{body.slug}'は使用済みです。"
