@@ -20,10 +20,12 @@ RESULTS_DIR = BENCH_DIR / "results"
 BENCH_DATABASE = os.environ.get("BENCH_DATABASE_NAME", "gunma_bench")
 BENCH_REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "13"))
 
-SERVICE_PORTS = {"kpi_api": 28001, "netsugen_booking": 28002, "notifier": 28003}
-BASELINE_PORT = 28011
-SMTP_SINK_PORT = 28025
-COLDSTART_PORTS = {"kpi_api": 28101, "netsugen_booking": 28102, "notifier": 28103}
+# BENCH_PORT_OFFSET shifts every port, so two harnesses (two engineers on one machine) can run at once.
+_OFFSET = int(os.environ.get("BENCH_PORT_OFFSET", "0"))
+SERVICE_PORTS = {"kpi_api": 28001 + _OFFSET, "netsugen_booking": 28002 + _OFFSET, "notifier": 28003 + _OFFSET}
+BASELINE_PORT = 28011 + _OFFSET
+SMTP_SINK_PORT = 28025 + _OFFSET
+COLDSTART_PORTS = {"kpi_api": 28101 + _OFFSET, "netsugen_booking": 28102 + _OFFSET, "notifier": 28103 + _OFFSET}
 
 CONNECTIONS = 16
 

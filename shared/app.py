@@ -24,6 +24,7 @@ from shared.health import router as health_router
 from shared.logging import configure_logging
 from shared.middleware import PlatformMiddleware
 from shared.outbox import OutboxRelay
+from shared.pgnotify import PgNotifyWatcher
 from shared.settings import CommonSettings
 
 log = structlog.get_logger("app")
@@ -50,7 +51,13 @@ def create_service_app(
     on_startup: Sequence[Hook] = (),
     on_shutdown: Sequence[Hook] = (),
     openapi_tags: list[dict[str, Any]] | None = None,
+    notify_channels: Sequence[str] = (),
+    middleware: Sequence[tuple[type[Any], dict[str, Any]]] = (),
 ) -> FastAPI:
+    """``notify_channels``: PostgreSQL channels whose notifications invalidate this service's
+    in-process caches (``app.state.pg_watcher``, see shared/pgnotify.py). ``middleware``: pure ASGI
+    layers of the service, inside the platform middleware (request id, metrics, headers apply)."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(service, level=settings.log_level, json=settings.log_json)
@@ -73,6 +80,13 @@ def create_service_app(
             )
             relay.start()
         app.state.outbox_relay = relay
+        watcher: PgNotifyWatcher | None = None
+        if notify_channels:
+            watcher = PgNotifyWatcher(settings.require_database_url(), notify_channels, name=service)
+            watcher.start()
+            # Without it the caches are simply off (every read asks the database): don't block start-up.
+            await watcher.wait_listening(settings.notify_startup_wait_s)
+        app.state.pg_watcher = watcher
         for hook in on_startup:
             await hook(app)
         log.info("service_started", service=service)
@@ -81,6 +95,8 @@ def create_service_app(
         finally:
             for hook in on_shutdown:
                 await hook(app)
+            if watcher is not None:
+                await watcher.stop()
             if relay is not None:
                 await relay.stop()
             await app.state.redis.aclose()
@@ -102,6 +118,10 @@ def create_service_app(
     app.include_router(health_router)
     for router in routers:
         app.include_router(router)
+    # Innermost first: the service's own layers, then CORS (so their answers get CORS headers too),
+    # then the platform middleware outermost.
+    for layer, options in reversed(middleware):
+        app.add_middleware(layer, **options)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

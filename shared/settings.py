@@ -48,6 +48,11 @@ class CommonSettings(BaseSettings):
     )
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Larger request bodies get 413.")
     outbox_relay_interval_s: float = Field(default=0.25, gt=0, description="Outbox relay poll interval.")
+    notify_startup_wait_s: float = Field(
+        default=3.0, ge=0, le=60,
+        description="How long start-up waits for the LISTEN connection of the in-process caches "
+        "(shared/pgnotify.py); without it the caches stay off until it connects.",
+    )
     outbox_relay_enabled: bool = Field(
         default=True, description="Run the outbox relay in this API process (tests switch it off)."
     )

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from shared import migrate as migrations
 from shared.auth import Role, create_token
 from shared.db import create_engine, make_sessionmaker, session_scope
+from shared.pgnotify import barrier_all
 from shared.seeding import seed_all
 from shared.stack import resolve_urls, stop_started
 
@@ -166,6 +167,9 @@ async def clean_db(engine: AsyncEngine, cleanup_sql: str) -> AsyncIterator[None]
         raw = await conn.get_raw_connection()
         # asyncpg's simple-query protocol runs the whole batch in one round trip.
         await raw.driver_connection.execute(f"BEGIN;{cleanup_sql}COMMIT;")  # type: ignore[union-attr]
+    # The in-process caches of the apps (shared/pgnotify.py) must have seen the cleanup's
+    # notifications before the next test reads through them.
+    await barrier_all()
 
 
 @pytest.fixture

@@ -39,6 +39,7 @@ TAGS = [
 
 def create_app(settings: KpiSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    from services.kpi_api.core.http import CHANNEL, KpiFastPath
     from services.kpi_api.routers import ROUTERS
 
     return create_service_app(
@@ -50,4 +51,6 @@ def create_app(settings: KpiSettings | None = None) -> FastAPI:
         routers=ROUTERS,
         outbox=outbox,
         openapi_tags=TAGS,
+        notify_channels=[CHANNEL],
+        middleware=[(KpiFastPath, {})],
     )

@@ -1,11 +1,23 @@
-"""Public GETs: language, ETag/304 and an in-process response cache, all keyed by the registry version.
+"""Public GETs: language, ETag/304 and in-process response caches, all keyed by the registry version.
 
-Every write bumps ``kpi.registry_version`` in its own transaction (:func:`bump_version`). A public
-GET first reads that row (one primary-key lookup) and derives a strong ETag from
-(epoch, version, service version, language, path, sorted query). A matching ``If-None-Match``
-is answered 304 at once; otherwise the body comes from a small per-process LRU keyed by the same
-ETag, or is built and stored. The cache can never serve stale data: any committed write changes
-the version, hence the key. Replicas each keep their own cache and agree on ETags.
+Every write bumps ``kpi.registry_version`` in its own transaction (:func:`bump_version`); a trigger
+on that row notifies the channel ``kpi_registry`` at commit (migration 0007). Each process keeps
+the version in memory, trusted while its :class:`~shared.pgnotify.PgNotifyWatcher` token for the
+channel is unchanged, so a public GET normally costs **no SQL**:
+
+1. :class:`KpiFastPath` (pure ASGI, inside the platform middleware): a GET whose exact path, query
+   and language were answered before under the current token is answered from memory — 304 when
+   ``If-None-Match`` matches, else the stored bytes — without routing, validation or a session.
+   Only successful answers are stored, so the request was validated when it was first answered.
+2. Otherwise :func:`conditional_get` derives the strong ETag from (epoch, version, service version,
+   language, path, sorted query), answers a matching ``If-None-Match`` with 304, serves a body from
+   the per-process LRU keyed by that ETag, or builds and stores it.
+
+While the watcher is not listening (start-up, PostgreSQL unreachable) the version is read from
+the database on every request, as before: no cache can then serve stale data. With it, staleness
+is bounded by the delivery of one notification, and a process that commits a change reads it at
+once (:func:`shared.pgnotify.invalidate_after_commit`). Replicas each keep their own caches and
+agree on ETags.
 
 If the version row is missing (a database that has never been written to), nothing is cached and
 the ETag is a hash of the body itself.
@@ -17,21 +29,27 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from fastapi import Request, Response
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.kpi_api.core.models import RegistryVersion
 from services.kpi_api.core.vocab import Language
 from shared.errors import prefers_japanese
+from shared.pgnotify import PgNotifyWatcher, Token, invalidate_after_commit
 
 JSON: Final = "application/json"
 CSV: Final = "text/csv; charset=utf-8"
 CACHE_ENTRIES: Final = 256
 CACHE_MAX_BODY: Final = 4 * 1024 * 1024
+#: The notification channel of the registry version (migration 0007's trigger).
+CHANNEL: Final = "kpi_registry"
+#: Entries of the fast path's index before it starts over (it also starts over on every change).
+FAST_ENTRIES: Final = 1024
 
 Builder = Callable[[Language], Awaitable[bytes]]
 
@@ -87,13 +105,83 @@ def response_cache(request: Request) -> ResponseCache:
     return cache
 
 
-async def current_version(session: AsyncSession) -> tuple[str, int] | None:
+Version = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class _Fast:
+    """What the fast path needs to answer one exact request again."""
+
+    etag: str
+    body: bytes
+    headers_200: list[tuple[bytes, bytes]]
+    headers_304: list[tuple[bytes, bytes]]
+    route: Any
+
+
+class RegistryState:
+    """Per process: the registry version read under a watcher token, and the fast path's index."""
+
+    def __init__(self) -> None:
+        self.version_token: Token | None = None
+        self.version: Version | None = None
+        self.fast_token: Token | None = None
+        self.fast: dict[tuple[str, bytes, bytes], _Fast] = {}
+        self.fast_hits = 0
+
+    def remember(self, token: Token, key: tuple[str, bytes, bytes], entry: _Fast) -> None:
+        if self.fast_token is None or token > self.fast_token:
+            self.fast.clear()  # the registry changed: every older answer is dead
+            self.fast_token = token
+        elif token < self.fast_token:
+            return  # built under an older version than the index holds
+        if len(self.fast) >= FAST_ENTRIES:
+            self.fast.clear()
+        self.fast[key] = entry
+
+    def lookup(self, token: Token, key: tuple[str, bytes, bytes]) -> _Fast | None:
+        if token != self.fast_token:
+            return None
+        return self.fast.get(key)
+
+
+def registry_state(app: Any) -> RegistryState:
+    state = app.state
+    current: RegistryState | None = getattr(state, "kpi_registry_state", None)
+    if current is None:
+        current = RegistryState()
+        state.kpi_registry_state = current
+    return current
+
+
+def _watcher(app: Any) -> PgNotifyWatcher | None:
+    return getattr(app.state, "pg_watcher", None)
+
+
+async def _read_version(session: AsyncSession) -> Version | None:
     row = (
         await session.execute(
             select(RegistryVersion.epoch, RegistryVersion.version).where(RegistryVersion.id == 1)
         )
     ).first()
     return (str(row.epoch), int(row.version)) if row is not None else None
+
+
+async def current_version(request: Request, session: AsyncSession) -> tuple[Version | None, Token | None]:
+    """The registry version, from memory while the watcher vouches for it, else from the database.
+
+    The token is taken *before* the read: a change committed during the read changes the token,
+    so what was read is never trusted beyond it.
+    """
+    watcher = _watcher(request.app)
+    token = watcher.token(CHANNEL) if watcher is not None else None
+    state = registry_state(request.app)
+    if token is not None and state.version_token == token:
+        return state.version, token
+    version = await _read_version(session)
+    if token is not None:
+        state.version_token, state.version = token, version
+    return version, token
 
 
 async def bump_version(session: AsyncSession) -> None:
@@ -104,6 +192,7 @@ async def bump_version(session: AsyncSession) -> None:
         set_={"version": RegistryVersion.version + 1, "changed_at": func.now()},
     )
     await session.execute(statement)
+    invalidate_after_commit(session, CHANNEL)
 
 
 def _quote(digest: str) -> str:
@@ -138,6 +227,15 @@ def _headers(etag: str, lang: Language, extra: tuple[tuple[str, str], ...] = ())
     return headers
 
 
+def _raw_headers(headers: dict[str, str], *, body_length: int | None, media_type: str | None) -> list[tuple[bytes, bytes]]:
+    raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    if body_length is not None:
+        raw.append((b"content-length", str(body_length).encode()))
+    if media_type is not None:
+        raw.append((b"content-type", media_type.encode("latin-1")))
+    return raw
+
+
 def _request_key(request: Request, lang: Language, epoch: str, version: int) -> str:
     query = "&".join(f"{k}={v}" for k, v in sorted(request.query_params.multi_items()))
     return f"{epoch}|{version}|{request.app.version}|{lang}|{request.url.path}|{query}"
@@ -154,7 +252,7 @@ async def conditional_get(
     """Answer a public GET with ETag, 304 and the version-keyed cache (see the module docstring)."""
     lang = language(request)
     if_none_match = request.headers.get("if-none-match")
-    version = await current_version(session)
+    version, token = await current_version(request, session)
     if version is None:
         body = await build(lang)
         etag = _quote(hashlib.blake2b(body, digest_size=16).hexdigest())
@@ -171,4 +269,56 @@ async def conditional_get(
     if entry is None:
         entry = _Entry(await build(lang), media_type, headers)
         cache.put(etag, entry)
-    return Response(entry.body, media_type=entry.media_type, headers=_headers(etag, lang, entry.headers))
+    response = Response(entry.body, media_type=entry.media_type, headers=_headers(etag, lang, entry.headers))
+    if token is not None and len(entry.body) <= CACHE_MAX_BODY:
+        registry_state(request.app).remember(
+            token,
+            (lang, request.scope["path"].encode(), request.scope.get("query_string", b"")),
+            _Fast(
+                etag=etag,
+                body=entry.body,
+                headers_200=list(response.raw_headers),
+                headers_304=_raw_headers(_headers(etag, lang), body_length=None, media_type=None),
+                route=request.scope.get("route"),
+            ),
+        )
+    return response
+
+
+class KpiFastPath:
+    """Answer a GET that was answered before under the current registry version from memory.
+
+    See the module docstring. Anything else — another method, a request not seen under this
+    version, a watcher that is not listening — goes through the normal route unchanged.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            app = scope.get("app")
+            watcher = _watcher(app) if app is not None else None
+            token = watcher.token(CHANNEL) if watcher is not None else None
+            if token is not None:
+                accept_language = b""
+                if_none_match = b""
+                for name, value in scope["headers"]:
+                    if name == b"accept-language":
+                        accept_language = value
+                    elif name == b"if-none-match":
+                        if_none_match = value
+                lang = "en" if accept_language.strip().lower().startswith(b"en") else "ja"
+                state = registry_state(app)
+                hit = state.lookup(token, (lang, scope["path"].encode(), scope.get("query_string", b"")))
+                if hit is not None:
+                    state.fast_hits += 1
+                    scope["route"] = hit.route  # the metrics label of the route
+                    if if_none_match and etag_matches(if_none_match.decode("latin-1"), hit.etag):
+                        await send({"type": "http.response.start", "status": 304, "headers": list(hit.headers_304)})
+                        await send({"type": "http.response.body", "body": b""})
+                        return
+                    await send({"type": "http.response.start", "status": 200, "headers": list(hit.headers_200)})
+                    await send({"type": "http.response.body", "body": hit.body})
+                    return
+        await self.app(scope, receive, send)
