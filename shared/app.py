@@ -17,7 +17,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import Table
 
-from shared.auth import FailureLimiter
+from shared.auth import TOKENS_CHANNEL, FailureLimiter
 from shared.db import create_engine, make_sessionmaker
 from shared.errors import COMMON_PROBLEM_RESPONSES, ProblemDetail, install_error_handlers
 from shared.health import router as health_router
@@ -80,9 +80,11 @@ def create_service_app(
             )
             relay.start()
         app.state.outbox_relay = relay
+        # Every API caches token principals (shared/auth.py); services add their own channels.
+        channels = [TOKENS_CHANNEL, *(c for c in notify_channels if c != TOKENS_CHANNEL)]
         watcher: PgNotifyWatcher | None = None
-        if notify_channels:
-            watcher = PgNotifyWatcher(settings.require_database_url(), notify_channels, name=service)
+        if channels:
+            watcher = PgNotifyWatcher(settings.require_database_url(), channels, name=service)
             watcher.start()
             # Without it the caches are simply off (every read asks the database): don't block start-up.
             await watcher.wait_listening(settings.notify_startup_wait_s)

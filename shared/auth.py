@@ -29,6 +29,13 @@ from shared.db import DbSession, make_metadata
 from shared.errors import Forbidden, TooManyRequests, Unauthorized
 from shared.jst import utcnow
 from shared.metrics import AUTH_FAILURES
+from shared.pgnotify import invalidate_after_commit, process_token
+
+#: Notified at commit by a trigger on auth.api_token (migration 0008) on every change.
+TOKENS_CHANNEL = "auth_tokens"
+#: Principals of tokens seen recently, trusted while the channel's token is unchanged (per process).
+_PRINCIPALS: dict[str, tuple[tuple[int, int, int], Principal]] = {}
+_PRINCIPALS_MAX = 10_000
 
 Role = Literal["admin", "staff", "member", "service"]
 ROLES: tuple[Role, ...] = ("admin", "staff", "member", "service")
@@ -41,6 +48,7 @@ class AuthBase(DeclarativeBase):
 
 class ApiToken(AuthBase):
     __tablename__ = "api_token"
+    __notify_channel__ = "auth_tokens"  # TOKENS_CHANNEL: changes invalidate cached principals
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(String(200))
@@ -126,6 +134,7 @@ async def ensure_token(session: AsyncSession, *, name: str, role: Role, secret: 
 
 
 async def revoke_token(session: AsyncSession, token_id: uuid.UUID) -> bool:
+    invalidate_after_commit(session, TOKENS_CHANNEL)
     result = await session.execute(
         update(ApiToken)
         .where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
@@ -185,10 +194,18 @@ async def get_optional_principal(
     bootstrap = request.app.state.settings.bootstrap_admin_token
     if bootstrap is not None and hmac.compare_digest(secret, bootstrap.get_secret_value()):
         return Principal(role="admin", subject=None, token_id=None, name="bootstrap-admin")
+    digest = hash_token(secret)
+    # A token seen before is answered from memory while no token has changed since (any revocation
+    # anywhere notifies every process at commit; shared/pgnotify.py). Unknown tokens are not cached.
+    generation = process_token(TOKENS_CHANNEL)
+    if generation is not None:
+        cached = _PRINCIPALS.get(digest)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
     row = (
         await session.execute(
             select(ApiToken.id, ApiToken.role, ApiToken.subject, ApiToken.name).where(
-                ApiToken.token_hash == hash_token(secret), ApiToken.revoked_at.is_(None)
+                ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None)
             )
         )
     ).first()
@@ -201,7 +218,12 @@ async def get_optional_principal(
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
     role: Role = row.role
-    return Principal(role=role, subject=row.subject, token_id=str(row.id), name=row.name)
+    principal = Principal(role=role, subject=row.subject, token_id=str(row.id), name=row.name)
+    if generation is not None:
+        if len(_PRINCIPALS) >= _PRINCIPALS_MAX:
+            _PRINCIPALS.clear()
+        _PRINCIPALS[digest] = (generation, principal)
+    return principal
 
 
 OptionalPrincipal = Annotated[Principal | None, Depends(get_optional_principal)]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import uuid
 import weakref
 from collections.abc import Iterable
@@ -58,6 +59,20 @@ def invalidate_local(channels: Iterable[str]) -> None:
             watcher.invalidate(channel)
 
 
+def process_token(channel: str) -> tuple[int, int, int] | None:
+    """The token of ``channel`` from a live watcher of this process that listens to it, else ``None``.
+
+    For caches that live in a module rather than on an app (the opening hours, token principals).
+    The watcher's identity is part of the token, so tokens of two watchers never compare equal.
+    """
+    for watcher in list(_watchers):
+        if channel in watcher.channels:
+            token = watcher.token(channel)
+            if token is not None:
+                return (id(watcher), *token)
+    return None
+
+
 async def barrier_all(timeout: float = 5.0) -> None:
     """:meth:`PgNotifyWatcher.barrier` of every watcher of this process (tests, after raw SQL)."""
     for watcher in list(_watchers):
@@ -74,6 +89,15 @@ def invalidate_after_commit(session: AsyncSession | Session, *channels: str) -> 
     process read its own write at once.
     """
     session.info.setdefault(_PENDING, set()).update(channels)
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, _flush_context: Any) -> None:
+    """ORM changes of a model with ``__notify_channel__`` invalidate that channel after commit."""
+    for obj in itertools.chain(session.new, session.dirty, session.deleted):
+        channel = getattr(type(obj), "__notify_channel__", None)
+        if channel is not None:
+            session.info.setdefault(_PENDING, set()).add(channel)
 
 
 @event.listens_for(Session, "after_commit")

@@ -11,6 +11,7 @@ import asyncio
 
 import asyncpg
 import pytest
+from sqlalchemy import text
 
 from shared.db import session_scope
 from shared.pgnotify import PgNotifyWatcher, asyncpg_dsn, invalidate_after_commit
@@ -200,3 +201,65 @@ async def test_fast_path_answers_carry_cors_headers(stack, clean_db, sessionmake
         assert response.status_code == 200
         assert response.headers["access-control-allow-origin"] == origin
         assert response.headers.get_list("access-control-allow-origin") == [origin]  # not appended twice
+
+
+class TestNetsugenCachesAcrossProcesses:
+    """Opening hours and token principals are cached per process; another process's change wins."""
+
+    async def test_a_closure_written_elsewhere_closes_the_desk(
+        self, netsugen_client, netsugen_app, staff_headers, stack
+    ) -> None:
+        from services.netsugen_booking.frontdesk_common.clock import get_now
+        from tests.netsugen_booking.conftest import jst
+        from tests.netsugen_booking.factories import check_in, create_member
+
+        now = jst(2026, 10, 14, 14)  # a Wednesday, open 9–21
+        netsugen_app.dependency_overrides[get_now] = lambda: now
+        try:
+            first = await create_member(netsugen_client, staff_headers)
+            assert (await check_in(netsugen_client, staff_headers, member_id=first["id"])).status_code == 201
+            conn = await asyncpg.connect(asyncpg_dsn(stack.database_url))
+            try:  # another API process, or an administrator's SQL
+                await conn.execute(
+                    "INSERT INTO netsugen.calendar_closure (id, start_date, end_date, reason_ja, reason_en, "
+                    "created_by) VALUES (gen_random_uuid(), '2026-10-14', '2026-10-14', '停電', 'Power cut', 'sql')"
+                )
+            finally:
+                await conn.close()
+            await netsugen_app.state.pg_watcher.barrier()
+            second = await create_member(netsugen_client, staff_headers)
+            refused = await check_in(netsugen_client, staff_headers, member_id=second["id"])
+            assert refused.status_code == 409 and refused.json()["type"].endswith("space-closed")
+        finally:
+            netsugen_app.dependency_overrides.pop(get_now, None)
+
+    async def test_a_token_revoked_elsewhere_stops_working(
+        self, netsugen_client, netsugen_app, make_token, stack
+    ) -> None:
+        secret = await make_token("staff", name="desk 3")
+        headers = {"Authorization": f"Bearer {secret}"}
+        assert (await netsugen_client.get("/v1/occupancy", headers=headers)).status_code == 200
+        assert (await netsugen_client.get("/v1/occupancy", headers=headers)).status_code == 200  # cached
+        conn = await asyncpg.connect(asyncpg_dsn(stack.database_url))
+        try:
+            await conn.execute("UPDATE auth.api_token SET revoked_at = now() WHERE name = 'desk 3'")
+        finally:
+            await conn.close()
+        await netsugen_app.state.pg_watcher.barrier()
+        assert (await netsugen_client.get("/v1/occupancy", headers=headers)).status_code == 401
+
+    async def test_a_token_revoked_through_the_api_stops_working_at_once(
+        self, netsugen_client, make_token, sessionmaker
+    ) -> None:
+        from shared.auth import revoke_token
+
+        secret = await make_token("staff", name="desk 4")
+        headers = {"Authorization": f"Bearer {secret}"}
+        assert (await netsugen_client.get("/v1/occupancy", headers=headers)).status_code == 200
+        async with session_scope(sessionmaker) as session:
+            token_id = (
+                await session.execute(text("SELECT id FROM auth.api_token WHERE name = 'desk 4'"))
+            ).scalar_one()
+            assert await revoke_token(session, token_id)
+        # No barrier: the committing process invalidates its own caches after commit.
+        assert (await netsugen_client.get("/v1/occupancy", headers=headers)).status_code == 401

@@ -19,6 +19,7 @@ Errors are RFC 9457 `application/problem+json`.
 
 def create_app(settings: NetsugenSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    from services.netsugen_booking.calendar.service import CALENDAR_CHANNEL
     from services.netsugen_booking.routers import ROUTERS
 
     return create_service_app(
@@ -29,4 +30,5 @@ def create_app(settings: NetsugenSettings | None = None) -> FastAPI:
         settings=settings,
         routers=ROUTERS,
         outbox=outbox,
+        notify_channels=[CALENDAR_CHANNEL],
     )

@@ -16,6 +16,8 @@ class CalendarClosure(Base):
     """The space is closed on every day from ``start_date`` to ``end_date`` (both inclusive)."""
 
     __tablename__ = "calendar_closure"
+    # Changes invalidate every process's cached opening hours (shared/pgnotify.py, migration 0008).
+    __notify_channel__ = "netsugen_calendar"
     # Server-generated columns (created_at …) come back with RETURNING: no lazy load after flush.
     __mapper_args__ = {"eager_defaults": True}
 
@@ -41,6 +43,7 @@ class CalendarSpecialHours(Base):
     """
 
     __tablename__ = "calendar_special_hours"
+    __notify_channel__ = "netsugen_calendar"
     # Server-generated columns (created_at …) come back with RETURNING: no lazy load after flush.
     __mapper_args__ = {"eager_defaults": True}
 

@@ -32,8 +32,14 @@ from services.netsugen_booking.calendar.rules import (
     calendar_range,
 )
 from services.netsugen_booking.frontdesk_common.db_errors import constraint_name, flush_in_savepoint
+from shared.pgnotify import process_token
 
 MAX_RANGE_DAYS = 366
+#: Notified at commit on every change of closures and special hours (migration 0008).
+CALENDAR_CHANNEL = "netsugen_calendar"
+#: One day's hours per (day, language), trusted while the channel's token is unchanged (per process).
+_HOURS: dict[tuple[date, str], tuple[tuple[int, int, int], DayHours]] = {}
+_HOURS_MAX = 1_000
 
 
 def check_range(start: date, end: date, *, max_days: int = MAX_RANGE_DAYS) -> None:
@@ -96,8 +102,23 @@ async def hours_between(
 
 
 async def hours_on(session: AsyncSession, day: date, *, language: Language = "ja") -> DayHours:
-    """Opening hours of one JST day."""
-    return (await hours_between(session, day, day, language=language))[0]
+    """Opening hours of one JST day.
+
+    Kept in process memory while this process listens to ``netsugen_calendar``: every check-in
+    asks for today's hours, which change only when an administrator edits the calendar (and then
+    every process hears of it at commit). Without a listener it is read from the database.
+    """
+    token = process_token(CALENDAR_CHANNEL)
+    if token is not None:
+        hit = _HOURS.get((day, language))
+        if hit is not None and hit[0] == token:
+            return hit[1]
+    hours = (await hours_between(session, day, day, language=language))[0]
+    if token is not None:
+        if len(_HOURS) >= _HOURS_MAX:
+            _HOURS.clear()
+        _HOURS[(day, language)] = (token, hours)
+    return hours
 
 
 # ---- administration ---------------------------------------------------------------------------

@@ -48,9 +48,10 @@ from services.netsugen_booking.privacy.schemas import AnonymizeResult, MemberExp
 from services.netsugen_booking.programs.models import ProgramRegistration
 from services.netsugen_booking.settings import NetsugenSettings
 from services.netsugen_booking.visits.models import Visit, VisitAudit
-from shared.auth import ApiToken, hash_token
+from shared.auth import TOKENS_CHANNEL, ApiToken, hash_token
 from shared.http import make_client
 from shared.jst import to_jst
+from shared.pgnotify import invalidate_after_commit
 
 __all__ = ["anonymize_member", "export_member", "get_member", "read_notifier"]
 
@@ -222,6 +223,7 @@ async def anonymize_member(session: AsyncSession, member_id: uuid.UUID, *, now: 
                   .values(cancel_reason=None).execution_options(synchronize_session=False))
         await run("feed_tokens", delete(MemberFeedToken).where(MemberFeedToken.member_id == member_id)
                   .execution_options(synchronize_session=False))
+        invalidate_after_commit(session, TOKENS_CHANNEL)
         await run("api_tokens_revoked", update(ApiToken).where(
             ApiToken.role == "member", ApiToken.subject == str(member_id), ApiToken.revoked_at.is_(None),
         ).values(revoked_at=now).execution_options(synchronize_session=False))
