@@ -23,6 +23,8 @@ from typing import Any
 import httpx
 from sqlalchemy import event
 
+_CONTROL = {"BEGIN", "COMMIT", "ROLLBACK", "", "<EMPTY>", "BEGIN ISOLATION LEVEL READ COMMITTED"}
+
 
 @dataclass
 class Call:
@@ -97,8 +99,12 @@ async def capture(
                     kwargs["json"] = call.body
                 path = call.path if isinstance(call.path, str) else call.path(out)
                 response = await client.request(call.method, path, **kwargs)
-                out.append(Captured(call, response.status_code, list(statements), response.content,
-                                    list(extra)))
+                # Statements a hot path sends straight to asyncpg (shared.db.transaction_driver)
+                # are seen by the query logger only: they are statements, not transaction control.
+                control = [q for q in extra if q.rstrip(";").strip().upper() in _CONTROL]
+                direct = [q for q in extra if q.rstrip(";").strip().upper() not in _CONTROL]
+                out.append(Captured(call, response.status_code, [*statements, *direct], response.content,
+                                    control))
         event.remove(app.state.engine.sync_engine, "before_cursor_execute", listener)
         event.remove(app.state.engine.sync_engine, "checkout", on_checkout)
     return out

@@ -1,12 +1,13 @@
-"""NETSUGEN calendar and API tokens: notify listeners when they change.
+"""NETSUGEN calendar, prices and API tokens: notify listeners when they change.
 
 Revision ID: 0008_netsugen_auth_notify
 Revises: 0003_netsugen_core
 Create Date: 2026-12-03
 
 The API processes keep today's opening hours and the principals of recently seen tokens in memory
-(shared/pgnotify.py). These triggers tell every process at commit that a closure, special hours
-or a token changed (``netsugen_calendar``, ``auth_tokens``), so a new closure closes the desk and
+and the price table (shared/pgnotify.py). These triggers tell every process at commit that a
+closure, special hours, a price or a token changed (``netsugen_calendar``, ``netsugen_prices``,
+``auth_tokens``), so a new closure closes the desk and
 a revoked token stops working everywhere at once. ``ENABLE ALWAYS``: they fire under
 ``session_replication_role = replica`` too (restores, the test suite's fast cleanup).
 """
@@ -26,10 +27,12 @@ depends_on: str | Sequence[str] | None = None
 TRIGGERS = [
     ("netsugen", "calendar_closure", "netsugen.notify_calendar_changed", "netsugen_calendar"),
     ("netsugen", "calendar_special_hours", "netsugen.notify_calendar_changed", "netsugen_calendar"),
+    ("netsugen", "plan_price", "netsugen.notify_prices_changed", "netsugen_prices"),
     ("auth", "api_token", "auth.notify_tokens_changed", "auth_tokens"),
 ]
 FUNCTIONS = {
     "netsugen.notify_calendar_changed": "netsugen_calendar",
+    "netsugen.notify_prices_changed": "netsugen_prices",
     "auth.notify_tokens_changed": "auth_tokens",
 }
 

@@ -19,6 +19,7 @@ Errors are RFC 9457 `application/problem+json`.
 
 def create_app(settings: NetsugenSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    from services.netsugen_booking.billing.repository import PRICES_CHANNEL
     from services.netsugen_booking.calendar.service import CALENDAR_CHANNEL
     from services.netsugen_booking.routers import ROUTERS
 
@@ -30,5 +31,5 @@ def create_app(settings: NetsugenSettings | None = None) -> FastAPI:
         settings=settings,
         routers=ROUTERS,
         outbox=outbox,
-        notify_channels=[CALENDAR_CHANNEL],
+        notify_channels=[CALENDAR_CHANNEL, PRICES_CHANNEL],
     )

@@ -27,8 +27,8 @@ class TestCursor:
 
 
 class TestClock:
-    def test_default_clock_is_aware_utc(self) -> None:
-        now = get_now()
+    async def test_default_clock_is_aware_utc(self) -> None:
+        now = await get_now()
         assert now.tzinfo is not None and now.utcoffset() == timedelta(0)
         assert abs((utcnow() - now).total_seconds()) < 5
 

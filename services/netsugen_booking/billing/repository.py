@@ -18,6 +18,7 @@ from services.netsugen_booking.calendar.models import CalendarClosure, CalendarS
 from services.netsugen_booking.calendar.rules import Closure, DayHours, SpecialHours, opening_hours_for
 from services.netsugen_booking.plans.models import Plan, PlanPrice
 from services.netsugen_booking.settings import NetsugenSettings
+from shared.pgnotify import process_token
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,27 @@ async def load_price_table(session: AsyncSession, settings: NetsugenSettings) ->
         block_minutes_override=settings.billing_dropin_block_minutes,
         grace_minutes_override=settings.billing_dropin_grace_minutes,
     )
+
+
+PRICES_CHANNEL = "netsugen_prices"
+_PRICES: dict[tuple[int | None, int | None], tuple[tuple[int, int, int], PriceTable]] = {}
+
+
+async def cached_price_table(session: AsyncSession, settings: NetsugenSettings) -> PriceTable:
+    """:func:`load_price_table`, kept in process memory while ``netsugen_prices`` vouches for it.
+
+    For the hot path (the daily-cap check of every check-out); batch jobs read the table afresh.
+    """
+    token = process_token(PRICES_CHANNEL)
+    key = (settings.billing_dropin_block_minutes, settings.billing_dropin_grace_minutes)
+    if token is not None:
+        hit = _PRICES.get(key)
+        if hit is not None and hit[0] == token:
+            return hit[1]
+    table = await load_price_table(session, settings)
+    if token is not None:
+        _PRICES[key] = (token, table)
+    return table
 
 
 class CalendarView:

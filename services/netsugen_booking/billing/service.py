@@ -50,7 +50,12 @@ from services.netsugen_booking.billing.models import (
     InvoicePayment,
 )
 from services.netsugen_booking.billing.pricing import Visit, price_dropin, quote_total
-from services.netsugen_booking.billing.repository import load_calendar, load_plans, load_price_table
+from services.netsugen_booking.billing.repository import (
+    cached_price_table,
+    load_calendar,
+    load_plans,
+    load_price_table,
+)
 from services.netsugen_booking.billing.schemas import (
     CreditNoteCreate,
     InvoiceLineOut,
@@ -67,6 +72,7 @@ from services.netsugen_booking.billing.schemas import (
     QuoteResponse,
 )
 from services.netsugen_booking.billing.tax import consumption_tax_included
+from services.netsugen_booking.calendar.service import hours_on
 from services.netsugen_booking.db import outbox
 from services.netsugen_booking.frontdesk_common.pagination import InvalidCursor, decode_cursor, encode_cursor
 from services.netsugen_booking.members.models import Member, MemberUser, PlanAssignment
@@ -438,14 +444,17 @@ async def record_daily_cap_if_reached(
     for r in rows:
         assert r.check_out_at is not None
         people.setdefault(r.member_user_id, []).append(Visit(r.check_in_at, r.check_out_at))
-    prices = await load_price_table(session, settings)
-    calendar = await load_calendar(session, day, day)
+    # Both from process memory while their notification channels vouch for them (one check-out
+    # after another asks for the same prices and the same day's hours).
+    prices = await cached_price_table(session, settings)
+    days = {day} | {jst_date(t) for vs in people.values() for v in vs for t in (v.check_in, v.check_out)}
+    hours = {d: await hours_on(session, d) for d in days}
     try:
         reached = any(
             cap_reached(charge, prices)
             for visits in people.values()
             for charge in dropin_charges(
-                visits, spans=spans, period_start=day, period_end=day, prices=prices, hours_for=calendar.hours_for
+                visits, spans=spans, period_start=day, period_end=day, prices=prices, hours_for=hours.__getitem__
             )
         )
     except NoPriceInEffect:

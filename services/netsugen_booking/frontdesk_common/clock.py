@@ -16,8 +16,11 @@ from fastapi import Depends
 from shared.jst import utcnow
 
 
-def get_now() -> datetime:
-    """The current instant (timezone-aware, UTC). Override in tests."""
+async def get_now() -> datetime:
+    """The current instant (timezone-aware, UTC). Override in tests.
+
+    ``async`` although it awaits nothing: FastAPI runs a plain ``def`` dependency in a worker
+    thread, which costs a thread hand-off on every front-desk request."""
     return utcnow()
 
 

@@ -40,6 +40,8 @@ class Plan(Base):
 
 class PlanPrice(Base):
     __tablename__ = "plan_price"
+    # Changes invalidate every process's cached price table (shared/pgnotify.py, migration 0008).
+    __notify_channel__ = "netsugen_prices"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     plan_code: Mapped[str] = mapped_column(ForeignKey("plan.code", ondelete="RESTRICT"))

@@ -6,6 +6,9 @@ Guarantees and how they hold under concurrency:
   :mod:`.models`); a constraint violation becomes a clear 409, never a 500.
 - Capacity: every check-in takes the transaction-scoped advisory lock ``CHECK_IN_LOCK`` before
   counting who is in, and keeps it until commit, so two check-ins can never both take the last place.
+  Everything that does not need the lock is done before it; under it there are exactly two round
+  trips: one statement that counts, inserts the visit (``ON CONFLICT DO NOTHING`` for the two
+  constraints), its audit row and its outbox event, and the COMMIT.
 - Time after closing is never counted: a check-out is clipped to the closing time of the visit's
   day, and the closing-time job closes forgotten visits at that closing time.
 - ``now`` is always a parameter (the API injects it; see ``frontdesk_common.clock``).
@@ -19,9 +22,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from services.netsugen_booking.calendar.rules import DayHours
 from services.netsugen_booking.calendar.service import hours_on
@@ -43,8 +48,10 @@ from services.netsugen_booking.visits.exceptions import (
 )
 from services.netsugen_booking.visits.models import Visit, VisitAudit
 from shared.auth import Principal
-from shared.events import VisitAutoCheckedOut, VisitCheckedIn, VisitCheckedOut
+from shared.db import transaction_driver
+from shared.events import EventData, VisitAutoCheckedOut, VisitCheckedIn, VisitCheckedOut, make_event
 from shared.jst import jst_date, start_of_day_jst, to_jst
+from shared.logging import request_id_var
 from shared.outbox import emit
 
 #: pg_advisory_xact_lock key serialising check-ins (capacity check + insert). "NSCI".
@@ -267,6 +274,102 @@ async def _flush_visit(
         raise
 
 
+# The person's plan today and open visits, taking the per-person lock first (see _flush_visit).
+# The statement's snapshot predates the lock: the open-visit count is only a pre-check, the unique
+# index and the exclusion constraint decide (the INSERT below).
+_PERSON_SQL = """
+    SELECT pg_advisory_xact_lock(hashtextextended($1, 0)) AS locked,
+           (SELECT plan_code FROM netsugen.plan_assignment
+             WHERE member_id = CAST($2 AS uuid) AND start_date <= CAST($3 AS date)
+               AND (end_date IS NULL OR end_date >= CAST($3 AS date))
+             ORDER BY start_date DESC LIMIT 1) AS plan_code,
+           (SELECT count(*) FROM netsugen.visit
+             WHERE member_id = CAST($2 AS uuid)
+               AND member_user_id IS NOT DISTINCT FROM CAST($4 AS uuid)
+               AND check_out_at IS NULL) AS open_visits
+    """
+
+# Under CHECK_IN_LOCK (taken by the previous statement, so this snapshot sees every committed
+# check-in): count who is in, and only below capacity insert the visit, its audit row and its
+# outbox event. ON CONFLICT DO NOTHING covers the one-open-visit index and the no-overlap
+# constraint: no row comes back and the transaction stays usable (no savepoint needed).
+_CHECK_IN_SQL = """
+    WITH inside AS (
+        SELECT count(*) AS n FROM netsugen.visit
+         WHERE check_out_at IS NULL AND check_in_at >= CAST($1 AS timestamptz)
+    ), inserted AS (
+        INSERT INTO netsugen.visit (id, member_id, member_user_id, check_in_at, check_out_at, source,
+                                    auto_checked_out, plan_code, created_by)
+        SELECT CAST($2 AS uuid), CAST($3 AS uuid), CAST($4 AS uuid),
+               CAST($5 AS timestamptz), NULL, CAST($6 AS varchar), false,
+               CAST($7 AS varchar), CAST($9 AS varchar)
+          FROM inside WHERE inside.n < CAST($10 AS bigint)
+        ON CONFLICT DO NOTHING
+        RETURNING id, created_at, updated_at
+    ), audited AS (
+        INSERT INTO netsugen.visit_audit (id, visit_id, action, actor, actor_role, reason, before, after, at)
+        SELECT CAST($11 AS uuid), inserted.id, 'check_in', CAST($9 AS varchar),
+               CAST($8 AS varchar), NULL, NULL, CAST($12 AS jsonb), CAST($5 AS timestamptz)
+          FROM inserted
+    ), announced AS (
+        INSERT INTO netsugen.outbox (id, event_type, payload, request_id)
+        SELECT CAST($13 AS uuid), CAST($14 AS varchar), CAST($15 AS jsonb),
+               CAST($16 AS varchar)
+          FROM inserted
+    )
+    SELECT inside.n AS inside, inserted.created_at, inserted.updated_at
+      FROM inside LEFT JOIN inserted ON true
+    """
+
+# Check-out: the update, its audit row and its outbox event in one statement (the row is locked).
+_CHECK_OUT_SQL = """
+    WITH updated AS (
+        UPDATE netsugen.visit SET check_out_at = CAST($1 AS timestamptz), updated_at = now()
+         WHERE id = CAST($2 AS uuid) AND check_out_at IS NULL
+        RETURNING id, updated_at
+    ), audited AS (
+        INSERT INTO netsugen.visit_audit (id, visit_id, action, actor, actor_role, reason, before, after, at)
+        SELECT CAST($3 AS uuid), updated.id, 'check_out', CAST($5 AS varchar),
+               CAST($4 AS varchar), NULL, CAST($6 AS jsonb), CAST($7 AS jsonb),
+               CAST($8 AS timestamptz)
+          FROM updated
+    ), announced AS (
+        INSERT INTO netsugen.outbox (id, event_type, payload, request_id)
+        SELECT CAST($9 AS uuid), CAST($10 AS varchar), CAST($11 AS jsonb),
+               CAST($12 AS varchar)
+          FROM updated
+    )
+    SELECT updated_at FROM updated
+    """
+
+
+def _event_params(data: EventData) -> tuple[uuid.UUID, str, str, str | None]:
+    """The outbox row of an event (id, type, payload, request id), as :func:`shared.outbox.emit` writes it."""
+    event = make_event(data)
+    return (event.id, event.type, orjson.dumps(event.model_dump(mode="json")).decode(), request_id_var.get())
+
+
+async def _close_stale_or_refuse(session: AsyncSession, member_id: uuid.UUID, user_id: uuid.UUID | None,
+                                 now: datetime) -> None:
+    """The person has an open visit: close it if its day has closed (the job has not run yet), else 409."""
+    open_visits = (
+        await session.scalars(
+            select(Visit).where(_person_filter(member_id, user_id), Visit.check_out_at.is_(None)).with_for_update()
+        )
+    ).all()
+    for visit in open_visits:
+        closes = await _closing_of(session, visit)
+        if now >= closes:  # left open on an earlier day and not yet closed by the job
+            await _auto_close(session, visit, closes=closes, now=now)
+            continue
+        raise VisitAlreadyOpen(
+            f"Already checked in since {to_jst(visit.check_in_at):%H:%M}.",
+            detail_ja=f"既に入館中です({to_jst(visit.check_in_at):%H:%M} 入館)。",
+            visit_id=str(visit.id),
+        )
+    await session.flush()
+
+
 async def check_in(
     session: AsyncSession,
     *,
@@ -290,59 +393,68 @@ async def check_in(
             opens_at=f"{hours.opens_at:%H:%M}" if hours.opens_at else None,
             closes_at=f"{hours.closes_at:%H:%M}" if hours.closes_at else None,
         )
-    # Serialise check-ins until commit: the capacity count below cannot be raced.
-    await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHECK_IN_LOCK})
     user_id = user.id if user is not None else None
-    open_visits = (
-        await session.scalars(
-            select(Visit).where(_person_filter(member.id, user_id), Visit.check_out_at.is_(None)).with_for_update()
-        )
-    ).all()
-    for visit in open_visits:
-        closes = await _closing_of(session, visit)
-        if now >= closes:  # left open on an earlier day and not yet closed by the job
-            await _auto_close(session, visit, closes=closes, now=now)
-            continue
-        raise VisitAlreadyOpen(
-            f"Already checked in since {to_jst(visit.check_in_at):%H:%M}.",
-            detail_ja=f"既に入館中です({to_jst(visit.check_in_at):%H:%M} 入館)。",
-            visit_id=str(visit.id),
-        )
-    inside = await count_in(session, today)
-    if inside >= capacity:
-        raise SpaceFull(
-            f"NETSUGEN is full: {inside} of {capacity} places are taken.",
-            detail_ja=f"満席です(定員{capacity}名、現在{inside}名)。",
-            capacity=capacity, count=inside,
-        )
-    plan = await members.plan_on(session, member.id, today) or PLAN_DROPIN
+    driver = await transaction_driver(session)
+    person = await driver.fetchrow(_PERSON_SQL, f"netsugen.visit:{member.id}", member.id, today, user_id)
+    if person["open_visits"]:
+        await _close_stale_or_refuse(session, member.id, user_id, now)
     visit = Visit(
-        member_id=member.id, member_user_id=user_id, check_in_at=now, check_out_at=None, source=source,
-        auto_checked_out=False, plan_code=plan, created_by=actor.name,
+        id=uuid.uuid4(), member_id=member.id, member_user_id=user_id, check_in_at=now, check_out_at=None,
+        source=source, auto_checked_out=False, plan_code=person["plan_code"] or PLAN_DROPIN,
+        created_by=actor.name,
     )
-    await _flush_visit(
-        session,
-        lambda: session.add(visit),
-        member_id=member.id,
-        open_conflict=VisitAlreadyOpen("Already checked in.", detail_ja="既に入館中です。"),
+    event = _event_params(VisitCheckedIn(member_id=member.id, visit_id=visit.id))
+    after = orjson.dumps(snapshot(visit)).decode()
+    # Serialise check-ins until commit: the capacity count cannot be raced.
+    await driver.execute("SELECT pg_advisory_xact_lock($1)", CHECK_IN_LOCK)
+    row = await driver.fetchrow(
+        _CHECK_IN_SQL,
+        start_of_day_jst(today), visit.id, member.id, user_id, now, source, visit.plan_code, actor.role,
+        actor.name, capacity, uuid.uuid4(), after, *event,
     )
-    _audit(session, visit, action="check_in", actor=actor, before=None, at=now)
-    await emit(session, outbox, VisitCheckedIn(member_id=member.id, visit_id=visit.id))
-    await session.flush()
+    if row["created_at"] is None:
+        inside = int(row["inside"])
+        if inside >= capacity:
+            raise SpaceFull(
+                f"NETSUGEN is full: {inside} of {capacity} places are taken.",
+                detail_ja=f"満席です(定員{capacity}名、現在{inside}名)。",
+                capacity=capacity, count=inside,
+            )
+        existing = await session.scalar(
+            select(Visit.id).where(_person_filter(member.id, user_id), Visit.check_out_at.is_(None))
+        )
+        if existing is not None:
+            raise VisitAlreadyOpen("Already checked in.", detail_ja="既に入館中です。", visit_id=str(existing))
+        raise VisitOverlap(
+            "The visit overlaps another visit of the same person.",
+            detail_ja="同じ利用者の別の入館記録と時間が重なっています。",
+        )
+    visit.created_at, visit.updated_at = row["created_at"], row["updated_at"]
     return visit
 
 
 async def check_out(session: AsyncSession, visit: Visit, *, actor: Actor, now: datetime) -> Visit:
-    """Close an open visit at ``now``, clipped to its day's closing time. A closed visit is returned as is."""
+    """Close an open visit at ``now``, clipped to its day's closing time. A closed visit is returned as is.
+
+    ``visit`` is locked by the caller (``get_visit(for_update=True)``).
+    """
     if visit.check_out_at is not None:
         return visit
     closes = await _closing_of(session, visit)
     before = snapshot(visit)
-    visit.check_out_at = max(visit.check_in_at, min(now, closes))
-    await session.flush()
-    _audit(session, visit, action="check_out", actor=actor, before=before, at=now)
-    await emit(session, outbox, VisitCheckedOut(member_id=visit.member_id, visit_id=visit.id))
-    await session.flush()
+    check_out_at = max(visit.check_in_at, min(now, closes))
+    after = {**before, "check_out_at": _iso(check_out_at)}
+    driver = await transaction_driver(session)
+    updated_at = await driver.fetchval(
+        _CHECK_OUT_SQL,
+        check_out_at, visit.id, uuid.uuid4(), actor.role, actor.name, orjson.dumps(before).decode(),
+        orjson.dumps(after).decode(), now, *_event_params(VisitCheckedOut(member_id=visit.member_id, visit_id=visit.id)),
+    )
+    if updated_at is None:  # the row is locked by the caller and was open: cannot happen
+        raise RuntimeError(f"visit {visit.id} was not open when checking out")
+    # The row changed in the database; the loaded object follows without being flushed again.
+    set_committed_value(visit, "check_out_at", check_out_at)
+    set_committed_value(visit, "updated_at", updated_at)
     # A drop-in day that has now reached the daily cap is announced once (visit.daily_cap_reached).
     from services.netsugen_booking.billing.service import record_daily_cap_if_reached
 
