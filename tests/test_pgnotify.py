@@ -263,3 +263,35 @@ class TestNetsugenCachesAcrossProcesses:
             assert await revoke_token(session, token_id)
         # No barrier: the committing process invalidates its own caches after commit.
         assert (await netsugen_client.get("/v1/occupancy", headers=headers)).status_code == 401
+
+
+async def test_a_price_written_elsewhere_reaches_the_cached_price_table(
+    netsugen_app, clean_db, sessionmaker, stack
+):
+    """The daily-cap check reads the price table from memory; a new price row must replace it."""
+    from datetime import date
+
+    from services.netsugen_booking.billing.repository import cached_price_table
+    from services.netsugen_booking.settings import NetsugenSettings
+
+    settings = NetsugenSettings(database_url=stack.database_url, redis_url=stack.redis_url)
+    async with session_scope(sessionmaker) as session:
+        first = await cached_price_table(session, settings)
+        assert await cached_price_table(session, settings) is first  # from memory
+    day = date(2099, 4, 1)
+    conn = await asyncpg.connect(asyncpg_dsn(stack.database_url))
+    try:
+        await conn.execute(
+            "INSERT INTO netsugen.plan_price (plan_code, effective_from, monthly_fee_yen, block_minutes, "
+            "block_price_yen, daily_cap_yen, grace_minutes) VALUES ('dropin', $1, NULL, 60, 300, 1200, 0)",
+            day,
+        )
+        await netsugen_app.state.pg_watcher.barrier()
+        async with session_scope(sessionmaker) as session:
+            second = await cached_price_table(session, settings)
+        assert second is not first
+        assert second.row_for("dropin", day).daily_cap_yen == 1200
+    finally:  # plan prices are reference data, kept between tests
+        await conn.execute("DELETE FROM netsugen.plan_price WHERE effective_from = $1", day)
+        await conn.close()
+        await netsugen_app.state.pg_watcher.barrier()
