@@ -75,11 +75,10 @@ from services.netsugen_booking.billing.tax import consumption_tax_included
 from services.netsugen_booking.calendar.service import hours_on
 from services.netsugen_booking.db import outbox
 from services.netsugen_booking.frontdesk_common.pagination import InvalidCursor, decode_cursor, encode_cursor
-from services.netsugen_booking.members.models import Member, MemberUser, PlanAssignment
-from services.netsugen_booking.plans.models import Plan
+from services.netsugen_booking.members.models import Member, MemberUser
 from services.netsugen_booking.settings import NetsugenSettings
-from services.netsugen_booking.visits.models import Visit as VisitRow
 from shared.auth import Principal
+from shared.db import transaction_driver
 from shared.events import InvoiceIssued, VisitDailyCapReached
 from shared.jst import JST, fiscal_year_of, format_yen, jst_date, start_of_day_jst
 from shared.outbox import emit
@@ -403,6 +402,18 @@ async def create_credit_note(
 
 
 # ---- the daily cap event ------------------------------------------------------------------------
+_CAP_INPUTS_SQL = """
+    SELECT 'a' AS k, a.plan_code, a.start_date, a.end_date, p.kind,
+           NULL::uuid AS member_user_id, NULL::timestamptz AS check_in_at, NULL::timestamptz AS check_out_at
+      FROM netsugen.plan_assignment a JOIN netsugen.plan p ON p.code = a.plan_code
+     WHERE a.member_id = $1 AND a.start_date <= $2
+    UNION ALL
+    SELECT 'v', NULL, NULL, NULL, NULL, v.member_user_id, v.check_in_at, v.check_out_at
+      FROM netsugen.visit v
+     WHERE v.member_id = $1 AND v.check_out_at IS NOT NULL AND v.check_in_at < $4 AND v.check_out_at > $3
+"""
+
+
 async def record_daily_cap_if_reached(
     session: AsyncSession, member_id: uuid.UUID, day: date, *, settings: NetsugenSettings | None = None
 ) -> bool:
@@ -415,35 +426,23 @@ async def record_daily_cap_if_reached(
     from services.netsugen_booking.settings import get_settings
 
     settings = settings or get_settings()
-    assignments = (
-        await session.execute(
-            select(PlanAssignment.plan_code, PlanAssignment.start_date, PlanAssignment.end_date, Plan.kind)
-            .join(Plan, Plan.code == PlanAssignment.plan_code)
-            .where(PlanAssignment.member_id == member_id, PlanAssignment.start_date <= day)
-        )
-    ).all()
-    spans = monthly_spans(Assignment(r.plan_code, r.start_date, r.end_date, r.kind) for r in assignments)
+    start, end = start_of_day_jst(day), start_of_day_jst(day + timedelta(days=1))
+    # The member's plan assignments up to the day and the person's closed visits of the day, in one
+    # round trip (this runs after every check-out).
+    rows = await (await transaction_driver(session)).fetch(_CAP_INPUTS_SQL, member_id, day, start, end)
+    spans = monthly_spans(
+        Assignment(r["plan_code"], r["start_date"], r["end_date"], r["kind"]) for r in rows if r["k"] == "a"
+    )
     if any(s.start <= day and (s.end is None or day <= s.end) for s in spans):
         return False
-    start, end = start_of_day_jst(day), start_of_day_jst(day + timedelta(days=1))
-    rows = (
-        await session.execute(
-            select(VisitRow.member_user_id, VisitRow.check_in_at, VisitRow.check_out_at)
-            .where(
-                VisitRow.member_id == member_id,
-                VisitRow.check_out_at.is_not(None),
-                VisitRow.check_in_at < end,
-                VisitRow.check_out_at > start,
-            )
-            .order_by(VisitRow.member_user_id, VisitRow.check_in_at)
-        )
-    ).all()
+    rows = sorted(
+        (r for r in rows if r["k"] == "v"), key=lambda r: (str(r["member_user_id"]), r["check_in_at"])
+    )
     if not rows:
         return False
     people: dict[uuid.UUID | None, list[Visit]] = {}
     for r in rows:
-        assert r.check_out_at is not None
-        people.setdefault(r.member_user_id, []).append(Visit(r.check_in_at, r.check_out_at))
+        people.setdefault(r["member_user_id"], []).append(Visit(r["check_in_at"], r["check_out_at"]))
     # Both from process memory while their notification channels vouch for them (one check-out
     # after another asks for the same prices and the same day's hours).
     prices = await cached_price_table(session, settings)
