@@ -4,28 +4,23 @@ The statements are those netsugen_booking issues (captured with bench/sqlcapture
 run stores the service's current list in the results JSON under ``details.checkin.sql``), in the
 same order, in one transaction per request, with the same columns:
 
-check-in (service: 13 statements)          baseline
-  auth.api_token lookup                     — (no auth)
-  member by member_number                   ✓
-  calendar_closure for today                ✓
-  calendar_special_hours for today          ✓
-  pg_advisory_xact_lock (capacity)          ✓
-  open visit of the person FOR UPDATE       ✓
-  count(*) of open visits today             ✓
-  plan_assignment on today                  ✓
-  SAVEPOINT / RELEASE                       — (no error handling)
-  INSERT visit RETURNING                    ✓
-  INSERT outbox                             — (no outbox)
-  INSERT visit_audit                        ✓ (the audit log is the domain's record, kept)
+check-in (service: 4 statements)                        baseline
+  auth.api_token lookup (cached by the service)          — (no auth)
+  member by member_number                                ✓
+  calendar (cached by the service: no statement)         —
+  person lock + plan today + open-visit count            ✓ (the service's own statement)
+  pg_advisory_xact_lock (capacity)                       ✓
+  count + INSERT visit + INSERT visit_audit + outbox     ✓ without the outbox part (no outbox)
 
-check-out (service: 7): visit FOR UPDATE, closure, special hours, UPDATE visit, audit ✓;
-auth and outbox —. No validation: the baseline neither refuses a closed day nor clips to closing.
+check-out (service: 4): visit FOR UPDATE; UPDATE visit + audit (+ outbox in the service); the
+daily-cap inputs (assignments and the day's visits, the service's own statement). No validation:
+the baseline neither refuses a closed day nor clips to closing, nor computes the daily cap.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -34,6 +29,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from services.netsugen_booking.billing.service import _CAP_INPUTS_SQL as CAP_INPUTS
+from services.netsugen_booking.visits.service import _PERSON_SQL as PERSON
 from shared.jst import JST
 
 CHECK_IN_LOCK = 0x4E534349
@@ -42,39 +39,47 @@ MEMBER = (
     "SELECT id, member_number, kind, name, email, language, status, card_token_hash, status_reason, left_at, "
     "created_at, updated_at FROM netsugen.member WHERE member_number = $1"
 )
-CLOSURES = (
-    "SELECT id, start_date, end_date, reason_ja, reason_en, created_by, created_at FROM netsugen.calendar_closure "
-    "WHERE start_date <= $1 AND end_date >= $2 ORDER BY start_date, created_at"
-)
-SPECIAL = (
-    "SELECT id, start_date, end_date, opens_at, closes_at, reason_ja, reason_en, created_by, created_at "
-    "FROM netsugen.calendar_special_hours WHERE start_date <= $1 AND end_date >= $2 ORDER BY start_date"
-)
 LOCK = "SELECT pg_advisory_xact_lock($1)"
 VISIT_COLUMNS = (
     "id, member_id, member_user_id, check_in_at, check_out_at, source, auto_checked_out, plan_code, created_by, "
     "created_at, updated_at"
 )
-OPEN_VISIT = (
-    f"SELECT {VISIT_COLUMNS} FROM netsugen.visit WHERE member_id = $1 AND member_user_id IS NULL "
-    "AND check_out_at IS NULL FOR UPDATE"
-)
-COUNT_IN = "SELECT count(*) AS count_1 FROM netsugen.visit WHERE check_out_at IS NULL AND check_in_at >= $1"
-PLAN_ON = (
-    "SELECT member_id, plan_code FROM netsugen.plan_assignment WHERE member_id IN ($3) AND start_date <= $1 "
-    "AND (end_date IS NULL OR end_date >= $2)"
-)
-INSERT_VISIT = (
-    "INSERT INTO netsugen.visit (id, member_id, member_user_id, check_in_at, check_out_at, source, "
-    "auto_checked_out, plan_code, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
-    "RETURNING created_at, updated_at"
-)
-INSERT_AUDIT = (
-    "INSERT INTO netsugen.visit_audit (id, visit_id, action, actor, actor_role, reason, before, after, at) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-)
+# The service's statements, minus their outbox part.
+CHECK_IN = """
+    WITH inside AS (
+        SELECT count(*) AS n FROM netsugen.visit
+         WHERE check_out_at IS NULL AND check_in_at >= CAST($1 AS timestamptz)
+    ), inserted AS (
+        INSERT INTO netsugen.visit (id, member_id, member_user_id, check_in_at, check_out_at, source,
+                                    auto_checked_out, plan_code, created_by)
+        SELECT CAST($2 AS uuid), CAST($3 AS uuid), CAST($4 AS uuid), CAST($5 AS timestamptz), NULL,
+               CAST($6 AS varchar), false, CAST($7 AS varchar), CAST($9 AS varchar)
+          FROM inside WHERE inside.n < CAST($10 AS bigint)
+        ON CONFLICT DO NOTHING
+        RETURNING id, created_at, updated_at
+    ), audited AS (
+        INSERT INTO netsugen.visit_audit (id, visit_id, action, actor, actor_role, reason, before, after, at)
+        SELECT CAST($11 AS uuid), inserted.id, 'check_in', CAST($9 AS varchar), CAST($8 AS varchar), NULL, NULL,
+               CAST($12 AS jsonb), CAST($5 AS timestamptz)
+          FROM inserted
+    )
+    SELECT inside.n AS inside, inserted.created_at, inserted.updated_at
+      FROM inside LEFT JOIN inserted ON true
+"""
 VISIT_FOR_UPDATE = f"SELECT {VISIT_COLUMNS} FROM netsugen.visit WHERE id = $1 FOR UPDATE"
-UPDATE_VISIT = "UPDATE netsugen.visit SET check_out_at = $1, updated_at = now() WHERE id = $2 RETURNING updated_at"
+CHECK_OUT = """
+    WITH updated AS (
+        UPDATE netsugen.visit SET check_out_at = CAST($1 AS timestamptz), updated_at = now()
+         WHERE id = CAST($2 AS uuid) AND check_out_at IS NULL
+        RETURNING id, updated_at
+    ), audited AS (
+        INSERT INTO netsugen.visit_audit (id, visit_id, action, actor, actor_role, reason, before, after, at)
+        SELECT CAST($3 AS uuid), updated.id, 'check_out', CAST($5 AS varchar), CAST($4 AS varchar), NULL,
+               CAST($6 AS jsonb), CAST($7 AS jsonb), CAST($8 AS timestamptz)
+          FROM updated
+    )
+    SELECT updated_at FROM updated
+"""
 
 
 async def startup(app: Starlette) -> None:
@@ -111,24 +116,18 @@ async def check_in(request: Request) -> Response:
     day_start = datetime(today.year, today.month, today.day, tzinfo=JST)
     async with request.app.state.pool.acquire() as conn, conn.transaction():
         member = await conn.fetchrow(MEMBER, body["member_number"])
-        await conn.fetch(CLOSURES, today, today)
-        await conn.fetch(SPECIAL, today, today)
-        await conn.execute(LOCK, CHECK_IN_LOCK)
-        await conn.fetch(OPEN_VISIT, member["id"])
-        await conn.fetchval(COUNT_IN, day_start)
-        plan = await conn.fetchrow(PLAN_ON, today, today, member["id"])
+        person = await conn.fetchrow(PERSON, f"netsugen.visit:{member['id']}", member["id"], today, None)
         visit: dict[str, Any] = {
             "id": uuid.uuid4(), "member_id": member["id"], "member_user_id": None, "check_in_at": now,
             "check_out_at": None, "source": "desk", "auto_checked_out": False,
-            "plan_code": plan["plan_code"] if plan else "dropin", "created_by": "bench staff",
+            "plan_code": person["plan_code"] or "dropin", "created_by": "bench staff",
         }
+        await conn.execute(LOCK, CHECK_IN_LOCK)
         stamps = await conn.fetchrow(
-            INSERT_VISIT, visit["id"], visit["member_id"], None, now, None, "desk", False, visit["plan_code"],
-            visit["created_by"],
+            CHECK_IN, day_start, visit["id"], visit["member_id"], None, now, "desk", visit["plan_code"], "staff",
+            visit["created_by"], 10_000, uuid.uuid4(), _snapshot(visit),
         )
         visit.update(created_at=stamps["created_at"], updated_at=stamps["updated_at"])
-        await conn.execute(INSERT_AUDIT, uuid.uuid4(), visit["id"], "check_in", "bench staff", "staff", None, None,
-                           _snapshot(visit), now)
     return Response(_visit_json(visit), status_code=201, media_type="application/json")
 
 
@@ -139,13 +138,14 @@ async def check_out(request: Request) -> Response:
         row = await conn.fetchrow(VISIT_FOR_UPDATE, visit_id)
         visit = dict(row)
         day = visit["check_in_at"].astimezone(JST).date()
-        await conn.fetch(CLOSURES, day, day)
-        await conn.fetch(SPECIAL, day, day)
         before = _snapshot(visit)
         visit["check_out_at"] = max(visit["check_in_at"], now)
-        visit["updated_at"] = await conn.fetchval(UPDATE_VISIT, visit["check_out_at"], visit_id)
-        await conn.execute(INSERT_AUDIT, uuid.uuid4(), visit_id, "check_out", "bench staff", "staff", None, before,
-                           _snapshot(visit), now)
+        visit["updated_at"] = await conn.fetchval(
+            CHECK_OUT, visit["check_out_at"], visit_id, uuid.uuid4(), "staff", "bench staff", before,
+            _snapshot(visit), now,
+        )
+        start = datetime(day.year, day.month, day.day, tzinfo=JST)
+        await conn.fetch(CAP_INPUTS, visit["member_id"], day, start, start + timedelta(days=1))
     return Response(_visit_json(visit), media_type="application/json")
 
 

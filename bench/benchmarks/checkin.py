@@ -126,7 +126,7 @@ def run(ctx: BenchContext) -> None:
 def sql_rows(sql: dict[str, Any]) -> list[Row]:
     return [
         Row(TITLE, "SQL statements per check-in", len(sql["check_in"]["statements"]),
-            note=f"{sql['check_in']['round_trips']} round trips with BEGIN/COMMIT/pre-ping (baseline 10 + 2)"),
+            note=f"{sql['check_in']['round_trips']} round trips with BEGIN/COMMIT/pre-ping (baseline 4 + 2)"),
         Row(TITLE, "SQL statements per check-out", len(sql["check_out"]["statements"]),
-            note=f"{sql['check_out']['round_trips']} round trips (baseline 5 + 2)"),
+            note=f"{sql['check_out']['round_trips']} round trips (baseline 3 + 2)"),
     ]
