@@ -170,6 +170,12 @@ class TestKpiRegistryAcrossProcesses:
         bad = await kpi_client.get("/v1/kpis?limit=0")
         assert bad.status_code == 422
         assert (await kpi_client.get("/v1/kpis?limit=0")).status_code == 422  # errors are never cached
+        # An answer to a request with credentials is never replayed (only public answers are).
+        authed = {**headers, "authorization": "Bearer whatever-token-0123456789"}
+        hits = registry_state(kpi_app).fast_hits
+        await kpi_client.get("/v1/kpis?limit=4", headers=authed)
+        await kpi_client.get("/v1/kpis?limit=4", headers=headers)
+        assert registry_state(kpi_app).fast_hits == hits
         not_modified = await kpi_client.get(
             "/v1/kpis?limit=3&aspect=economy", headers={**headers, "if-none-match": routed.headers["etag"]}
         )
