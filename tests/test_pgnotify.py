@@ -150,6 +150,7 @@ class TestKpiRegistryAcrossProcesses:
 
         async with session_scope(sessionmaker) as session:
             await bump_version(session)  # as after `gunma seed`: the version row exists
+        await kpi_app.state.pg_watcher.barrier()  # its notification, too, has arrived
 
         headers = {"accept-language": "en"}
         routed = await kpi_client.get("/v1/kpis?limit=3&aspect=economy", headers=headers)
@@ -197,6 +198,7 @@ async def test_fast_path_answers_carry_cors_headers(stack, clean_db, sessionmake
     async with session_scope(sessionmaker) as session:
         await bump_version(session)
     async with app.router.lifespan_context(app):
+        await app.state.pg_watcher.barrier()
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://kpi") as client:
             first = await client.get("/v1/sdg-goals", headers={"origin": origin})

@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import orjson
 from email_validator import EmailNotValidError, validate_email
 
+from services.notifier.dispatch.lookup_http import LookupClient, LookupHttpError, LookupTimeout
 from services.notifier.dispatch.render import Language
 
 #: Contact paths per recipient kind (the part before ``:`` in ``delivery.recipient``).
@@ -51,7 +52,7 @@ def parse_recipient(recipient: str) -> tuple[str, str]:
 
 
 class ContactResolver:
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: LookupClient) -> None:
         self.client = client
 
     async def resolve(self, recipient: str) -> Contact:
@@ -59,10 +60,10 @@ class ContactResolver:
         label = _KIND_LABEL[kind]
         try:
             response = await self.client.get(CONTACT_PATHS[kind].format(id=ident))
-        except httpx.TimeoutException as exc:
-            raise ContactError(f"contact lookup timed out ({type(exc).__name__})", permanent=False) from exc
-        except httpx.HTTPError as exc:
-            raise ContactError(f"contact lookup failed: {type(exc).__name__}", permanent=False) from exc
+        except LookupTimeout as exc:
+            raise ContactError(f"contact lookup timed out ({exc})", permanent=False) from exc
+        except LookupHttpError as exc:
+            raise ContactError(f"contact lookup failed: {exc}", permanent=False) from exc
         status = response.status_code
         if status == 404:
             raise ContactError(f"no such {label} ({ident})", permanent=True, status_code=404)
@@ -74,9 +75,11 @@ class ContactResolver:
         if status != 200:
             raise ContactError(f"contact lookup answered {status}", permanent=True, status_code=status)
         try:
-            body: dict[str, Any] = response.json()
-        except ValueError as exc:
+            body: Any = orjson.loads(response.content)
+        except orjson.JSONDecodeError as exc:
             raise ContactError("contact lookup returned invalid JSON", permanent=False, status_code=200) from exc
+        if not isinstance(body, dict):
+            raise ContactError("contact lookup returned invalid JSON", permanent=False, status_code=200)
         if str(body.get("status") or "").lower() in GONE_STATUSES:
             raise ContactError(f"the {label} has left ({ident})", permanent=True, status_code=200)
         raw_email = body.get("email")

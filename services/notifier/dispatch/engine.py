@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.notifier.deliveries.models import FINAL_STATUSES
 from services.notifier.dispatch import schedule
 from services.notifier.dispatch.contacts import ContactError, ContactResolver
-from services.notifier.dispatch.mailer import SendError, SmtpPool, build_message
+from services.notifier.dispatch.mailer import SendError, SmtpPool, build_outgoing
 from services.notifier.dispatch.render import TemplateCatalog
 from services.notifier.preferences.models import OPTIONAL_CATEGORIES
 from services.notifier.settings import NotifierSettings
@@ -519,7 +519,7 @@ class Dispatcher:
             c.event_type, contact.language, name=contact.name, data=c.data, event_id=str(c.event_id),
             occurred_at=c.occurred_at, portal_url=self.settings.portal_url, unsubscribe_url=unsubscribe,
         )
-        message = build_message(
+        message = build_outgoing(
             mail, delivery_id=c.id, mail_from=self.settings.mail_from, domain=self.settings.mail_domain,
             to_email=contact.email, to_name=contact.name, unsubscribe_url=unsubscribe,
         )
