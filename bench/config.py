@@ -40,12 +40,15 @@ class Profile:
     members: int  # drop-in members cycling through check-in/check-out
     invoice_sizes: tuple[int, ...]  # members per invoice run (20 visits each)
     notifier_events: int
+    # HTTP benchmarks: the duration is split into this many rounds, service and baseline
+    # alternating (service, baseline, service, …), so a drift of the machine's load hits both sides.
+    rounds: int = 1
 
 
 FULL = Profile("full", duration_s=30, warmup_s=3, members=2000, invoice_sizes=(10_000, 40_000),
-               notifier_events=10_000)
+               notifier_events=10_000, rounds=3)
 QUICK = Profile("quick", duration_s=4, warmup_s=1, members=2000, invoice_sizes=(300, 1_200),
-                notifier_events=300)
+                notifier_events=300, rounds=1)
 
 # Targets from issue 8 (2-core machine).
 TARGETS = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 
 from shared.auth import Role, create_token
 from shared.db import create_engine, make_sessionmaker, session_scope

@@ -125,7 +125,7 @@ def quiesce(stack: BenchStack) -> dict[str, int]:
     flushed), so the `make run` of the cold start does not begin by working off a backlog."""
     import asyncio
 
-    import asyncpg  # type: ignore[import-untyped]
+    import asyncpg
 
     from bench.stack import flush_redis
 

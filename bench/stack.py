@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 import psutil  # type: ignore[import-untyped]
 from sqlalchemy import make_url
 

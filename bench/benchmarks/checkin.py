@@ -17,12 +17,12 @@ import json
 from datetime import timedelta
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 import httpx
 
 from bench.baselines.runner import BASELINE_URL, baseline_app
 from bench.benchmarks.context import BenchContext
-from bench.benchmarks.http import Measured, Scenario, load_baseline, load_service, throughput_rows
+from bench.benchmarks.http import Measured, Scenario, measure_pair, throughput_rows
 from bench.config import CONNECTIONS, TARGETS
 from bench.data import create_members, make_tokens, write_lines
 from bench.report import Row
@@ -112,10 +112,8 @@ def run(ctx: BenchContext) -> None:
     staff = tokens(ctx)["staff"]
     scenario = Scenario("checkin_cycle", "checkin_cycle.lua", [staff, str(members_file), str(CONNECTIONS)],
                         threads=CONNECTIONS, before=lambda: asyncio.run(close_open_visits(ctx.stack.dsn)))
-    measured: Measured = load_service(ctx, ctx.stack.url(SERVICE), scenario, SERVICE)
-    ctx.wait_quiet()
     with baseline_app(ctx.stack):
-        load_baseline(ctx, BASELINE_URL, scenario, measured)
+        measured: Measured = measure_pair(ctx, ctx.stack.url(SERVICE), BASELINE_URL, scenario, SERVICE)
     ctx.report.details["checkin"] = {**measured.as_dict(), "sql": sql, "special_hours": open_hours,
                                      "members": len(members)}
     ctx.report.add(*throughput_rows(TITLE, "cycles", measured, unit="/s", ratio_target=TARGETS["checkin_ratio"],

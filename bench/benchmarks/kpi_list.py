@@ -15,7 +15,7 @@ import httpx
 
 from bench.baselines.runner import BASELINE_URL, baseline_app
 from bench.benchmarks.context import BenchContext
-from bench.benchmarks.http import Scenario, load_baseline, load_service, throughput_rows
+from bench.benchmarks.http import Scenario, measure_pair, throughput_rows
 from bench.benchmarks.kpi_common import LIST_PATH, SERVICE, ensure_observations, kpi_missing
 from bench.config import TARGETS
 from bench.report import Row
@@ -44,12 +44,9 @@ def run(ctx: BenchContext) -> None:
     full = Scenario("kpi_list_full", "get.lua", [LIST_PATH, "200"])
     not_modified = Scenario("kpi_list_304", "get.lua", [LIST_PATH, "304", etag])
     url = ctx.stack.url(SERVICE)
-    m_full = load_service(ctx, url, full, SERVICE)
-    m_304 = load_service(ctx, url, not_modified, SERVICE)
-    ctx.wait_quiet()
     with baseline_app(ctx.stack, BASELINE_KPI_LIST_FILE=str(body_file), BASELINE_KPI_LIST_ETAG=etag):
-        load_baseline(ctx, BASELINE_URL, full, m_full)
-        load_baseline(ctx, BASELINE_URL, not_modified, m_304)
+        m_full = measure_pair(ctx, url, BASELINE_URL, full, SERVICE)
+        m_304 = measure_pair(ctx, url, BASELINE_URL, not_modified, SERVICE)
     sql: dict[str, Any] = {
         "first_request": statements[0].summary(),
         "warm_request": statements[1].summary(),

@@ -13,7 +13,7 @@ import asyncio
 
 from bench.baselines.runner import BASELINE_URL, baseline_app
 from bench.benchmarks.context import BenchContext
-from bench.benchmarks.http import Scenario, load_baseline, load_service, throughput_rows
+from bench.benchmarks.http import Scenario, measure_pair, throughput_rows
 from bench.benchmarks.kpi_common import SERVICE, ensure_observations, kpi_missing
 from bench.config import TARGETS
 from bench.data import write_lines
@@ -37,10 +37,8 @@ def run(ctx: BenchContext) -> None:
         database_url=ctx.stack.database_url, redis_url=ctx.stack.redis_url,
     ))
     scenario = Scenario("kpi_progress", "random_ids.lua", [str(ids_file), PATH, "200"])
-    measured = load_service(ctx, ctx.stack.url(SERVICE), scenario, SERVICE)
-    ctx.wait_quiet()
     with baseline_app(ctx.stack):
-        load_baseline(ctx, BASELINE_URL, scenario, measured)
+        measured = measure_pair(ctx, ctx.stack.url(SERVICE), BASELINE_URL, scenario, SERVICE)
     sql = {"first_request": captured[0].summary(), "warm_request": captured[1].summary()}
     ctx.report.details["kpi_progress"] = {**measured.as_dict(), "sql": sql, "ids": len(ids)}
     ctx.report.add(*throughput_rows(TITLE, "random ids", measured, unit="req/s", ratio_target=TARGETS["kpi_progress_ratio"],

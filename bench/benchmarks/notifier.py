@@ -19,7 +19,7 @@ import sys
 import time
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 import orjson
 
 from bench import profiling

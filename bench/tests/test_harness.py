@@ -87,3 +87,39 @@ def test_report_writes_json_and_latest(tmp_path: Path) -> None:
 def test_lua_scripts_compile() -> None:
     for script in LUA_DIR.glob("*.lua"):
         subprocess.run(["luajit", "-bl", str(script)], check=True, capture_output=True)
+
+
+def test_combine_rounds() -> None:
+    from bench.benchmarks.http import combine
+    from bench.wrk import WrkResult
+
+    def result(
+        units: float, seconds: float, p50: float, p99: float, requests: int, bad: int = 0
+    ) -> WrkResult:
+        return WrkResult(
+            requests=requests,
+            duration_s=seconds,
+            rps=requests / seconds,
+            units_per_s=units,
+            p50_ms=p50,
+            p90_ms=p50 * 2,
+            p99_ms=p99,
+            max_ms=p99 * 2,
+            mean_ms=p50,
+            errors={"status": bad},
+            bad=bad,
+            connections=16,
+            threads=2,
+        )
+
+    rounds = [
+        result(100, 10, 1.0, 5.0, 1000),
+        result(300, 10, 3.0, 9.0, 3000, bad=2),
+        result(200, 10, 2.0, 7.0, 2000),
+    ]
+    combined = combine(rounds)
+    assert combined.units_per_s == 200  # total work over total time
+    assert combined.requests == 6000 and combined.duration_s == 30
+    assert combined.p50_ms == 2.0 and combined.p99_ms == 9.0  # median p50, worst p99
+    assert combined.bad == 2 and combined.errors == {"status": 2}
+    assert combine(rounds[:1]) is rounds[0]
