@@ -112,6 +112,7 @@ def create_service_app(
         lifespan=lifespan,
         responses=COMMON_PROBLEM_RESPONSES,
         openapi_tags=openapi_tags,
+        telemetry=None if settings.otel_telemetry else {"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.service = service

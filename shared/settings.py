@@ -48,6 +48,12 @@ class CommonSettings(BaseSettings):
     )
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Larger request bodies get 413.")
     outbox_relay_interval_s: float = Field(default=0.25, gt=0, description="Outbox relay poll interval.")
+    otel_telemetry: bool = Field(
+        default=False,
+        description="FastAPI's native OpenTelemetry instrumentation (needs a configured OpenTelemetry SDK). "
+        "Off: the platform's Prometheus metrics and JSON logs cover requests, and the check whether a "
+        "provider is configured would otherwise run on every request.",
+    )
     notify_startup_wait_s: float = Field(
         default=3.0, ge=0, le=60,
         description="How long start-up waits for the LISTEN connection of the in-process caches "
