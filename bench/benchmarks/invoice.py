@@ -117,26 +117,36 @@ def run(ctx: BenchContext) -> None:
     month_start, days = last_full_month(datetime.now(JST).date())
     period = f"{month_start:%Y-%m}"
     results: dict[int, dict[str, Any]] = {}
-    for n, size in enumerate(ctx.profile.invoice_sizes):
-        data = asyncio.run(load_data(ctx.stack.dsn, size, month_start, days))
-        print(f"    {size:,} members, {data['visits']:,} visits loaded in {data['load_s']} s; running {period} …")
-        # --profile: py-spy samples the smallest run (from outside; a few % slower).
-        raw = ctx.artifacts / "profiles" / f"invoice_run.{size}.txt" if ctx.profile_services and n == 0 else None
-        job = run_job(ctx, period, raw)
-        if raw is not None:
-            job["profile"] = profiling.summarise(raw, within="run_invoices")
-            profiling.print_summary(f"invoice run {size:,} members", job["profile"])
-        job["events_quiesced"] = asyncio.run(quiesce_outbox(ctx.stack.dsn))
-        results[size] = {**data, **job}
-        print(f"    {size:,} members: {job['seconds']:.2f} s, {job['invoices_created']:,} invoices, "
-              f"{job['lines_created']:,} lines, peak RSS {job['peak_rss_mb']} MB")
+    # Each size `invoice_repeats` times, the sizes alternating (10k, 40k, 10k, 40k …); the fastest
+    # run of each size counts: a batch job's time only grows with the machine's other load.
+    repeats = max(1, ctx.profile.invoice_repeats)
+    for attempt in range(repeats):
+        for n, size in enumerate(ctx.profile.invoice_sizes):
+            data = asyncio.run(load_data(ctx.stack.dsn, size, month_start, days))
+            print(f"    {size:,} members, {data['visits']:,} visits loaded in {data['load_s']} s; running {period} …")
+            # --profile: py-spy samples the smallest run (from outside; a few % slower).
+            profiled = ctx.profile_services and n == 0 and attempt == 0
+            raw = ctx.artifacts / "profiles" / f"invoice_run.{size}.txt" if profiled else None
+            job = run_job(ctx, period, raw)
+            if raw is not None:
+                job["profile"] = profiling.summarise(raw, within="run_invoices")
+                profiling.print_summary(f"invoice run {size:,} members", job["profile"])
+            job["events_quiesced"] = asyncio.run(quiesce_outbox(ctx.stack.dsn))
+            print(f"    {size:,} members: {job['seconds']:.2f} s, {job['invoices_created']:,} invoices, "
+                  f"{job['lines_created']:,} lines, peak RSS {job['peak_rss_mb']} MB")
+            previous = results.get(size)
+            times = [*(previous["all_seconds"] if previous else []), job["seconds"]]
+            if previous is None or job["seconds"] < previous["seconds"]:
+                results[size] = {**data, **job}
+            results[size]["all_seconds"] = times
     ctx.report.details["invoice"] = {"period": period, "runs": results}
     small, large = sorted(results)[0], sorted(results)[-1]
     for size in sorted(results):
         r = results[size]
+        runs = ", ".join(f"{t:.1f}" for t in r["all_seconds"])
         ctx.report.add(Row(TITLE, f"{size:,} members, {r['visits']:,} visits", r["seconds"], "s",
-                           note=f"peak RSS {r['peak_rss_mb']} MB (start {r['rss_before_mb']} MB); "
-                                f"{r['invoices_created']:,} invoices"))
+                           note=f"fastest of {len(r['all_seconds'])} ({runs} s); peak RSS {r['peak_rss_mb']} MB "
+                                f"(start {r['rss_before_mb']} MB); {r['invoices_created']:,} invoices"))
     if small != large:
         scaling = results[large]["seconds"] / results[small]["seconds"]
         limit = TARGETS["invoice_scaling"] * (large / small) / 4
