@@ -303,3 +303,16 @@ async def test_a_price_written_elsewhere_reaches_the_cached_price_table(
         await conn.execute("DELETE FROM netsugen.plan_price WHERE effective_from = $1", day)
         await conn.close()
         await netsugen_app.state.pg_watcher.barrier()
+
+
+def test_the_fast_path_index_is_bounded() -> None:
+    from services.kpi_api.core import http
+
+    state = http.RegistryState()
+    body = b"x" * (1024 * 1024)
+    for i in range(200):  # 200 distinct 1 MB answers: far beyond the byte bound
+        entry = http._Fast(etag=f'"{i}"', body=body, headers_200=[], headers_304=[], route=None)
+        state.remember((1, 1), ("ja", b"/v1/kpis", f"q={i}".encode()), entry)
+        assert state.fast_bytes <= http.FAST_BYTES and len(state.fast) <= http.FAST_ENTRIES
+    assert state.lookup((1, 1), ("ja", b"/v1/kpis", b"q=199")) is not None
+    assert state.lookup((1, 2), ("ja", b"/v1/kpis", b"q=199")) is None  # another version: nothing

@@ -48,8 +48,10 @@ CACHE_ENTRIES: Final = 256
 CACHE_MAX_BODY: Final = 4 * 1024 * 1024
 #: The notification channel of the registry version (migration 0007's trigger).
 CHANNEL: Final = "kpi_registry"
-#: Entries of the fast path's index before it starts over (it also starts over on every change).
+#: Entries and bytes of the fast path's index before it starts over (it also starts over on every
+#: change): distinct queries (``q=`` searches …) must not grow a process's memory without bound.
 FAST_ENTRIES: Final = 1024
+FAST_BYTES: Final = 64 * 1024 * 1024
 
 Builder = Callable[[Language], Awaitable[bytes]]
 
@@ -127,17 +129,24 @@ class RegistryState:
         self.version: Version | None = None
         self.fast_token: Token | None = None
         self.fast: dict[tuple[str, bytes, bytes], _Fast] = {}
+        self.fast_bytes = 0
         self.fast_hits = 0
 
     def remember(self, token: Token, key: tuple[str, bytes, bytes], entry: _Fast) -> None:
         if self.fast_token is None or token > self.fast_token:
-            self.fast.clear()  # the registry changed: every older answer is dead
+            self._clear()  # the registry changed: every older answer is dead
             self.fast_token = token
         elif token < self.fast_token:
             return  # built under an older version than the index holds
-        if len(self.fast) >= FAST_ENTRIES:
-            self.fast.clear()
+        if len(self.fast) >= FAST_ENTRIES or self.fast_bytes + len(entry.body) > FAST_BYTES:
+            self._clear()
+        previous = self.fast.get(key)
+        self.fast_bytes += len(entry.body) - (len(previous.body) if previous is not None else 0)
         self.fast[key] = entry
+
+    def _clear(self) -> None:
+        self.fast.clear()
+        self.fast_bytes = 0
 
     def lookup(self, token: Token, key: tuple[str, bytes, bytes]) -> _Fast | None:
         if token != self.fast_token:
