@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import orjson
 import structlog
@@ -47,19 +48,24 @@ def outbox_table(metadata: MetaData) -> Table:
     )
 
 
-async def emit(session: AsyncSession, table: Table, data: EventData) -> Event:
-    """Record an event in the caller's transaction. It exists only if that transaction commits."""
+def event_row(event: Event) -> dict[str, Any]:
+    """The outbox row of an event: id, event_type, payload (JSON-ready dict), request_id.
+
+    :func:`emit` inserts it; a hot path may insert it in its own statement (visits/service.py)."""
     from shared.logging import request_id_var
 
+    return {
+        "id": event.id,
+        "event_type": event.type,
+        "payload": event.model_dump(mode="json"),
+        "request_id": request_id_var.get(),
+    }
+
+
+async def emit(session: AsyncSession, table: Table, data: EventData) -> Event:
+    """Record an event in the caller's transaction. It exists only if that transaction commits."""
     event = make_event(data)
-    await session.execute(
-        table.insert().values(
-            id=event.id,
-            event_type=event.type,
-            payload=event.model_dump(mode="json"),
-            request_id=request_id_var.get(),
-        )
-    )
+    await session.execute(table.insert().values(**event_row(event)))
     return event
 
 

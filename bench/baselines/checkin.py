@@ -31,6 +31,7 @@ from starlette.routing import Route
 
 from services.netsugen_booking.billing.service import _CAP_INPUTS_SQL as CAP_INPUTS
 from services.netsugen_booking.visits.service import _PERSON_SQL as PERSON
+from services.netsugen_booking.visits.service import check_in_sql, check_out_sql
 from shared.jst import JST
 
 CHECK_IN_LOCK = 0x4E534349
@@ -44,42 +45,10 @@ VISIT_COLUMNS = (
     "id, member_id, member_user_id, check_in_at, check_out_at, source, auto_checked_out, plan_code, created_by, "
     "created_at, updated_at"
 )
-# The service's statements, minus their outbox part.
-CHECK_IN = """
-    WITH inside AS (
-        SELECT count(*) AS n FROM netsugen.visit
-         WHERE check_out_at IS NULL AND check_in_at >= CAST($1 AS timestamptz)
-    ), inserted AS (
-        INSERT INTO netsugen.visit (id, member_id, member_user_id, check_in_at, check_out_at, source,
-                                    auto_checked_out, plan_code, created_by)
-        SELECT CAST($2 AS uuid), CAST($3 AS uuid), CAST($4 AS uuid), CAST($5 AS timestamptz), NULL,
-               CAST($6 AS varchar), false, CAST($7 AS varchar), CAST($9 AS varchar)
-          FROM inside WHERE inside.n < CAST($10 AS bigint)
-        ON CONFLICT DO NOTHING
-        RETURNING id, created_at, updated_at
-    ), audited AS (
-        INSERT INTO netsugen.visit_audit (id, visit_id, action, actor, actor_role, reason, before, after, at)
-        SELECT CAST($11 AS uuid), inserted.id, 'check_in', CAST($9 AS varchar), CAST($8 AS varchar), NULL, NULL,
-               CAST($12 AS jsonb), CAST($5 AS timestamptz)
-          FROM inserted
-    )
-    SELECT inside.n AS inside, inserted.created_at, inserted.updated_at
-      FROM inside LEFT JOIN inserted ON true
-"""
+# The service's statements, minus their outbox part (built by the service's own functions).
+CHECK_IN = check_in_sql(outbox=False)
 VISIT_FOR_UPDATE = f"SELECT {VISIT_COLUMNS} FROM netsugen.visit WHERE id = $1 FOR UPDATE"
-CHECK_OUT = """
-    WITH updated AS (
-        UPDATE netsugen.visit SET check_out_at = CAST($1 AS timestamptz), updated_at = now()
-         WHERE id = CAST($2 AS uuid) AND check_out_at IS NULL
-        RETURNING id, updated_at
-    ), audited AS (
-        INSERT INTO netsugen.visit_audit (id, visit_id, action, actor, actor_role, reason, before, after, at)
-        SELECT CAST($3 AS uuid), updated.id, 'check_out', CAST($5 AS varchar), CAST($4 AS varchar), NULL,
-               CAST($6 AS jsonb), CAST($7 AS jsonb), CAST($8 AS timestamptz)
-          FROM updated
-    )
-    SELECT updated_at FROM updated
-"""
+CHECK_OUT = check_out_sql(outbox=False)
 
 
 async def startup(app: Starlette) -> None:

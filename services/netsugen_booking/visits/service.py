@@ -51,8 +51,7 @@ from shared.auth import Principal
 from shared.db import transaction_driver
 from shared.events import EventData, VisitAutoCheckedOut, VisitCheckedIn, VisitCheckedOut, make_event
 from shared.jst import jst_date, start_of_day_jst, to_jst
-from shared.logging import request_id_var
-from shared.outbox import emit
+from shared.outbox import emit, event_row
 
 #: pg_advisory_xact_lock key serialising check-ins (capacity check + insert). "NSCI".
 CHECK_IN_LOCK = 0x4E534349
@@ -289,11 +288,23 @@ _PERSON_SQL = """
                AND check_out_at IS NULL) AS open_visits
     """
 
-# Under CHECK_IN_LOCK (taken by the previous statement, so this snapshot sees every committed
-# check-in): count who is in, and only below capacity insert the visit, its audit row and its
-# outbox event. ON CONFLICT DO NOTHING covers the one-open-visit index and the no-overlap
-# constraint: no row comes back and the transaction stays usable (no savepoint needed).
-_CHECK_IN_SQL = """
+def _announce(source: str, first: int) -> str:
+    """The CTE writing the outbox event of each row of ``source`` (parameters ``$first`` … ``$first+3``:
+    id, type, payload, request id — :func:`shared.outbox.event_row`)."""
+    return (
+        f"announced AS (INSERT INTO netsugen.outbox (id, event_type, payload, request_id) "
+        f"SELECT CAST(${first} AS uuid), CAST(${first + 1} AS varchar), CAST(${first + 2} AS jsonb), "
+        f"CAST(${first + 3} AS varchar) FROM {source}),"
+    )
+
+
+def check_in_sql(*, outbox: bool = True) -> str:
+    """Under CHECK_IN_LOCK (taken by the previous statement, so this snapshot sees every committed
+    check-in): count who is in, and only below capacity insert the visit, its audit row and (with
+    ``outbox``) its outbox event. ON CONFLICT DO NOTHING covers the one-open-visit index and the
+    no-overlap constraint: no row comes back and the transaction stays usable (no savepoint needed).
+    ``outbox=False`` is the benchmark's baseline (bench/baselines/checkin.py): the same statement."""
+    return f"""
     WITH inside AS (
         SELECT count(*) AS n FROM netsugen.visit
          WHERE check_out_at IS NULL AND check_in_at >= CAST($1 AS timestamptz)
@@ -306,47 +317,44 @@ _CHECK_IN_SQL = """
           FROM inside WHERE inside.n < CAST($10 AS bigint)
         ON CONFLICT DO NOTHING
         RETURNING id, created_at, updated_at
-    ), audited AS (
+    ), {_announce("inserted", 13) if outbox else ""} audited AS (
         INSERT INTO netsugen.visit_audit (id, visit_id, action, actor, actor_role, reason, before, after, at)
         SELECT CAST($11 AS uuid), inserted.id, 'check_in', CAST($9 AS varchar),
                CAST($8 AS varchar), NULL, NULL, CAST($12 AS jsonb), CAST($5 AS timestamptz)
-          FROM inserted
-    ), announced AS (
-        INSERT INTO netsugen.outbox (id, event_type, payload, request_id)
-        SELECT CAST($13 AS uuid), CAST($14 AS varchar), CAST($15 AS jsonb),
-               CAST($16 AS varchar)
           FROM inserted
     )
     SELECT inside.n AS inside, inserted.created_at, inserted.updated_at
       FROM inside LEFT JOIN inserted ON true
     """
 
-# Check-out: the update, its audit row and its outbox event in one statement (the row is locked).
-_CHECK_OUT_SQL = """
+
+def check_out_sql(*, outbox: bool = True) -> str:
+    """Check-out: the update, its audit row and (with ``outbox``) its outbox event in one statement
+    (the row is locked by the caller)."""
+    return f"""
     WITH updated AS (
         UPDATE netsugen.visit SET check_out_at = CAST($1 AS timestamptz), updated_at = now()
          WHERE id = CAST($2 AS uuid) AND check_out_at IS NULL
         RETURNING id, updated_at
-    ), audited AS (
+    ), {_announce("updated", 9) if outbox else ""} audited AS (
         INSERT INTO netsugen.visit_audit (id, visit_id, action, actor, actor_role, reason, before, after, at)
         SELECT CAST($3 AS uuid), updated.id, 'check_out', CAST($5 AS varchar),
                CAST($4 AS varchar), NULL, CAST($6 AS jsonb), CAST($7 AS jsonb),
                CAST($8 AS timestamptz)
-          FROM updated
-    ), announced AS (
-        INSERT INTO netsugen.outbox (id, event_type, payload, request_id)
-        SELECT CAST($9 AS uuid), CAST($10 AS varchar), CAST($11 AS jsonb),
-               CAST($12 AS varchar)
           FROM updated
     )
     SELECT updated_at FROM updated
     """
 
 
+_CHECK_IN_SQL = check_in_sql()
+_CHECK_OUT_SQL = check_out_sql()
+
+
 def _event_params(data: EventData) -> tuple[uuid.UUID, str, str, str | None]:
-    """The outbox row of an event (id, type, payload, request id), as :func:`shared.outbox.emit` writes it."""
-    event = make_event(data)
-    return (event.id, event.type, orjson.dumps(event.model_dump(mode="json")).decode(), request_id_var.get())
+    """The outbox row of an event (id, type, payload as JSON text, request id) for the statements above."""
+    row = event_row(make_event(data))
+    return (row["id"], row["event_type"], orjson.dumps(row["payload"]).decode(), row["request_id"])
 
 
 async def _close_stale_or_refuse(session: AsyncSession, member_id: uuid.UUID, user_id: uuid.UUID | None,
