@@ -897,6 +897,18 @@ def redis_status(data_dir: Path) -> ServerProcess | None:
     return ServerProcess("redis", pid, port, _redis_log(data_dir))
 
 
+def _redis_exited(pidfile: Path) -> bool:
+    """True once the daemonized redis-server wrote its pid and that process is gone.
+
+    An empty or half-written pid file (redis writes it while the reader looks) is "not yet known",
+    not "exited": the caller's deadline bounds the wait."""
+    try:
+        pid = int(pidfile.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        return False
+    return not _pid_alive(pid)
+
+
 def start_redis(
     data_dir: Path,
     *,
@@ -975,8 +987,7 @@ def start_redis(
                 break
             if time.monotonic() > deadline:
                 raise _fail(f"redis on {HOST}:{port} did not answer PING within {timeout:.0f}s", log_file)
-            started = redis_status(data_dir)
-            if pidfile.exists() and started is None:
+            if _redis_exited(pidfile):
                 raise _fail("redis-server exited during startup", log_file)
             time.sleep(0.05)
         logger.info("redis started on %s:%d (data %s)", HOST, port, redis_dir)
