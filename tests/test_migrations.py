@@ -66,3 +66,12 @@ async def test_upgrade_downgrade_upgrade(stack: StackInfo) -> None:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+def test_one_migration_head() -> None:
+    """Every migration revises the single head: `alembic upgrade head` and `alembic revision` work."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(migrations.alembic_config("postgresql+asyncpg://unused/unused"))
+    heads = script.get_heads()
+    assert len(heads) == 1, f"more than one migration head: {heads}; merge them (alembic merge) or chain yours"
