@@ -37,8 +37,19 @@ TOKENS_CHANNEL = "auth_tokens"
 _PRINCIPALS: dict[str, tuple[tuple[int, int, int], Principal]] = {}
 _PRINCIPALS_MAX = 10_000
 
-Role = Literal["admin", "staff", "member", "service"]
-ROLES: tuple[Role, ...] = ("admin", "staff", "member", "service")
+Role = Literal["admin", "staff", "member", "service", "coordinator", "kpi_editor", "accountant", "auditor"]
+ROLES: tuple[Role, ...] = (
+    "admin",
+    "staff",
+    "member",
+    "service",
+    # Narrow roles: each grants only what its work needs (see the README's role table).
+    "coordinator",
+    "kpi_editor",
+    "accountant",
+    "auditor",
+)
+ROLE_CHECK_SQL = "role IN (" + ", ".join(f"'{r}'" for r in ROLES) + ")"
 TOKEN_PREFIX = "gsk_"
 
 
@@ -63,7 +74,7 @@ class ApiToken(AuthBase):
 
     __table_args__ = (
         # Roles are a closed set; the database refuses anything else.
-        CheckConstraint("role IN ('admin', 'staff', 'member', 'service')", name="role"),
+        CheckConstraint(ROLE_CHECK_SQL, name="role"),
         {"comment": "API bearer tokens (hashed)"},
     )
 

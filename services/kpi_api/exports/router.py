@@ -9,8 +9,6 @@ fiscal years; values are current revisions, written with their exact digits.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from decimal import Decimal
 from typing import Annotated, Any
@@ -33,6 +31,7 @@ from services.kpi_api.observations.models import Observation
 from services.kpi_api.progress.router import to_progress
 from services.kpi_api.progress.schemas import ProgressOut
 from services.kpi_api.progress.service import compute_docs
+from shared.csvsafe import csv_text
 from shared.db import DbSession
 from shared.errors import problem_responses
 
@@ -78,11 +77,7 @@ async def _observation_rows(session: AsyncSession, indicator_id: str | None, lan
 
 
 def _csv(header: list[str], rows: list[list[str]]) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return out.getvalue().encode()
+    return csv_text(header, rows, lineterminator="\n").encode()
 
 
 def _attachment(filename: str) -> tuple[tuple[str, str], ...]:

@@ -6,8 +6,6 @@ in ``invoice_run.py``.
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import date, datetime, timedelta
@@ -78,6 +76,7 @@ from services.netsugen_booking.frontdesk_common.pagination import InvalidCursor,
 from services.netsugen_booking.members.models import Member, MemberUser
 from services.netsugen_booking.settings import NetsugenSettings
 from shared.auth import Principal
+from shared.csvsafe import CsvWriter
 from shared.db import transaction_driver
 from shared.events import InvoiceIssued, VisitDailyCapReached
 from shared.jst import JST, fiscal_year_of, format_yen, jst_date, start_of_day_jst
@@ -717,17 +716,14 @@ async def export_csv(
         .order_by(Invoice.issue_date, Invoice.number, InvoiceLine.position)
         .execution_options(yield_per=2000)
     )
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    yield ("\ufeff" + buffer.getvalue()).encode()
+    writer = CsvWriter(lineterminator="\r\n")
+    writer.row(CSV_COLUMNS)
+    yield ("\ufeff" + writer.take()).encode()
     async with maker() as session:
         result = await session.stream(query)
         async for partition in result.partitions(2000):
-            buffer.seek(0)
-            buffer.truncate()
             for r in partition:
-                writer.writerow(
+                writer.row(
                     [
                         r.number, r.kind, r.status, r.issue_date, r.due_date or "", _period(r.period_start),
                         r.member_id, r.recipient_member_number, r.recipient_name, r.total_yen,
@@ -737,7 +733,7 @@ async def export_csv(
                         "" if r.cap_applied is None else str(r.cap_applied).lower(), r.amount_yen,
                     ]
                 )
-            yield buffer.getvalue().encode()
+            yield writer.take().encode()
 
 
 # ---- the printable document (請求書) -------------------------------------------------------------
