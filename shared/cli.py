@@ -1,8 +1,12 @@
 """`gunma`: the administrators' CLI.
 
     gunma run                       start the whole platform (what `make run` does)
-    gunma migrate [REVISION]        upgrade the database (default: heads)
-    gunma downgrade REVISION        downgrade (e.g. base)
+    gunma db current                the database's revision, and whether it is at the head
+    gunma db history                every migration, newest first, the current one marked
+    gunma db upgrade [REVISION]     upgrade the database (default: head); also `gunma migrate`
+    gunma db downgrade REVISION     downgrade (-1, a revision id or base); says what it undoes and
+                                    asks first; refuses below the billing tables in production
+                                    unless --force; also `gunma downgrade`
     gunma seed                      load the seed data, idempotently
     gunma token create --role staff --name "Front desk"
     gunma token list / revoke ID
@@ -34,6 +38,8 @@ from shared.stack import export_urls, resolve_urls
 app = typer.Typer(help="Gunma SDGs platform administration / 群馬県SDGsプラットフォーム管理", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens (stored hashed; the secret is shown once)", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+db_app = typer.Typer(help="Database schema (Alembic migrations) / データベースのスキーマ", no_args_is_help=True)
+app.add_typer(db_app, name="db")
 console = Console()
 
 
@@ -51,18 +57,94 @@ def progress_bar() -> Progress:
 
 
 @app.command()
-def migrate(revision: Annotated[str, typer.Argument(help="Target revision")] = "heads") -> None:
+def migrate(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
+    """Upgrade the database schema (alembic upgrade). The same as `gunma db upgrade`."""
+    db_upgrade(revision)
+
+
+# "-1" must reach the command as the revision, not be parsed as an option.
+_NEGATIVE_OK = {"ignore_unknown_options": True}
+
+
+@app.command(context_settings=_NEGATIVE_OK)
+def downgrade(
+    revision: Annotated[str, typer.Argument(help="Target: -1 (one step), a revision id, or base")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")] = False,
+    force: Annotated[bool, typer.Option(help="In production, allow dropping the billing tables")] = False,
+) -> None:
+    """Downgrade the database schema. The same as `gunma db downgrade`."""
+    db_downgrade(revision, yes=yes, force=force)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
     """Upgrade the database schema (alembic upgrade)."""
     url = database_url()
+    before = migrations.current_revisions(url)
     migrations.upgrade(url, revision)
-    console.print(f"[green]migrated to {revision}[/green]")
+    after = migrations.current_revisions(url)
+    console.print(f"[green]migrated: {', '.join(before) or '(empty)'} → {', '.join(after)}[/green]")
 
 
-@app.command()
-def downgrade(revision: Annotated[str, typer.Argument(help="Target revision, e.g. base or -1")]) -> None:
-    """Downgrade the database schema (alembic downgrade)."""
-    migrations.downgrade(database_url(), revision)
-    console.print(f"[yellow]downgraded to {revision}[/yellow]")
+@db_app.command("current")
+def db_current() -> None:
+    """Show the database's current revision and whether it is at the head."""
+    url = database_url()
+    current = migrations.current_revisions(url)
+    head = migrations.head()
+    if not current:
+        console.print(f"not migrated yet (head: {head}); run `gunma db upgrade`")
+        raise typer.Exit(1)
+    state = "at the head" if current == [head] else f"behind the head ({head}); run `gunma db upgrade`"
+    console.print(f"current: {', '.join(current)} ({state})")
+
+
+@db_app.command("history")
+def db_history() -> None:
+    """List every migration, newest first; the current one is marked."""
+    url = database_url()
+    current = set(migrations.current_revisions(url))
+    table = Table("", "revision", "revises", "what it does")
+    for step in migrations.history():
+        table.add_row("→" if step.revision in current else "", step.revision, ", ".join(step.to), step.title)
+    console.print(table)
+
+
+@db_app.command("downgrade", context_settings=_NEGATIVE_OK)
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target: -1 (one step), a revision id, or base")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")] = False,
+    force: Annotated[bool, typer.Option(help="In production, allow dropping the billing tables")] = False,
+) -> None:
+    """Downgrade the database schema: says which revisions it undoes and where it ends, then asks."""
+    import os
+
+    url = database_url()
+    current = migrations.current_revisions(url)
+    try:
+        plan = migrations.downgrade_plan(revision, current)
+    except Exception as exc:  # alembic's errors for unknown or impossible targets
+        console.print(f"[red]cannot downgrade to {revision!r}: {exc}[/red]")
+        raise typer.Exit(2) from exc
+    if not plan:
+        console.print(f"nothing to undo: the database is at {', '.join(current) or '(empty)'}")
+        return
+    ends_at = ", ".join(plan[-1].to) or "base (an empty database)"
+    console.print(f"current: {', '.join(current)}")
+    console.print(f"this undoes {len(plan)} migration(s) and ends at: [bold]{ends_at}[/bold]")
+    for step in plan:
+        console.print(f"  - {step.revision}: {step.title}")
+    drops_billing = any(step.revision == migrations.BILLING_REVISION for step in plan)
+    if drops_billing:
+        console.print("[red]this drops the billing tables: every invoice, credit note and payment is lost[/red]")
+        if os.environ.get("ENVIRONMENT") == "production" and not force:
+            console.print("[red]refused in production; pass --force if you really mean it (back up first)[/red]")
+            raise typer.Exit(1)
+    if not yes and not typer.confirm("Proceed?", default=False):
+        console.print("nothing was changed")
+        raise typer.Exit(1)
+    migrations.downgrade(url, revision)
+    console.print(f"[yellow]downgraded to {', '.join(migrations.current_revisions(url)) or 'base'}[/yellow]")
 
 
 @app.command()
@@ -91,7 +173,7 @@ def setup() -> None:
     import os
 
     url = database_url()
-    migrations.upgrade(url, "heads")
+    migrations.upgrade(url, "head")
     results = asyncio.run(seed_all(url))
     for service, counts in results.items():
         console.print(f"seed {service}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))

@@ -2,9 +2,13 @@
 
 1. PostgreSQL and Redis: ``DATABASE_URL``/``REDIS_URL`` or the embedded servers under `.data/`;
    under the embedded default also a local SMTP sink writing `.data/mail/*.eml`.
-2. Migrations (``alembic upgrade heads``) and the idempotent seed.
+2. Migrations (``alembic upgrade head``) and the idempotent seed.
 3. The three APIs (uvicorn), the notifier worker and the scheduler (arq cron), as child processes.
 4. Waits for every ``/readyz`` and prints the URLs of the API docs. Ctrl-C stops everything.
+5. Keeps running: a child that dies is restarted with an increasing delay (1 s, 2 s, 4 s … 30 s)
+   and the log says so; only a child that keeps failing (``RESTART_LIMIT`` crashes within
+   ``RESTART_WINDOW_S``) stops the platform. Nothing is lost across a restart: events wait in
+   the outbox and in Redis.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -30,12 +35,82 @@ from shared.stack import DATA_DIR, ROOT, Urls, export_urls, resolve_urls, stop_s
 PLATFORM_SERVICE_TOKEN_NAME = "platform service token (make run)"
 
 
+#: A child that crashes this many times within the window is given up on, and the platform stops.
+RESTART_LIMIT = 5
+RESTART_WINDOW_S = 120.0
+RESTART_DELAY_MAX_S = 30.0
+
+
 @dataclass
 class Child:
     name: str
     argv: list[str]
     process: subprocess.Popen[bytes] | None = None
     env: dict[str, str] = field(default_factory=dict)
+    #: monotonic times of this child's recent crashes (within RESTART_WINDOW_S).
+    crashes: list[float] = field(default_factory=list)
+    #: when a crashed child is due to start again (None: running or never crashed).
+    restart_at: float | None = None
+
+
+def restart_delay(crashes_in_window: int) -> float:
+    """1 s after the first crash, doubling for each further crash in the window, at most 30 s."""
+    return min(RESTART_DELAY_MAX_S, 2.0 ** max(0, crashes_in_window - 1))
+
+
+class Supervisor:
+    """Starts the children, restarts one that dies (with backoff) and gives up on one that keeps dying.
+
+    ``poll()`` is called in a loop; ``clock`` and ``spawn`` are injectable so that the policy is
+    tested without waiting.
+    """
+
+    def __init__(
+        self,
+        children: list[Child],
+        spawn: Callable[[Child], subprocess.Popen[bytes]],
+        clock: Callable[[], float] = time.monotonic,
+        log: Callable[[str], None] = print,
+    ) -> None:
+        self.children = children
+        self.spawn = spawn
+        self.clock = clock
+        self.log = log
+
+    def start_all(self) -> None:
+        for child in self.children:
+            self._start(child)
+
+    def _start(self, child: Child) -> None:
+        child.process = self.spawn(child)
+        child.restart_at = None
+        self.log(f"[platform] started {child.name} (pid {child.process.pid})")
+
+    def poll(self) -> str | None:
+        """One round: restart what is due; returns the name of a child given up on, if any."""
+        now = self.clock()
+        for child in self.children:
+            if child.restart_at is not None:
+                if now >= child.restart_at:
+                    self._start(child)
+                continue
+            if child.process is None or child.process.poll() is None:
+                continue
+            code = child.process.returncode
+            child.crashes = [t for t in child.crashes if now - t < RESTART_WINDOW_S] + [now]
+            if len(child.crashes) >= RESTART_LIMIT:
+                self.log(
+                    f"[platform] {child.name} exited with {code} and has failed {len(child.crashes)} times "
+                    f"in {RESTART_WINDOW_S:.0f} s; giving up and stopping the platform"
+                )
+                return child.name
+            delay = restart_delay(len(child.crashes))
+            child.restart_at = now + delay
+            self.log(
+                f"[platform] {child.name} exited with {code}; restarting in {delay:.0f} s "
+                f"(crash {len(child.crashes)} of {RESTART_LIMIT} allowed in {RESTART_WINDOW_S:.0f} s)"
+            )
+        return None
 
 
 def api_ports() -> dict[str, int]:
@@ -103,8 +178,8 @@ def prepare_environment(urls: Urls) -> dict[str, str]:
     export_urls(urls)
     print(f"[platform] PostgreSQL: {'embedded (.data/)' if urls.embedded_database else 'DATABASE_URL'}")
     print(f"[platform] Redis:      {'embedded (.data/)' if urls.embedded_redis else 'REDIS_URL'}")
-    migrations.upgrade(urls.database_url, "heads")
-    print("[platform] migrations applied (alembic upgrade heads)")
+    migrations.upgrade(urls.database_url, "head")
+    print("[platform] migrations applied (alembic upgrade head)")
     results = asyncio.run(seed_all(urls.database_url))
     for service, counts in results.items():
         print(f"[platform] seed {service}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
@@ -149,10 +224,13 @@ def _run(urls: Urls) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    for child in children:
+
+    def spawn(child: Child) -> subprocess.Popen[bytes]:
         # Own process group: Ctrl-C reaches only us, and we stop the children in order.
-        child.process = subprocess.Popen(child.argv, cwd=ROOT, env=env, start_new_session=True)
-        print(f"[platform] started {child.name} (pid {child.process.pid})")
+        return subprocess.Popen(child.argv, cwd=ROOT, env=env, start_new_session=True)
+
+    supervisor = Supervisor(children, spawn)
+    supervisor.start_all()
     ports = api_ports()
     ready = wait_ready(ports)
     for svc, port in ports.items():
@@ -164,11 +242,8 @@ def _run(urls: Urls) -> int:
     exit_code = 0
     try:
         while not stopping:
-            for child in children:
-                assert child.process is not None
-                if child.process.poll() is not None:
-                    print(f"[platform] {child.name} exited with {child.process.returncode}; stopping")
-                    stopping, exit_code = True, 1
+            if supervisor.poll() is not None:
+                stopping, exit_code = True, 1
             time.sleep(0.5)
     finally:
         shutdown(children)
