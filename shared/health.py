@@ -40,7 +40,29 @@ async def _check_redis(request: Request) -> str | None:
     "/readyz",
     summary="Readiness",
     description="200 when PostgreSQL and Redis answer; 503 problem+json naming what is down. Public.",
-    responses={503: {"description": "A dependency is down"}},
+    responses={
+        200: {
+            "description": "PostgreSQL and Redis answer",
+            "content": {
+                "application/json": {"example": {"status": "ok", "checks": {"postgres": "ok", "redis": "ok"}}}
+            },
+        },
+        503: {
+            "description": "A dependency is down (problem+json naming it, with `Retry-After`)",
+            "content": {
+                "application/problem+json": {
+                    "schema": {"$ref": "#/components/schemas/ProblemDetail"},
+                    "example": {
+                        "type": "urn:gunma-sdgs:problem:not-ready",
+                        "title": "Service not ready",
+                        "status": 503,
+                        "detail": "Unavailable: redis",
+                        "checks": {"postgres": "ok", "redis": "ConnectionError"},
+                    },
+                }
+            },
+        },
+    },
 )
 async def readyz(request: Request) -> Response:
     db_error, redis_error = await asyncio.gather(_check_db(request), _check_redis(request))
@@ -54,7 +76,18 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ok", "checks": checks})
 
 
-@router.get("/metrics", summary="Prometheus metrics", description="Prometheus text format. Public.")
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    description="Prometheus text exposition format (not JSON). Public.",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Prometheus text format 0.0.4",
+            "content": {"text/plain; version=0.0.4; charset=utf-8": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def metrics() -> Response:
     body, content_type = render_metrics()
     return Response(body, media_type=content_type)

@@ -22,7 +22,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared.events import Event, EventData, make_event
-from shared.metrics import OUTBOX_PENDING, OUTBOX_RELAY_ERRORS, OUTBOX_RELAYED
+from shared.metrics import OUTBOX_OLDEST_AGE, OUTBOX_PENDING, OUTBOX_RELAY_ERRORS, OUTBOX_RELAYED
 
 log = structlog.get_logger("outbox")
 
@@ -128,7 +128,7 @@ class OutboxRelay:
         async with self.engine.begin() as conn:
             rows = (
                 await conn.execute(
-                    select(t.c.id, t.c.payload, t.c.request_id)
+                    select(t.c.id, t.c.payload, t.c.request_id, t.c.created_at, func.now().label("now"))
                     .where(t.c.sent_at.is_(None))
                     .order_by(t.c.created_at)
                     .limit(self.batch)
@@ -137,7 +137,11 @@ class OutboxRelay:
             ).all()
             if not rows:
                 OUTBOX_PENDING.labels(self.service).set(0)
+                OUTBOX_OLDEST_AGE.labels(self.service).set(0)
                 return 0
+            # Rows come oldest first: the first one's wait is the relay's lag.
+            OUTBOX_OLDEST_AGE.labels(self.service).set(max(0.0, (rows[0].now - rows[0].created_at).total_seconds()))
+            OUTBOX_PENDING.labels(self.service).set(len(rows))
             sent_ids: list[uuid.UUID] = []
             for row in rows:
                 await self.redis.enqueue_job(
