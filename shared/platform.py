@@ -121,6 +121,10 @@ def api_ports() -> dict[str, int]:
     }
 
 
+def worker_metrics_port() -> str:
+    return os.environ.get("WORKER_METRICS_PORT", "9103")
+
+
 def uvicorn_argv(service: str, port: int, host: str) -> list[str]:
     return [
         sys.executable, "-m", "uvicorn", f"services.{service}.main:create_app", "--factory",
@@ -133,7 +137,14 @@ def platform_children(host: str = "127.0.0.1") -> list[Child]:
     children = [Child(svc, uvicorn_argv(svc, port, host)) for svc, port in api_ports().items()]
     # The supervised entry point restarts arq's loop in-process if a Redis outage ends it, so one
     # outage does not stop the whole platform (containers get the same from their restart policy).
-    children.append(Child("notifier-worker", [sys.executable, "-m", "services.notifier.worker"]))
+    # The worker's own delivery counters (Prometheus), as in Kubernetes (notifier-worker.yaml).
+    children.append(
+        Child(
+            "notifier-worker",
+            [sys.executable, "-m", "services.notifier.worker"],
+            env={"WORKER_METRICS_PORT": worker_metrics_port()},
+        )
+    )
     children.append(
         Child("scheduler", [sys.executable, "-m", "arq", "services.netsugen_booking.scheduler.WorkerSettings"])
     )
@@ -227,7 +238,7 @@ def _run(urls: Urls) -> int:
 
     def spawn(child: Child) -> subprocess.Popen[bytes]:
         # Own process group: Ctrl-C reaches only us, and we stop the children in order.
-        return subprocess.Popen(child.argv, cwd=ROOT, env=env, start_new_session=True)
+        return subprocess.Popen(child.argv, cwd=ROOT, env={**env, **child.env}, start_new_session=True)
 
     supervisor = Supervisor(children, spawn)
     supervisor.start_all()
@@ -237,6 +248,7 @@ def _run(urls: Urls) -> int:
         state = "ready" if ready[svc] else "NOT READY"
         print(f"[platform] {svc:<17} http://127.0.0.1:{port}/docs  ({state})")
     if all(ready.values()):
+        print(f"[platform] notifier worker metrics: http://127.0.0.1:{worker_metrics_port()}/metrics")
         print("[platform] all services ready. Ctrl-C stops everything.")
         print("[platform] create an admin token: .venv/bin/gunma token create --role admin --name you")
     exit_code = 0

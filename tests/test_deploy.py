@@ -30,9 +30,32 @@ def resolve(dotted: str, attr_sep: str) -> Any:
     return getattr(importlib.import_module(module_name), attr)
 
 
+#: Entry points started as ``python -m <module>`` and the arq settings they run.
+SUPERVISED_WORKERS = {"services.notifier.worker": "services.notifier.worker.WorkerSettings"}
+
+
+def worker_settings_path(argv: list[str]) -> str | None:
+    """The arq WorkerSettings a worker command runs (``arq X``, ``python -m arq X``, a supervised module)."""
+    if argv[:3] == ["python", "-m", "arq"]:
+        return argv[3]
+    if argv[0] == "arq":
+        return argv[1]
+    if argv[:2] == ["python", "-m"] and argv[2] in SUPERVISED_WORKERS:
+        return SUPERVISED_WORKERS[argv[2]]
+    return None
+
+
 def check_command(argv: list[str]) -> None:
     # Worker settings read REDIS_URL when they are built; a stand-in is enough to inspect them.
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+    if argv[:3] == ["python", "-m", "uvicorn"]:
+        argv = ["uvicorn", *argv[3:]]
+    settings_path = worker_settings_path(argv)
+    if settings_path is not None:
+        if argv[:2] == ["python", "-m"] and argv[2] in SUPERVISED_WORKERS:
+            module = importlib.import_module(argv[2])
+            assert callable(getattr(module, "run_supervised", None)), f"{argv[2]} has no supervised entry point"
+        argv = ["arq", settings_path]
     program = argv[0]
     if program == "uvicorn":
         target = resolve(argv[1], ":")

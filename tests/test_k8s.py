@@ -26,7 +26,7 @@ import yaml
 from pydantic import SecretStr
 
 from shared.settings_doc import env_names, settings_classes
-from tests.test_deploy import ROOT, check_command
+from tests.test_deploy import ROOT, check_command, worker_settings_path
 
 K8S = ROOT / "deploy" / "k8s"
 NAMESPACE = "gunma-sdgs"
@@ -284,7 +284,8 @@ def test_apis_and_workers_run_what_they_are_named_for() -> None:
         assert option(args, "--port") == str(port)
         assert option(args, "--host") == "0.0.0.0"
     for name, settings in WORKERS.items():
-        assert argv(deployments[name]["spec"]["template"]["spec"]["containers"][0]) == ["arq", settings]
+        command = argv(deployments[name]["spec"]["template"]["spec"]["containers"][0])
+        assert worker_settings_path(command) == settings, command
 
 
 def test_worker_ports_are_the_ones_the_worker_serves() -> None:
@@ -707,7 +708,9 @@ def test_cron_jobs_run_once_per_schedule_across_replicas(name: str) -> None:
     result) exists: every replica computes the same id, so only unique jobs without a fixed id
     qualify, and jobs that can still run twice must be idempotent."""
     container = of_kind("Deployment")[name]["spec"]["template"]["spec"]["containers"][0]
-    module_name, attr = argv(container)[1].rsplit(".", 1)
+    settings_path = worker_settings_path(argv(container))
+    assert settings_path is not None, argv(container)
+    module_name, attr = settings_path.rsplit(".", 1)
     settings_cls = getattr(importlib.import_module(module_name), attr)
     assert settings_cls.cron_jobs, f"{name} schedules nothing"
     for cron_job in settings_cls.cron_jobs:

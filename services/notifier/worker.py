@@ -114,8 +114,12 @@ async def startup(ctx: dict[str, Any]) -> None:
     await worker_startup(ctx, service="notifier-worker", settings=pooled)
     ctx["dispatcher"] = create_dispatcher(settings, ctx)
     if settings.worker_metrics_port:
-        start_http_server(settings.worker_metrics_port)
-        log.info("worker_metrics_serving", port=settings.worker_metrics_port)
+        try:
+            start_http_server(settings.worker_metrics_port)
+        except OSError as exc:  # the port is taken (a second worker on one host): deliver anyway
+            log.error("worker_metrics_unavailable", port=settings.worker_metrics_port, error=str(exc))
+        else:
+            log.info("worker_metrics_serving", port=settings.worker_metrics_port)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
