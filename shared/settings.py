@@ -17,7 +17,11 @@ BOOTSTRAP_TOKEN_MIN_LENGTH = 32
 
 
 class CommonSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # hide_input_in_errors: a refused setting's error names the variable and the reason, never the
+    # value (a refused BOOTSTRAP_ADMIN_TOKEN, or every secret of the environment, in a start-up log).
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", hide_input_in_errors=True
+    )
 
     environment: Literal["development", "test", "production"] = "development"
     database_url: str | None = Field(
