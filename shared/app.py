@@ -116,7 +116,7 @@ def create_service_app(
     )
     app.state.settings = settings
     app.state.service = service
-    app.state.auth_limiter = FailureLimiter(settings.auth_failure_limit_per_minute)
+    app.state.auth_limiter = FailureLimiter(settings.auth_failure_limit_per_minute, service)
     install_error_handlers(app)
     app.include_router(health_router)
     for router in routers:
@@ -133,7 +133,10 @@ def create_service_app(
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-None-Match", "X-Request-ID"],
             expose_headers=["ETag", "X-Request-ID", "Retry-After"],
         )
-    app.add_middleware(PlatformMiddleware, service=service, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        PlatformMiddleware, service=service, max_body_bytes=settings.max_body_bytes,
+        max_header_bytes=settings.max_header_bytes,
+    )
     # Make sure the problem schema is a named component even if no route references it directly.
     app.openapi_schema = None
     _orig_openapi = app.openapi

@@ -11,13 +11,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
 import uuid
-from collections import defaultdict, deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
+from typing import Annotated, Any, Literal, NoReturn
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -30,6 +29,7 @@ from shared.errors import Forbidden, TooManyRequests, Unauthorized
 from shared.jst import utcnow
 from shared.metrics import AUTH_FAILURES
 from shared.pgnotify import invalidate_after_commit, process_token
+from shared.ratewindow import SharedWindow, retry_after
 
 #: Notified at commit by a trigger on auth.api_token (migration 0008) on every change.
 TOKENS_CHANNEL = "auth_tokens"
@@ -80,7 +80,7 @@ class ApiToken(AuthBase):
 
 
 def hash_token(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
+    return hashlib.sha256(secret.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def new_secret() -> str:
@@ -155,55 +155,95 @@ async def revoke_token(session: AsyncSession, token_id: uuid.UUID) -> bool:
 
 
 class FailureLimiter:
-    """Sliding one-minute window of failed authentications per client address (per process)."""
+    """Failed authentications in any 60 s, per presented credential and per client address.
 
-    def __init__(self, limit_per_minute: int) -> None:
+    Only failures are counted and only failures are refused: a request presenting a valid credential
+    is answered whatever other requests did (verification comes first), so a guesser behind the same
+    address (a NAT, a proxy, a pod's own address) cannot lock anyone out, service calls included.
+    The counters are in Redis (shared/ratewindow.py: every process and replica of the service counts
+    together); while Redis is unreachable each process counts on its own.
+    """
+
+    def __init__(self, limit_per_minute: int, service: str = "app") -> None:
         self.limit = limit_per_minute
-        self._hits: dict[str, deque[float]] = defaultdict(deque)
+        self.window = SharedWindow(service, "auth-failures", limit_per_minute)
 
-    def _window(self, key: str, now: float) -> deque[float]:
-        hits = self._hits[key]
-        while hits and now - hits[0] > 60:
-            hits.popleft()
-        return hits
+    @staticmethod
+    def keys(credential_digest: str, address: str) -> tuple[str, str]:
+        return f"cred:{credential_digest}", f"addr:{address}"
 
-    def check(self, key: str) -> None:
-        now = time.monotonic()
-        hits = self._window(key, now)
-        if len(hits) >= self.limit:
-            retry = max(1, int(60 - (now - hits[0])) + 1)
-            raise TooManyRequests(
-                "Too many failed authentication attempts.",
-                detail_ja="認証の失敗が多すぎます。しばらくしてから再度お試しください。",
-                headers={"Retry-After": str(retry)},
-            )
-
-    def record(self, key: str) -> None:
-        self._window(key, time.monotonic()).append(time.monotonic())
-        if len(self._hits) > 10_000:  # bound memory under a spray of addresses
-            self._hits.clear()
+    async def record_failure(self, redis: Any, credential_digest: str, address: str) -> float | None:
+        """Count one failure; None while under the limit, else the seconds to wait (429)."""
+        return await self.window.hit(redis, *self.keys(credential_digest, address))
 
 
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <token>`")
 
 
-def _client_key(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+def _networks(request: Request) -> tuple[IPv4Network | IPv6Network, ...]:
+    state = request.app.state
+    cached: tuple[IPv4Network | IPv6Network, ...] | None = getattr(state, "trusted_proxy_networks", None)
+    if cached is None:
+        configured = getattr(getattr(state, "settings", None), "trusted_proxies", None) or []
+        cached = state.trusted_proxy_networks = tuple(ip_network(n.strip(), strict=False) for n in configured)
+    return cached
 
 
-async def get_optional_principal(
-    request: Request,
-    session: DbSession,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal | None:
-    if credentials is None:
-        return None
-    limiter: FailureLimiter = request.app.state.auth_limiter
-    key = _client_key(request)
-    limiter.check(key)
-    secret = credentials.credentials
+def _canonical(address: str) -> tuple[str, IPv4Address | IPv6Address | None]:
+    text = address.strip()
+    if text.startswith("[") and "]" in text:  # [v6]:port
+        text = text[1 : text.index("]")]
+    try:
+        ip = ip_address(text)
+    except ValueError:
+        if text.count(":") == 1:  # v4:port
+            try:
+                ip = ip_address(text.split(":", 1)[0])
+            except ValueError:
+                return text[:100], None
+        else:
+            return text[:100], None
+    if isinstance(ip, IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return str(ip), ip
+
+
+def client_address(request: Request) -> str:
+    """The client's address: the direct peer, unless that peer is a trusted proxy (``TRUSTED_PROXIES``).
+
+    Behind trusted proxies, ``X-Forwarded-For`` is read from the right: each trusted proxy appended
+    the address it received the request from, so the right-most entry that is not itself a trusted
+    proxy is the client; anything left of it was written by the client and is ignored.
+    """
+    peer = request.client.host if request.client else ""
+    networks = _networks(request)
+    peer_text, peer_ip = _canonical(peer)
+    if not networks or peer_ip is None or not any(peer_ip in n for n in networks):
+        return peer_text or "unknown"
+    hops = [h for value in request.headers.getlist("x-forwarded-for") for h in value.split(",") if h.strip()]
+    for hop in reversed(hops):
+        text, ip = _canonical(hop)
+        if ip is None or not any(ip in n for n in networks):
+            return text
+    return peer_text  # every hop is a trusted proxy: the request started inside
+
+
+def _is_bootstrap(request: Request, secret: str) -> bool:
     bootstrap = request.app.state.settings.bootstrap_admin_token
-    if bootstrap is not None and hmac.compare_digest(secret, bootstrap.get_secret_value()):
+    if bootstrap is None:
+        return False
+    # Bytes, not str: compare_digest refuses non-ASCII str (a TypeError, once an anonymous 500).
+    return hmac.compare_digest(secret.encode("utf-8", "surrogateescape"), bootstrap.get_secret_value().encode())
+
+
+async def verify_credential(request: Request, session: AsyncSession, secret: str) -> Principal | None:
+    """The principal a presented secret stands for; None when it is unknown, revoked or malformed.
+
+    Touches no rate limit: callers count the failures (``get_optional_principal``).
+    """
+    if not secret.isascii() or not secret.isprintable():
+        return None  # every token and the bootstrap token are printable ASCII
+    if _is_bootstrap(request, secret):
         return Principal(role="admin", subject=None, token_id=None, name="bootstrap-admin")
     digest = hash_token(secret)
     # A token seen before is answered from memory while no token has changed since (any revocation
@@ -221,19 +261,47 @@ async def get_optional_principal(
         )
     ).first()
     if row is None:
-        limiter.record(key)
-        AUTH_FAILURES.labels(request.app.title).inc()
-        raise Unauthorized(
-            "The bearer token is unknown or revoked.",
-            detail_ja="トークンが無効か、失効しています。",
-            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-        )
+        return None
     role: Role = row.role
     principal = Principal(role=role, subject=row.subject, token_id=str(row.id), name=row.name)
     if generation is not None:
         if len(_PRINCIPALS) >= _PRINCIPALS_MAX:
             _PRINCIPALS.clear()
         _PRINCIPALS[digest] = (generation, principal)
+    return principal
+
+
+async def refuse_credential(request: Request, secret: str) -> NoReturn:
+    """A presented credential failed: count it (per credential and per client address) and answer
+    401, or 429 + ``Retry-After`` once either counter is over the limit."""
+    AUTH_FAILURES.labels(getattr(request.app.state, "service", request.app.title)).inc()
+    limiter: FailureLimiter = request.app.state.auth_limiter
+    digest = hash_token(secret)
+    wait = await limiter.record_failure(getattr(request.app.state, "redis", None), digest, client_address(request))
+    if wait is not None:
+        raise TooManyRequests(
+            "Too many failed authentication attempts.",
+            detail_ja="認証の失敗が多すぎます。しばらくしてから再度お試しください。",
+            headers={"Retry-After": retry_after(wait)},
+        )
+    raise Unauthorized(
+        "The bearer token is unknown or revoked.",
+        detail_ja="トークンが無効か、失効しています。",
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
+
+
+async def get_optional_principal(
+    request: Request,
+    session: DbSession,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal | None:
+    """Verify the credential first; only a failure touches the failure limiter."""
+    if credentials is None:
+        return None
+    principal = await verify_credential(request, session, credentials.credentials)
+    if principal is None:
+        await refuse_credential(request, credentials.credentials)
     return principal
 
 

@@ -41,7 +41,11 @@ def create_engine(
 ) -> AsyncEngine:
     """The async engine. ``pre_ping`` is off by default: it costs three round trips on every
     checkout (measured in bench/). A connection that died with its server fails one request with a
-    503 problem (``is_database_unavailable``), is invalidated, and the next checkout reconnects."""
+    503 problem (``is_database_unavailable``), is invalidated, and the next checkout reconnects.
+
+    ``hide_parameters``: a statement's bound values (member names, email addresses, card-token
+    hashes) never appear in an exception's text, so an unexpected database error logged with its
+    traceback carries the SQL but no personal data (docs/security.md, finding 4)."""
     connect_args: dict[str, Any] = {
         "server_settings": {
             "application_name": application_name,
@@ -57,6 +61,7 @@ def create_engine(
         pool_pre_ping=pre_ping,
         pool_recycle=1800,
         connect_args=connect_args,
+        hide_parameters=True,
     )
 
 

@@ -1,4 +1,5 @@
-"""One pure-ASGI middleware for every service: request id, metrics, body-size limit, security headers.
+"""One pure-ASGI middleware for every service: request id, metrics, header- and body-size limits,
+text checks of JSON bodies and URLs, a sane ``Host``, relative redirects, security headers.
 
 It is a single layer (not four ``BaseHTTPMiddleware``s) because it sits on the hot path of every
 request: the front desk's check-ins and the dashboards' KPI reads.
@@ -11,7 +12,7 @@ import re
 import secrets
 import time
 from typing import Any
-from urllib.parse import unquote_to_bytes
+from urllib.parse import unquote_to_bytes, urlsplit
 
 import orjson
 import structlog
@@ -52,18 +53,57 @@ def new_request_id() -> str:
     return f"{_RID_PREFIX}{next(_rid_counter):016x}"
 
 
+#: A ``Host`` header: a registered name (RFC 3986 reg-name characters) or an IP literal, and a port.
+#: No ``/``, ``?``, ``#``, ``@`` or spaces, which would let it rewrite the path of a URL built from it.
+_HOST = re.compile(rb"^(?:[A-Za-z0-9\-._~!$&'()*+,;=%]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$")
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def is_json_media_type(content_type: bytes | None) -> bool:
+    """Whether a body is parsed as JSON by the framework: ``*/json`` or ``*/*+json`` in any casing,
+    with any parameters. (FastAPI parses a body that declares no type as JSON too: see
+    ``_must_check_as_json``.)"""
+    if not content_type:
+        return False
+    media = content_type.split(b";", 1)[0].strip().lower()
+    return media.endswith((b"/json", b"+json")) and b"/" in media
+
+
+def _must_check_as_json(method: str, content_type: bytes | None) -> bool:
+    if content_type is None or not content_type.strip():
+        return method in _BODY_METHODS
+    return is_json_media_type(content_type)
+
+
+def relative_location(location: bytes) -> bytes:
+    """``http://any.host/v1/x/?a=1`` → ``/v1/x/?a=1``: the service only ever redirects to itself, and the
+    host of an absolute URL would be the request's ``Host`` header, i.e. whatever the client sent."""
+    if b"://" not in location and not location.startswith(b"//"):
+        return location
+    parts = urlsplit(location.decode("latin-1"))
+    path = parts.path or "/"
+    if path.startswith("//"):  # "//evil.example" as a path would be read as a host again
+        path = "/" + path.lstrip("/")
+    return (path + (f"?{parts.query}" if parts.query else "")).encode("latin-1")
+
+
 class PlatformMiddleware:
-    def __init__(self, app: ASGIApp, *, service: str, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, service: str, max_body_bytes: int, max_header_bytes: int = 16_384
+    ) -> None:
         self.app = app
         self.service = service
         self.max_body_bytes = max_body_bytes
+        self.max_header_bytes = max_header_bytes
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers") or [])
+        raw_headers = scope.get("headers") or []
+        headers = dict(raw_headers)
         incoming = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if incoming and _valid_request_id(incoming) else new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
@@ -71,6 +111,26 @@ class PlatformMiddleware:
         started = time.perf_counter()
         status_holder = [500]
         rid_bytes = request_id.encode()
+
+        header_bytes = sum(len(k) + len(v) + 4 for k, v in raw_headers)
+        if header_bytes > self.max_header_bytes:
+            await self._send_problem(
+                scope, send, rid_bytes, 431, "request-header-fields-too-large", "Request header fields too large",
+                f"The request's headers exceed {self.max_header_bytes} bytes.", {"connection": "close"},
+            )
+            self._record(scope, 431, started)
+            request_id_var.reset(token)
+            return
+
+        host = headers.get(b"host")
+        if host is not None and not _HOST.match(host):
+            await self._send_problem(
+                scope, send, rid_bytes, 400, "invalid-host", "Invalid Host header",
+                "The Host header is not a host name or address with an optional port.", {},
+            )
+            self._record(scope, 400, started)
+            request_id_var.reset(token)
+            return
 
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
@@ -89,9 +149,11 @@ class PlatformMiddleware:
         received = 0
         too_large = False
         buffered: Message | None = None
-        if b"json" in headers.get(b"content-type", b""):
+        if _must_check_as_json(scope["method"], headers.get(b"content-type")):
             # JSON bodies are small (bounded by max_body_bytes): read them whole and check the text
             # before any handler sees it, so NUL and broken Unicode get one clear 422 everywhere.
+            # Media types are case-insensitive and may carry parameters (application/JSON;
+            # charset=utf-8, application/vnd.x+json): every form the framework parses is checked.
             chunks: list[bytes] = []
             size = 0
             while True:
@@ -142,6 +204,11 @@ class PlatformMiddleware:
                 for name, value in raw:
                     if value.startswith(b"text/html") and name.lower() == b"content-type":
                         html = True
+                if message["status"] in _REDIRECTS:
+                    raw = [
+                        (name, relative_location(value) if name.lower() == b"location" else value)
+                        for name, value in raw
+                    ]
                 raw.append((b"x-request-id", rid_bytes))
                 raw.extend(SECURITY_HEADERS)
                 if html and not scope["path"].startswith(("/docs", "/redoc")):

@@ -130,6 +130,9 @@ def uvicorn_argv(service: str, port: int, host: str) -> list[str]:
         sys.executable, "-m", "uvicorn", f"services.{service}.main:create_app", "--factory",
         "--host", host, "--port", str(port), "--loop", "uvloop", "--http", "httptools",
         "--no-access-log", "--timeout-graceful-shutdown", "15",
+        # The services read X-Forwarded-For themselves, and only from TRUSTED_PROXIES (shared/auth.py);
+        # uvicorn's own handling would trust it from 127.0.0.1, i.e. from any local client.
+        "--no-proxy-headers",
     ]
 
 

@@ -1,9 +1,10 @@
 """Per-token rate limits for operations a script could abuse (the front desk's check-in).
 
-A sliding one-minute window per (operation, token), in the process: each API replica limits on its
-own, which bounds a leaked or runaway token to ``replicas × limit`` per minute, enough to stop card
-guessing and runaway kiosks without shared state. Every attempt counts, refused ones included: a
-check-in with a wrong card is exactly what the limit is for.
+A sliding one-minute window per (operation, token), counted in Redis (shared/ratewindow.py): every
+process and replica of the service counts together, so n replicas still allow ``limit`` calls a
+minute, not n × ``limit``. While Redis is unreachable each process counts on its own (the brake stays
+on, at replicas × limit). Every attempt counts, refused ones included: a check-in with a wrong card
+is exactly what the limit is for.
 
 Use as a route dependency::
 
@@ -14,8 +15,6 @@ The limit is read from the app's settings by name (so each service declares its 
 
 from __future__ import annotations
 
-import time
-from collections import defaultdict, deque
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -23,30 +22,9 @@ from fastapi import Request
 
 from shared.auth import CurrentPrincipal, Principal
 from shared.errors import TooManyRequests
+from shared.ratewindow import LocalWindow, SharedWindow, retry_after
 
-_MAX_KEYS = 10_000
-
-
-class SlidingWindowLimiter:
-    """At most ``limit`` hits per key in any 60-second window."""
-
-    def __init__(self, limit_per_minute: int) -> None:
-        self.limit = limit_per_minute
-        self._hits: dict[str, deque[float]] = defaultdict(deque)
-
-    def hit(self, key: str, now: float | None = None) -> int | None:
-        """Record a hit; returns None when allowed, else the seconds to wait (the hit is not recorded)."""
-        now = time.monotonic() if now is None else now
-        hits = self._hits[key]
-        while hits and now - hits[0] >= 60:
-            hits.popleft()
-        if len(hits) >= self.limit:
-            return max(1, int(60 - (now - hits[0])) + 1)
-        if len(self._hits) > _MAX_KEYS:  # bound memory under a spray of tokens
-            self._hits.clear()
-            hits = self._hits[key]
-        hits.append(now)
-        return None
+__all__ = ["LocalWindow", "SharedWindow", "per_token_limit", "token_key"]
 
 
 def token_key(principal: Principal) -> str:
@@ -60,18 +38,19 @@ def per_token_limit(
 
     async def dependency(request: Request, principal: CurrentPrincipal) -> Principal:
         limit = int(getattr(request.app.state.settings, setting, default))
-        limiters: dict[str, SlidingWindowLimiter] | None = getattr(request.app.state, "rate_limiters", None)
+        limiters: dict[str, SharedWindow] | None = getattr(request.app.state, "rate_limiters", None)
         if limiters is None:
             limiters = request.app.state.rate_limiters = {}
         limiter = limiters.get(operation)
         if limiter is None or limiter.limit != limit:
-            limiter = limiters[operation] = SlidingWindowLimiter(limit)
-        retry = limiter.hit(token_key(principal))
-        if retry is not None:
+            service = str(getattr(request.app.state, "service", request.app.title))
+            limiter = limiters[operation] = SharedWindow(service, operation, limit)
+        wait = await limiter.hit(getattr(request.app.state, "redis", None), token_key(principal))
+        if wait is not None:
             raise TooManyRequests(
                 f"Too many {operation} requests with this token: at most {limit} a minute.",
                 detail_ja=f"このトークンでの{operation}が多すぎます(1分間に{limit}回まで)。しばらくしてから再度お試しください。",
-                headers={"Retry-After": str(retry)},
+                headers={"Retry-After": retry_after(wait)},
             )
         return principal
 

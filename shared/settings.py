@@ -5,15 +5,23 @@ Every service subclasses :class:`CommonSettings`; see `.env.example` for every v
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: A bootstrap admin token shorter than this is refused at start-up (finding 12 of docs/security.md).
+BOOTSTRAP_TOKEN_MIN_LENGTH = 32
 
 
 class CommonSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # hide_input_in_errors: a refused setting's error names the variable and the reason, never the
+    # value (a refused BOOTSTRAP_ADMIN_TOKEN, or every secret of the environment, in a start-up log).
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", hide_input_in_errors=True
+    )
 
     environment: Literal["development", "test", "production"] = "development"
     database_url: str | None = Field(
@@ -25,8 +33,9 @@ class CommonSettings(BaseSettings):
     )
     bootstrap_admin_token: SecretStr | None = Field(
         default=None,
-        description="Accepted as an admin token to set up a fresh install. SET-UP ONLY: create real tokens "
-        "with `gunma token create`, then unset it.",
+        description="Accepted as an admin token to set up a fresh install (at least "
+        f"{BOOTSTRAP_TOKEN_MIN_LENGTH} characters). SET-UP ONLY: create real tokens with `gunma token "
+        "create`, then unset it. Refused (the service does not start) when ENVIRONMENT=production.",
     )
     service_token: SecretStr | None = Field(
         default=None,
@@ -67,8 +76,60 @@ class CommonSettings(BaseSettings):
     notifier_url: str = "http://127.0.0.1:8003"
     http_timeout_s: float = Field(default=10.0, gt=0, description="Timeout of calls between services.")
     auth_failure_limit_per_minute: int = Field(
-        default=30, ge=1, description="Failed authentications per client address per minute before 429."
+        default=30, ge=1,
+        description="Failed authentications per client address, and per presented credential, in any "
+        "60 s before 429 (counted in Redis, shared by every process). A valid token is never refused.",
     )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description='JSON list of the reverse proxies\' addresses or CIDRs, e.g. ["10.0.0.0/8"]. X-Forwarded-For '
+        "is read only when the direct peer is one of them (then the right-most address that is not a "
+        "trusted proxy is the client). Empty (default): the peer address is the client.",
+    )
+    max_header_bytes: int = Field(
+        default=16_384, ge=1024, le=1_048_576,
+        description="Total size of a request's header names and values; larger requests get 431.",
+    )
+
+    @field_validator("bootstrap_admin_token", mode="before")
+    @classmethod
+    def _empty_bootstrap_is_unset(cls, value: object) -> object:
+        # docker-compose passes `${BOOTSTRAP_ADMIN_TOKEN:-}`: an empty value means "not set".
+        return None if value == "" else value
+
+    @field_validator("bootstrap_admin_token")
+    @classmethod
+    def _bootstrap_is_long(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        secret = value.get_secret_value()
+        if len(secret) < BOOTSTRAP_TOKEN_MIN_LENGTH:
+            raise ValueError(
+                f"BOOTSTRAP_ADMIN_TOKEN must be at least {BOOTSTRAP_TOKEN_MIN_LENGTH} characters "
+                "(e.g. `openssl rand -hex 24`)"
+            )
+        if not (secret.isascii() and secret.isprintable() and " " not in secret):
+            raise ValueError("BOOTSTRAP_ADMIN_TOKEN must be printable ASCII without spaces")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"TRUSTED_PROXIES: {entry!r} is not an IP address or CIDR") from None
+        return value
+
+    @model_validator(mode="after")
+    def _no_bootstrap_in_production(self) -> CommonSettings:
+        if self.environment == "production" and self.bootstrap_admin_token is not None:
+            raise ValueError(
+                "BOOTSTRAP_ADMIN_TOKEN is refused when ENVIRONMENT=production: create an admin token "
+                "with `gunma token create --role admin --name <you>` and unset BOOTSTRAP_ADMIN_TOKEN"
+            )
+        return self
 
     def require_database_url(self) -> str:
         if not self.database_url:

@@ -36,7 +36,7 @@ from shared.stack import resolve_urls, stop_started
 
 TEST_DB = os.environ.get("TEST_DATABASE_NAME", "gunma_test")
 TEST_REDIS_DB = int(os.environ.get("TEST_REDIS_DB", "9"))
-BOOTSTRAP_TOKEN = "test-bootstrap-admin-token"
+BOOTSTRAP_TOKEN = "test-bootstrap-admin-token-0123456789abcdef"
 
 
 @dataclass(frozen=True)

@@ -127,3 +127,45 @@ def test_proxy_config_routes_to_compose_services() -> None:
 
 def test_env_example_is_current() -> None:
     assert (ROOT / ".env.example").read_text() == render(), "run: python -m shared.settings_doc > .env.example"
+
+
+API_SERVICES = ("kpi_api", "netsugen_booking", "notifier")
+
+
+def test_compose_apis_read_forwarded_for_only_from_the_proxy() -> None:
+    """Finding 1 of docs/security.md: `--proxy-headers` made uvicorn believe X-Forwarded-For, so a
+    client could choose the address the failed-authentication limit counts. The services read it
+    themselves, only from the reverse proxy's fixed address."""
+    import ipaddress
+    import json
+
+    proxy_ip = ipaddress.ip_address(COMPOSE["services"]["proxy"]["networks"]["default"]["ipv4_address"])
+    subnet = ipaddress.ip_network(COMPOSE["networks"]["default"]["ipam"]["config"][0]["subnet"])
+    assert proxy_ip in subnet
+    for name in API_SERVICES:
+        service = COMPOSE["services"][name]
+        assert "--no-proxy-headers" in service["command"] and "--proxy-headers" not in service["command"]
+        env = service["environment"]
+        assert "FORWARDED_ALLOW_IPS" not in env
+        trusted = [ipaddress.ip_network(n) for n in json.loads(env["TRUSTED_PROXIES"])]
+        assert trusted == [ipaddress.ip_network(f"{proxy_ip}/32")], name
+    assert "--no-proxy-headers" in (ROOT / "deploy" / "Dockerfile").read_text()
+    assert "$proxy_add_x_forwarded_for" in (ROOT / "deploy" / "nginx.conf").read_text()
+
+
+def test_compose_settings_are_accepted_in_production() -> None:
+    """Finding 12: the compose stack runs with ENVIRONMENT=production, where BOOTSTRAP_ADMIN_TOKEN is
+    refused; the settings the APIs get must build (a refused setting stops the service)."""
+    import json
+
+    from shared.settings import CommonSettings
+
+    for name in API_SERVICES:
+        env = COMPOSE["services"][name]["environment"]
+        assert env["ENVIRONMENT"] == "production"
+        assert "BOOTSTRAP_ADMIN_TOKEN" not in env
+        values = {k.lower(): v for k, v in env.items() if "${" not in str(v)}
+        values["trusted_proxies"] = json.loads(values["trusted_proxies"])
+        values["cors_origins"] = json.loads(values["cors_origins"])
+        settings = CommonSettings(**values)
+        assert settings.bootstrap_admin_token is None and settings.trusted_proxies

@@ -11,6 +11,8 @@ builds both kustomizations.
 from __future__ import annotations
 
 import importlib
+import ipaddress
+import json
 import os
 import re
 import shutil
@@ -667,11 +669,44 @@ def test_network_policies_select_platform_pods_on_real_ports() -> None:
                if p["spec"].get("ingress") and all(
                    matches(p["spec"]["podSelector"].get("matchLabels", {}), d["spec"]["template"]["metadata"]["labels"])
                    for d in api_pods)]
-    assert allowed, "the APIs trust X-Forwarded-For from any peer: a NetworkPolicy must limit who connects"
+    assert allowed, "a NetworkPolicy must limit who connects to the APIs"
     default_deny = [p for p in of_kind("NetworkPolicy").values()
                     if p["spec"]["podSelector"] == {} and "Ingress" in p["spec"]["policyTypes"]
                     and not p["spec"].get("ingress")]
     assert default_deny
+
+
+# ---------------------------------------------------------------- client addresses and set-up secrets
+
+
+def test_apis_read_forwarded_for_only_from_trusted_proxies() -> None:
+    """Finding 1 of docs/security.md: uvicorn trusted X-Forwarded-For from every peer ('*'), so any
+    client could choose the address the failed-authentication limit counts."""
+    from shared.settings import CommonSettings
+
+    deployments = of_kind("Deployment")
+    for name in APIS:
+        container = deployments[name]["spec"]["template"]["spec"]["containers"][0]
+        args = argv(container)
+        assert "--no-proxy-headers" in args and "--proxy-headers" not in args, name
+        assert "--forwarded-allow-ips" not in args, name
+        env = effective_env(container)
+        assert "FORWARDED_ALLOW_IPS" not in env, name  # uvicorn reads it from the environment too
+        proxies = CommonSettings(trusted_proxies=json.loads(env["TRUSTED_PROXIES"])).trusted_proxies
+        assert proxies, f"{name}: TRUSTED_PROXIES is empty: every client shares the Ingress' address"
+        for entry in proxies:
+            network = ipaddress.ip_network(entry, strict=False)
+            assert network.prefixlen >= 8 and network.is_private, f"{name}: trusts {entry}"
+
+
+def test_no_bootstrap_admin_token_in_production() -> None:
+    """Finding 12: BOOTSTRAP_ADMIN_TOKEN is refused when ENVIRONMENT=production (the pods would not start)."""
+    for where, container in all_containers():
+        env = effective_env(container)
+        names = {item["name"] for item in container.get("env", [])}
+        if env.get("ENVIRONMENT") == "production":
+            assert "BOOTSTRAP_ADMIN_TOKEN" not in names, where
+    assert "BOOTSTRAP_ADMIN_TOKEN" not in example_secret()["stringData"]
 
 
 # ---------------------------------------------------------------- running many replicas

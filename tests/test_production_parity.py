@@ -28,7 +28,7 @@ PLACES = {
     "scheduler": ("scheduler", "scheduler.yaml"),
 }
 #: uvicorn flags that change how the process serves (the rest, host/port/timeouts/proxy, are per place).
-SERVING_FLAGS = ("--loop", "--http", "--no-access-log", "--factory")
+SERVING_FLAGS = ("--loop", "--http", "--no-access-log", "--factory", "--no-proxy-headers")
 
 
 def _run_argv(name: str) -> list[str]:
@@ -57,7 +57,7 @@ def _serving(argv: list[str]) -> dict[str, Any]:
     for flag in SERVING_FLAGS:
         if flag not in argv:
             out[flag] = None
-        elif flag in ("--no-access-log", "--factory"):
+        elif flag in ("--no-access-log", "--factory", "--no-proxy-headers"):
             out[flag] = True
         else:
             out[flag] = argv[argv.index(flag) + 1]

@@ -16,10 +16,10 @@ class NetsugenSettings(BookingSettings, BillingSettings, CommonSettings):
     # How many people may be in the space at once (fire-safety capacity). Check-ins beyond it are
     # refused with 409 `space-full`. Environment: NETSUGEN_CAPACITY.
     netsugen_capacity: int = Field(default=80, ge=1, le=10_000)
-    # Check-ins one token may attempt per minute (per API process), refused ones included: stops card
-    # guessing and runaway kiosks with 429 + Retry-After (shared/ratelimit.py).
+    # Check-ins one token may attempt per minute (counted in Redis across every replica), refused ones
+    # included: stops card guessing and runaway kiosks with 429 + Retry-After (shared/ratelimit.py).
     checkin_rate_limit_per_minute: int = Field(
-        default=120, ge=1, description="Check-ins one token may attempt per minute (per API process); 429 above."
+        default=120, ge=1, description="Check-ins one token may attempt per minute (all replicas together); 429 above."
     )
     # How long an Idempotency-Key and its first answer are remembered.
     netsugen_idempotency_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)

@@ -4,9 +4,12 @@ The platform is started the way `make run` starts it (``python -m shared.cli run
 notifier worker, the scheduler) on a database and a Redis of its own, with a real SMTP server. The
 run registers members (names, emails, card tokens shown once), a corporate member's named user,
 checks them in by card, searches members by name, registers a guest for an event, fails to
-authenticate with guessed tokens, sends bad input carrying personal data, and lets the notifier
-email every member (recipients are resolved over HTTP: names and addresses travel, and must still
-not be logged). Then every line any process wrote is scanned.
+authenticate with guessed tokens, sends bad input carrying personal data, meets an unexpected
+database error while registering a member (a trigger induced for the test: the failing statement's
+parameters hold the member's name, email and card-token hash, and the error is logged with its
+traceback), and lets the notifier email every member (recipients are resolved over HTTP: names and
+addresses travel, and must still not be logged). Then every line any process wrote is scanned, for
+each value as written and as JSON escapes it.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from shared import embedded
 from tests.conftest import TEST_DB, StackInfo, _asyncpg_dsn, _recreate_database
 from tests.faults.conftest import free_port
 from tests.notifier.conftest import RecordingHandler
+from tests.security.test_findings import INDUCE_FUNCTION, INDUCE_TRIGGER
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOTSTRAP = "pii-run-bootstrap-admin-token-0123456789"
@@ -46,6 +50,8 @@ CORPORATE = ("高崎テック合同会社", "takasaki.office@takasaki-tech.examp
 USER = ("前橋 健太", "kenta.maebashi@example.net")
 GUEST = ("沼田 ゆい", "yui.numata@example.org")
 GUESSED_TOKEN = "gsk_GuessedButWrongTokenValue0123456789"
+#: Registering this person meets an induced database error (tests/security/test_findings.py INDUCE_*).
+INDUCED = ("誘発 花子", "hanako.induced@induced-error.example.jp")
 
 
 async def _drop_database(server_url: str, name: str) -> None:
@@ -123,6 +129,12 @@ async def _exercise(ports: dict[str, int], handler: RecordingHandler) -> list[st
         assert r.status_code == 422
         r = await client.post("/v1/visits", json={"card_token": secrets[0] + "x"}, headers=ADMIN)
         assert r.status_code == 404
+        # An unexpected database error whose statement carries personal data (logged with its traceback).
+        r = await client.post("/v1/members", json={
+            "kind": "individual", "name": INDUCED[0], "email": INDUCED[1], "language": "ja",
+            "plan": "dropin", "plan_start": "2026-01-01",
+        }, headers=ADMIN)
+        assert r.status_code == 500, r.text
     # The notifier emails every member (registered): names and addresses resolved over HTTP.
     expected = {email for _, email in PEOPLE} | {CORPORATE[1], GUEST[1]}
     deadline = time.monotonic() + 90
@@ -133,6 +145,20 @@ async def _exercise(ports: dict[str, int], handler: RecordingHandler) -> list[st
         assert time.monotonic() < deadline, f"emails not delivered: {expected - got}"
         await asyncio.sleep(0.5)
     return secrets
+
+
+async def _induce_database_error(database_url: str) -> None:
+    conn = await asyncpg.connect(_asyncpg_dsn(database_url))
+    try:
+        await conn.execute(INDUCE_FUNCTION)
+        await conn.execute(INDUCE_TRIGGER)
+    finally:
+        await conn.close()
+
+
+def _forms(value: str) -> set[str]:
+    """A value as written, and as a JSON log line escapes it (non-ASCII as \\uXXXX)."""
+    return {value.lower(), value.encode("ascii", "backslashreplace").decode().lower()}
 
 
 def test_a_whole_system_run_logs_no_personal_data(stack: StackInfo, tmp_path: Path) -> None:
@@ -161,6 +187,7 @@ def test_a_whole_system_run_logs_no_personal_data(stack: StackInfo, tmp_path: Pa
                                 stderr=subprocess.STDOUT)
     try:
         _wait_ready(ports, proc, log_path, timeout=180)
+        asyncio.run(_induce_database_error(database_url))
         secrets = asyncio.run(_exercise(ports, handler))
     finally:
         proc.send_signal(signal.SIGINT)
@@ -176,14 +203,18 @@ def test_a_whole_system_run_logs_no_personal_data(stack: StackInfo, tmp_path: Pa
 
     logs = log_path.read_text(errors="replace")
     assert "service_started" in logs and len(logs.splitlines()) > 20  # the logs are really there
+    # The induced database error was logged, with its statement (so the scan below means something).
+    assert "induced failure for the personal-data log scan" in logs and "INSERT INTO netsugen.member" in logs
     lowered = logs.lower()
     leaks = []
-    for value in [v for pair in (*PEOPLE, CORPORATE, USER, GUEST) for v in pair] + secrets + [BOOTSTRAP, GUESSED_TOKEN]:
-        if value.lower() in lowered:
-            line = next(ln for ln in logs.splitlines() if value.lower() in ln.lower())
-            leaks.append(f"{value!r} in: {line[:300]}")
+    people = (*PEOPLE, CORPORATE, USER, GUEST, INDUCED)
+    for value in [v for pair in people for v in pair] + secrets + [BOOTSTRAP, GUESSED_TOKEN]:
+        for form in _forms(value):
+            if form in lowered:
+                line = next(ln for ln in logs.splitlines() if form in ln.lower())
+                leaks.append(f"{value!r} in: {line[:300]}")
     # Each email address is also checked by its local part, in case it was logged in pieces.
-    for _, email in (*PEOPLE, CORPORATE, USER, GUEST):
+    for _, email in people:
         local = email.split("@")[0]
         if local.lower() in lowered:
             leaks.append(f"{local!r} (local part of an address) in the logs")
