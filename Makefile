@@ -35,7 +35,8 @@ test: venv
 
 lint: venv
 	$(BIN)/ruff check .
-	$(BIN)/mypy shared services migrations
+	$(BIN)/mypy shared services migrations gunma
+	$(BIN)/lint-imports
 
 typecheck: lint
 

@@ -1,10 +1,10 @@
 """The platform under test, started the way `make run` starts it, on a dedicated database.
 
 - PostgreSQL and Redis: ``DATABASE_URL``/``REDIS_URL`` when set (the same servers, another database
-  and Redis db), otherwise the embedded servers of ``shared.stack.resolve_urls``.
+  and Redis db), otherwise the embedded servers of ``gunma.stack.resolve_urls``.
 - The database ``gunma_bench`` is dropped and re-created on every run, then migrated and seeded by
-  ``shared.platform.prepare_environment`` (the same code as `make run`).
-- The children are ``shared.platform.platform_children()`` (three APIs under uvicorn with uvloop and
+  ``gunma.platform.prepare_environment`` (the same code as `make run`).
+- The children are ``gunma.platform.platform_children()`` (three APIs under uvicorn with uvloop and
   httptools, the notifier worker, the scheduler) on ports 28001-28003, plus an SMTP sink on 28025.
 """
 
@@ -25,8 +25,8 @@ import psutil  # type: ignore[import-untyped]
 from sqlalchemy import make_url
 
 from bench.config import BENCH_DATABASE, BENCH_REDIS_DB, ROOT, SERVICE_PORTS, SMTP_SINK_PORT
-from shared import platform
-from shared.stack import Urls, resolve_urls, stop_started
+from gunma import platform
+from gunma.stack import Urls, resolve_urls, stop_started
 
 
 def asyncpg_dsn(url: str) -> str:
@@ -155,7 +155,7 @@ class BenchStack:
         mail_dir = self.artifacts / "mail"
         sink = platform.Child(
             "smtp-sink",
-            [sys.executable, "-m", "shared.embedded", "smtp-sink", "--port", str(SMTP_SINK_PORT),
+            [sys.executable, "-m", "gunma.embedded", "smtp-sink", "--port", str(SMTP_SINK_PORT),
              "--dir", str(mail_dir)],
         )
         for child in [sink, *platform.platform_children("127.0.0.1")]:

@@ -151,3 +151,17 @@ class CommonSettings(BaseSettings):
 @lru_cache
 def common_settings() -> CommonSettings:
     return CommonSettings()
+
+
+def command_database_url() -> str:
+    """The database a service's administration command works on.
+
+    ``gunma`` resolves it before any ``gunma <service> …`` command runs (``DATABASE_URL``, or the
+    embedded server it starts under ``.data/``), so the services need no platform tooling.
+    """
+    import os
+
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        raise RuntimeError("DATABASE_URL is not set: run service commands through `gunma <service> …`")
+    return url

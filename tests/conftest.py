@@ -27,12 +27,12 @@ from fastapi import FastAPI
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from shared import migrate as migrations
+from gunma import migrate as migrations
 from shared.auth import Role, create_token
 from shared.db import create_engine, make_sessionmaker, session_scope
 from shared.pgnotify import barrier_all
-from shared.seeding import seed_all
-from shared.stack import resolve_urls, stop_started
+from gunma.seeding import seed_all
+from gunma.stack import resolve_urls, stop_started
 
 TEST_DB = os.environ.get("TEST_DATABASE_NAME", "gunma_test")
 TEST_REDIS_DB = int(os.environ.get("TEST_REDIS_DB", "9"))

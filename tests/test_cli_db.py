@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import make_url
 from typer.testing import CliRunner
 
-from shared import migrate as migrations
-from shared.cli import app
+from gunma import migrate as migrations
+from gunma.cli import app
 from tests.conftest import TEST_DB, StackInfo, _asyncpg_dsn, _recreate_database
 
 runner = CliRunner()

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from typer.main import get_command
 
-from shared.settings_doc import env_names, render
+from gunma.settings_doc import env_names, render
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -65,7 +65,7 @@ def check_command(argv: list[str]) -> None:
         assert settings_cls.functions or settings_cls.cron_jobs, f"{argv[1]} registers no jobs"
         assert settings_cls.queue_name
     elif program == "gunma":
-        from shared.cli import app
+        from gunma.cli import app
 
         group = get_command(app)
         ctx_cmd: Any = group
@@ -126,7 +126,7 @@ def test_proxy_config_routes_to_compose_services() -> None:
 
 
 def test_env_example_is_current() -> None:
-    assert (ROOT / ".env.example").read_text() == render(), "run: python -m shared.settings_doc > .env.example"
+    assert (ROOT / ".env.example").read_text() == render(), "run: python -m gunma.settings_doc > .env.example"
 
 
 API_SERVICES = ("kpi_api", "netsugen_booking", "notifier")

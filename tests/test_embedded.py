@@ -1,4 +1,4 @@
-"""Tests for shared.embedded: real PostgreSQL / redis-server / SMTP sink from pip packages.
+"""Tests for gunma.embedded: real PostgreSQL / redis-server / SMTP sink from pip packages.
 
 Every test uses its own data directory under a scratch directory and free, non-default ports, and stops
 whatever it started. Run: .venv/bin/python -m pytest tests/test_embedded.py -q -p no:cacheprovider --noconftest
@@ -26,8 +26,8 @@ import asyncpg  # type: ignore[import-untyped,unused-ignore]
 import pytest
 import redis
 
-from shared import embedded
-from shared.embedded import EmbeddedStackError, SmtpSink
+from gunma import embedded
+from gunma.embedded import EmbeddedStackError, SmtpSink
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBJECT = "ようこそ"
@@ -259,7 +259,7 @@ def test_start_stack_and_stop_stack(data_dir: Path) -> None:
 
 def _cli(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "shared.embedded", *args],
+        [sys.executable, "-m", "gunma.embedded", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -302,7 +302,7 @@ def test_cli_smtp_sink_runs_until_sigterm(tmp_path: Path) -> None:
     port = free_port()
     mail_dir = tmp_path / "mail"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "shared.embedded", "smtp-sink", "--port", str(port), "--dir", str(mail_dir)],
+        [sys.executable, "-m", "gunma.embedded", "smtp-sink", "--port", str(port), "--dir", str(mail_dir)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -27,7 +27,7 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
-from shared.settings_doc import env_names, settings_classes
+from gunma.settings_doc import env_names, settings_classes
 from tests.test_deploy import ROOT, check_command, worker_settings_path
 
 K8S = ROOT / "deploy" / "k8s"

@@ -12,7 +12,7 @@ from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from migrations.metadata import all_metadata
-from shared import migrate as migrations
+from gunma import migrate as migrations
 from tests.conftest import TEST_DB, StackInfo, _asyncpg_dsn, _recreate_database
 
 

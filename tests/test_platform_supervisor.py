@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from shared.platform import RESTART_LIMIT, Child, Supervisor, restart_delay
+from gunma.platform import RESTART_LIMIT, Child, Supervisor, restart_delay
 
 DIES = [sys.executable, "-c", "import sys; sys.exit(3)"]
 LIVES = [sys.executable, "-c", "import time; time.sleep(60)"]

@@ -1,6 +1,6 @@
 """Production runs what is tested: docker-compose and Kubernetes start the processes `make run` starts.
 
-`make run` (shared/platform.py) is what the test suite, the system tests and the benchmarks run. The
+`make run` (gunma/platform.py) is what the test suite, the system tests and the benchmarks run. The
 notifier worker in particular must be the supervised, tuned entry point
 (``python -m services.notifier.worker``), not arq's plain loop, which delivers at about half the rate.
 """
@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from shared.platform import platform_children
+from gunma.platform import platform_children
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]

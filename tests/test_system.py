@@ -45,7 +45,7 @@ def start_platform(database_url: str, redis_url: str, log_path: Path) -> subproc
         env.pop(key, None)
     log = log_path.open("wb")
     return subprocess.Popen(
-        [sys.executable, "-m", "shared.cli", "run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        [sys.executable, "-m", "gunma.cli", "run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
     )
 
 

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 
 from shared.db import create_engine, make_sessionmaker, session_scope
-from shared.stack import export_urls, resolve_urls
+from shared.settings import command_database_url
 
 app = typer.Typer(help="KPI registry administration / KPIレジストリ管理", no_args_is_help=True)
 console = Console()
@@ -26,9 +26,7 @@ def main() -> None:
 
 
 def _database_url() -> str:
-    urls = resolve_urls()
-    export_urls(urls)
-    return urls.database_url
+    return command_database_url()
 
 
 @app.command("import")

@@ -1,13 +1,18 @@
-"""arq jobs of the service: each domain folder's `tasks.py` may expose `FUNCTIONS` and `CRON_JOBS`."""
+"""arq jobs of the service: each listed domain's ``tasks.py`` exposes ``FUNCTIONS`` and/or ``CRON_JOBS``.
+
+Wired by hand, here and only here (``tests/test_structure.py`` fails when a domain's ``tasks.py``
+is missing from this list).
+"""
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any
 
 from arq.cron import CronJob
 
-from shared.discovery import discover
+from services.notifier.dispatch import tasks as dispatch_tasks
 
-_TASKS = discover("services.notifier", "tasks")
-FUNCTIONS: list[Any] = [f for m in _TASKS for f in getattr(m, "FUNCTIONS", [])]
-CRON_JOBS: list[CronJob] = [c for m in _TASKS for c in getattr(m, "CRON_JOBS", [])]
+TASK_MODULES: tuple[ModuleType, ...] = (dispatch_tasks,)
+FUNCTIONS: list[Any] = [f for m in TASK_MODULES for f in getattr(m, "FUNCTIONS", [])]
+CRON_JOBS: list[CronJob] = [c for m in TASK_MODULES for c in getattr(m, "CRON_JOBS", [])]

@@ -1,6 +1,6 @@
 """Fault-injection fixtures: a PostgreSQL and a Redis of the tests' own (started from the embedded
 packages on free ports, so stopping them never touches the servers other suites use), and real
-service processes started the way the platform starts them (``shared.platform.uvicorn_argv``).
+service processes started the way the platform starts them (``gunma.platform.uvicorn_argv``).
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ import httpx
 import pytest
 from sqlalchemy import make_url
 
-from shared import embedded
-from shared import migrate as migrations
-from shared.platform import uvicorn_argv
-from shared.seeding import seed_all
+from gunma import embedded
+from gunma import migrate as migrations
+from gunma.platform import uvicorn_argv
+from gunma.seeding import seed_all
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOTSTRAP = "faults-bootstrap-admin-token-0123456789"

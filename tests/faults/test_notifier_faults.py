@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from arq import create_pool
 
-from shared import embedded
+from gunma import embedded
 from shared.app import redis_settings
 from shared.events import MemberRegistered
 from shared.outbox import OutboxRelay, pending_count

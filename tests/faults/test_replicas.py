@@ -30,7 +30,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import make_url
 
 from services.netsugen_booking.resources.seed import resource_id
-from shared.platform import uvicorn_argv
+from gunma.platform import uvicorn_argv
 from tests.faults.conftest import (
     ADMIN,
     ROOT,

@@ -1,6 +1,6 @@
 """No email address, name, card token or API token appears in the logs of a whole-system run.
 
-The platform is started the way `make run` starts it (``python -m shared.cli run``: three APIs, the
+The platform is started the way `make run` starts it (``python -m gunma.cli run``: three APIs, the
 notifier worker, the scheduler) on a database and a Redis of its own, with a real SMTP server. The
 run registers members (names, emails, card tokens shown once), a corporate member's named user,
 checks them in by card, searches members by name, registers a guest for an event, fails to
@@ -30,7 +30,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import make_url
 
-from shared import embedded
+from gunma import embedded
 from tests.conftest import TEST_DB, StackInfo, _asyncpg_dsn, _recreate_database
 from tests.faults.conftest import free_port
 from tests.notifier.conftest import RecordingHandler
@@ -183,7 +183,7 @@ def test_a_whole_system_run_logs_no_personal_data(stack: StackInfo, tmp_path: Pa
         env.pop(key, None)
     log_path = tmp_path / "platform.log"
     with log_path.open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "run"], cwd=ROOT, env=env, stdout=log,
+        proc = subprocess.Popen([sys.executable, "-m", "gunma.cli", "run"], cwd=ROOT, env=env, stdout=log,
                                 stderr=subprocess.STDOUT)
     try:
         _wait_ready(ports, proc, log_path, timeout=180)

@@ -18,8 +18,8 @@ import requests
 from fastapi import FastAPI
 from sqlalchemy import make_url
 
-from shared import migrate as migrations
-from shared.seeding import seed_all
+from gunma import migrate as migrations
+from gunma.seeding import seed_all
 from tests.conftest import (
     BOOTSTRAP_TOKEN,
     TEST_DB,

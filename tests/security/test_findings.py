@@ -26,7 +26,7 @@ from sqlalchemy.exc import DBAPIError
 
 from shared.auth import FailureLimiter
 from shared.db import create_engine
-from shared.platform import uvicorn_argv
+from gunma.platform import uvicorn_argv
 from shared.ratewindow import SharedWindow
 from shared.settings import BOOTSTRAP_TOKEN_MIN_LENGTH, CommonSettings
 from tests.conftest import BOOTSTRAP_TOKEN, StackInfo, TokenFactory, bearer, settings_overrides

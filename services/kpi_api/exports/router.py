@@ -35,7 +35,6 @@ from shared.csvsafe import csv_text
 from shared.db import DbSession
 from shared.errors import problem_responses
 
-ORDER = 50
 router = APIRouter(prefix="/v1/exports", tags=["exports"])
 
 EXPORT_FORMAT = "gunma-sdgs-kpi-registry/1"

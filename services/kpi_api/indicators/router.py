@@ -28,7 +28,6 @@ from shared.auth import AdminPrincipal
 from shared.db import DbSession
 from shared.errors import problem_responses
 
-ORDER = 10
 router = APIRouter(prefix="/v1/kpis", tags=["indicators"])
 
 IndicatorPath = Annotated[str, Path(description="Indicator id (slug).", examples=["per-capita-wage"])]

@@ -48,7 +48,6 @@ from services.kpi_api.progress.service import refresh_progress
 from services.kpi_api.sdgs.models import SdgGoal, SdgTarget
 from shared.seeding import Progress
 
-ORDER = 10
 SEED_DIR: Final = Path(__file__).resolve().parent.parent / "seed"
 
 

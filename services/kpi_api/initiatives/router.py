@@ -34,7 +34,6 @@ from shared.auth import AdminPrincipal
 from shared.db import DbSession
 from shared.errors import NotFound, problem_responses
 
-ORDER = 40
 router = APIRouter(prefix="/v1/initiatives", tags=["initiatives"])
 
 InitiativePath = Annotated[str, Path(description="Initiative id (slug).", examples=["manufacturing-dx"])]

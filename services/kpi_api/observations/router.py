@@ -22,7 +22,6 @@ from shared.auth import ServiceOrAdmin
 from shared.db import DbSession
 from shared.errors import Unprocessable, problem_responses
 
-ORDER = 20
 router = APIRouter(prefix="/v1", tags=["observations"])
 
 IndicatorPath = Annotated[str, Path(description="Indicator id (slug).", examples=["ghg-emissions"])]

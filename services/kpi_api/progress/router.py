@@ -30,7 +30,6 @@ from services.kpi_api.sdgs.models import SdgGoal, SdgTarget
 from shared.db import DbSession
 from shared.errors import problem_responses
 
-ORDER = 30
 router = APIRouter(prefix="/v1", tags=["progress"])
 
 

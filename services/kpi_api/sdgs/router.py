@@ -20,7 +20,6 @@ from services.kpi_api.sdgs.schemas import SdgGoalOut, SdgGoalPage, SdgTargetOut
 from shared.db import DbSession
 from shared.errors import NotFound, problem_responses
 
-ORDER = 5
 router = APIRouter(prefix="/v1/sdg-goals", tags=["sdgs"])
 
 

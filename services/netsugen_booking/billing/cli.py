@@ -19,16 +19,14 @@ from rich.table import Table
 
 from shared.db import create_engine, make_sessionmaker, session_scope
 from shared.errors import ProblemError
-from shared.stack import export_urls, resolve_urls
+from shared.settings import command_database_url
 
 app = typer.Typer(help="NETSUGEN billing: invoice runs, overdue invoices, accounting export", no_args_is_help=True)
 console = Console()
 
 
 def _database_url() -> str:
-    urls = resolve_urls()
-    export_urls(urls)
-    return urls.database_url
+    return command_database_url()
 
 
 def _parse_date(value: str, name: str) -> date:

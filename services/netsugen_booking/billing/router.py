@@ -43,8 +43,6 @@ from shared.db import DbSession
 from shared.errors import problem_responses
 from shared.jst import jst_date
 
-ORDER = 50
-
 router = APIRouter(prefix="/v1", tags=["billing"])
 
 #: Members read their own invoices; staff and admin all; the notifier (service) reads to email them.

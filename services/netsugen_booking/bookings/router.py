@@ -26,7 +26,6 @@ from shared.auth import MemberOrStaff
 from shared.db import DbSession
 from shared.errors import problem_responses
 
-ORDER = 41
 router = APIRouter(prefix="/v1/bookings", tags=["bookings"])
 
 

@@ -30,7 +30,6 @@ from shared.db import DbSession
 from shared.errors import problem_responses
 from shared.jst import jst_date
 
-ORDER = 10
 router = APIRouter(prefix="/v1/calendar", tags=["calendar"])
 
 FromDate = Annotated[date | None, Query(alias="from", description="First day (YYYY-MM-DD); default today.")]

@@ -36,7 +36,6 @@ from shared.auth import MemberOrStaff, OptionalPrincipal, StaffPrincipal
 from shared.db import DbSession
 from shared.errors import problem_responses
 
-ORDER = 43
 router = APIRouter(tags=["consultations"])
 
 

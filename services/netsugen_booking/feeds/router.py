@@ -23,7 +23,6 @@ from shared.auth import MemberOrStaff, OptionalPrincipal
 from shared.db import DbSession
 from shared.errors import NotFound, Unauthorized, problem_responses
 
-ORDER = 44
 router = APIRouter(prefix="/v1/feeds", tags=["calendar feeds"])
 
 ICS_MEDIA_TYPE = "text/calendar; charset=utf-8"

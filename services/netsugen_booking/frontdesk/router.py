@@ -24,7 +24,6 @@ from services.netsugen_booking.frontdesk.i18n import Language
 from services.netsugen_booking.members.cards import CARD_PREFIX
 from shared.errors import NotFound, prefers_japanese, problem_responses
 
-ORDER = 200
 router = APIRouter(tags=["front desk console"])
 
 _HERE = Path(__file__).resolve().parent

@@ -15,7 +15,6 @@ from shared.auth import StaffPrincipal
 from shared.db import DbSession
 from shared.errors import problem_responses
 
-ORDER = 45
 router = APIRouter(prefix="/v1/kpi-reports", tags=["kpi reporting"])
 
 

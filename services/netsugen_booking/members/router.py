@@ -47,7 +47,6 @@ from shared.db import DbSession
 from shared.errors import Forbidden, problem_responses
 from shared.jst import jst_date
 
-ORDER = 30
 router = APIRouter(prefix="/v1/members", tags=["members"])
 
 

@@ -20,7 +20,6 @@ from shared.db import DbSession
 from shared.errors import problem_responses
 from shared.jst import jst_date
 
-ORDER = 20
 router = APIRouter(prefix="/v1/plans", tags=["plans"])
 
 

@@ -20,8 +20,6 @@ from services.netsugen_booking.plans.models import (
 )
 from shared.seeding import Progress
 
-ORDER = 10  # before anything that refers to plans
-
 OPENED_ON = date(2020, 12, 21)  # NETSUGEN opened on 2020-12-21
 
 #: The drop-in tariff: 250円 per started hour, at most 1,000円 a day, no grace.

@@ -14,8 +14,6 @@ from shared.auth import AdminPrincipal
 from shared.db import DbSession
 from shared.errors import problem_responses
 
-ORDER = 31
-
 router = APIRouter(prefix="/v1/members", tags=["privacy"])
 
 

@@ -32,7 +32,6 @@ from shared.auth import MemberOrStaff, OptionalPrincipal, ServiceOrStaff, StaffP
 from shared.db import DbSession
 from shared.errors import problem_responses
 
-ORDER = 42
 router = APIRouter(tags=["events"])
 
 

@@ -21,7 +21,6 @@ from shared.auth import AdminPrincipal
 from shared.db import DbSession
 from shared.errors import problem_responses
 
-ORDER = 40
 router = APIRouter(prefix="/v1/resources", tags=["resources"])
 
 

@@ -16,8 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.netsugen_booking.resources.models import Resource
 from shared.seeding import Progress
 
-ORDER = 40
-
 #: Stable ids, so the seeded resources have the same id on every installation.
 _NAMESPACE = uuid.UUID("5b0e7c1e-6a0f-4f1e-9a59-2b1f3f6c0d11")
 

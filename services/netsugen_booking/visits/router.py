@@ -41,7 +41,6 @@ from shared.errors import Forbidden, problem_responses
 from shared.jst import jst_date, to_jst
 from shared.ratelimit import per_token_limit
 
-ORDER = 40
 router = APIRouter(prefix="/v1", tags=["visits"])
 
 

@@ -21,8 +21,6 @@ from shared.auth import AdminPrincipal, StaffPrincipal
 from shared.db import DbSession
 from shared.errors import problem_responses
 
-ORDER = 10
-
 router = APIRouter(prefix="/v1/deliveries", tags=["deliveries"])
 
 

@@ -21,8 +21,6 @@ from shared.db import DbSession
 from shared.errors import NotFound, problem_responses
 from shared.events import EVENT_TYPES
 
-ORDER = 40
-
 router = APIRouter(prefix="/v1/event-types", tags=["event types"])
 
 EventTypePath = Annotated[str, Path(max_length=64, examples=["booking.reminder"])]

@@ -23,8 +23,6 @@ from shared.events import EVENT_TYPES, Event
 from shared.jst import utcnow
 from shared.logging import request_id_var
 
-ORDER = 5
-
 router = APIRouter(prefix="/v1/notifications", tags=["notifications"])
 
 

@@ -12,8 +12,6 @@ from shared.auth import MemberOrStaff, Principal
 from shared.db import DbSession
 from shared.errors import Forbidden, problem_responses
 
-ORDER = 30
-
 router = APIRouter(prefix="/v1/preferences", tags=["preferences"])
 
 

@@ -20,8 +20,6 @@ from shared.auth import AdminPrincipal
 from shared.db import DbSession
 from shared.errors import problem_responses
 
-ORDER = 20
-
 router = APIRouter(prefix="/v1/webhook-endpoints", tags=["webhooks"])
 
 _SIGNING = (

@@ -17,7 +17,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import make_url
 
-from shared.stack import ROOT
+from gunma.stack import ROOT
 
 #: The revision that creates the invoices, payments and credit notes. Going below it drops them.
 BILLING_REVISION = "0005_netsugen_billing"

@@ -19,7 +19,6 @@ Without DATABASE_URL/REDIS_URL the commands use the embedded servers under `.dat
 from __future__ import annotations
 
 import asyncio
-import importlib
 import uuid
 from typing import Annotated
 
@@ -29,11 +28,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy import select
 
-from shared import migrate as migrations
+from gunma import migrate as migrations
+from gunma.seeding import seed_all
+from gunma.stack import export_urls, resolve_urls
 from shared.auth import ROLES, ApiToken, Role, create_token, ensure_token, revoke_token
 from shared.db import create_engine, make_sessionmaker, session_scope
-from shared.seeding import seed_all
-from shared.stack import export_urls, resolve_urls
 
 app = typer.Typer(help="Gunma SDGs platform administration / 群馬県SDGsプラットフォーム管理", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens (stored hashed; the secret is shown once)", no_args_is_help=True)
@@ -41,6 +40,14 @@ app.add_typer(token_app, name="token")
 db_app = typer.Typer(help="Database schema (Alembic migrations) / データベースのスキーマ", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 console = Console()
+SERVICE_GROUPS = ("kpi", "netsugen")
+
+
+@app.callback()
+def main(ctx: typer.Context) -> None:
+    """Gunma SDGs platform administration / 群馬県SDGsプラットフォーム管理"""
+    if ctx.invoked_subcommand in SERVICE_GROUPS:
+        database_url()  # the service commands read DATABASE_URL (embedded server started if unset)
 
 
 def database_url() -> str:
@@ -269,38 +276,18 @@ def token_list() -> None:
 @app.command()
 def run() -> None:
     """Start the whole platform in the foreground (migrate, seed, three APIs, worker, scheduler)."""
-    from shared.platform import run_platform
+    from gunma.platform import run_platform
 
     raise typer.Exit(run_platform())
 
 
-def _optional_module(name: str) -> object | None:
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name == name:
-            return None
-        raise
-
-
 def _register_service_commands() -> None:
-    """Mounts ``services/<svc>/cli.py`` as ``gunma <name>`` and each ``services/<svc>/<domain>/cli.py``
-    as ``gunma <name> <domain>``."""
-    from pathlib import Path
+    """Each service's commands as ``gunma <name> …``, wired by hand (``services/<svc>/cli.py``)."""
+    from services.kpi_api.cli import app as kpi_app
+    from services.netsugen_booking.cli import app as netsugen_app
 
-    root = Path(__file__).resolve().parent.parent / "services"
-    for service, name in (("kpi_api", "kpi"), ("netsugen_booking", "netsugen"), ("notifier", "notifier")):
-        module = _optional_module(f"services.{service}.cli")
-        group: typer.Typer = getattr(module, "app", None) or typer.Typer(
-            help=f"{service} operations", no_args_is_help=True
-        )
-        domains = sorted(p.parent.name for p in (root / service).glob("*/cli.py"))
-        for domain in domains:
-            sub = _optional_module(f"services.{service}.{domain}.cli")
-            if sub is not None:
-                group.add_typer(sub.app, name=domain.replace("_", "-"))  # type: ignore[attr-defined]
-        if module is not None or domains:
-            app.add_typer(group, name=name)
+    app.add_typer(kpi_app, name=SERVICE_GROUPS[0])
+    app.add_typer(netsugen_app, name=SERVICE_GROUPS[1])
 
 
 _register_service_commands()

@@ -25,12 +25,12 @@ from dataclasses import dataclass, field
 import httpx
 from sqlalchemy import update
 
-from shared import migrate as migrations
+from gunma import migrate as migrations
+from gunma.seeding import seed_all
+from gunma.stack import DATA_DIR, ROOT, Urls, export_urls, resolve_urls, stop_started
 from shared.auth import ApiToken, create_token
 from shared.db import create_engine, make_sessionmaker, session_scope
 from shared.jst import utcnow
-from shared.seeding import seed_all
-from shared.stack import DATA_DIR, ROOT, Urls, export_urls, resolve_urls, stop_started
 
 PLATFORM_SERVICE_TOKEN_NAME = "platform service token (make run)"
 
@@ -227,7 +227,7 @@ def _run(urls: Urls) -> int:
         mail_dir = DATA_DIR / "mail"
         children.insert(
             0,
-            Child("smtp-sink", [sys.executable, "-m", "shared.embedded", "smtp-sink",
+            Child("smtp-sink", [sys.executable, "-m", "gunma.embedded", "smtp-sink",
                                 "--port", env["SMTP_PORT"], "--dir", str(mail_dir)]),
         )
     stopping = False

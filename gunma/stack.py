@@ -36,7 +36,7 @@ def resolve_urls(*, database: str = "gunma", start_embedded: bool = True) -> Url
         raise RuntimeError("DATABASE_URL and REDIS_URL must be set")
     started_db = started_redis = False
     if embedded_db or embedded_redis:
-        from shared import embedded
+        from gunma import embedded
 
         DATA_DIR.mkdir(parents=True, exist_ok=True)
         if embedded_db:
@@ -56,7 +56,7 @@ def stop_started(urls: Urls) -> None:
     """Stop the embedded servers that ``resolve_urls`` started (not ones it found running)."""
     if not (urls.started_database or urls.started_redis):
         return
-    from shared import embedded
+    from gunma import embedded
 
     if urls.started_redis:
         embedded.stop_redis(DATA_DIR)
