@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -77,6 +78,7 @@ def create_service_app(
             relay = OutboxRelay(
                 service=service, engine=engine, table=outbox, redis=app.state.redis,
                 interval_s=settings.outbox_relay_interval_s,
+                retention=timedelta(days=settings.outbox_retention_days),
             )
             relay.start()
         app.state.outbox_relay = relay

@@ -79,6 +79,8 @@ class OutboxRelay:
         redis: ArqRedis,
         interval_s: float = 0.25,
         batch: int = 200,
+        retention: timedelta | None = None,
+        purge_every_s: float = 3600.0,
     ) -> None:
         self.service = service
         self.engine = engine
@@ -86,6 +88,10 @@ class OutboxRelay:
         self.redis = redis
         self.interval_s = interval_s
         self.batch = batch
+        #: Sent rows older than this are deleted (None: kept forever), once per ``purge_every_s``.
+        self.retention = retention
+        self.purge_every_s = purge_every_s
+        self._next_purge = 0.0
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
@@ -111,6 +117,7 @@ class OutboxRelay:
             try:
                 sent = await self.relay_once()
                 backoff = self.interval_s
+                await self._purge_when_due()
                 if sent >= self.batch:
                     continue  # more waiting: go again at once
             except Exception as exc:  # Redis or PostgreSQL down: rows stay in the outbox.
@@ -122,6 +129,15 @@ class OutboxRelay:
                 await asyncio.wait_for(self._wake.wait(), timeout=backoff)
             except TimeoutError:
                 pass
+
+    async def _purge_when_due(self) -> None:
+        loop_time = asyncio.get_running_loop().time()
+        if self.retention is None or loop_time < self._next_purge:
+            return
+        self._next_purge = loop_time + self.purge_every_s
+        purged = await purge_sent(self.engine, self.table, self.retention)
+        if purged:
+            log.info("outbox_purged", service=self.service, rows=purged, older_than_days=self.retention.days)
 
     async def relay_once(self) -> int:
         t = self.table
@@ -166,3 +182,25 @@ async def pending_count(engine: AsyncEngine, table: Table) -> int:
     async with engine.connect() as conn:
         value = await conn.scalar(select(func.count()).select_from(table).where(table.c.sent_at.is_(None)))
     return int(value or 0)
+
+
+async def purge_sent(engine: AsyncEngine, table: Table, older_than: timedelta, *, batch: int = 5000) -> int:
+    """Delete relayed rows sent more than ``older_than`` ago, in batches (unsent rows are never touched).
+
+    Several replicas may purge at once: each batch skips rows another one has locked.
+    """
+    total = 0
+    while True:
+        async with engine.begin() as conn:
+            doomed = (
+                select(table.c.id)
+                .where(table.c.sent_at.is_not(None), table.c.sent_at < func.now() - older_than)
+                .limit(batch)
+                .with_for_update(skip_locked=True)
+                .scalar_subquery()
+            )
+            result = await conn.execute(table.delete().where(table.c.id.in_(doomed)))
+        deleted = int(getattr(result, "rowcount", 0) or 0)
+        total += deleted
+        if deleted < batch:
+            return total

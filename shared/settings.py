@@ -71,6 +71,12 @@ class CommonSettings(BaseSettings):
     outbox_relay_enabled: bool = Field(
         default=True, description="Run the outbox relay in this API process (tests switch it off)."
     )
+    outbox_retention_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="Relayed outbox rows older than this are deleted by the relay (hourly); unsent rows never.",
+    )
     kpi_api_url: str = "http://127.0.0.1:8001"
     netsugen_url: str = "http://127.0.0.1:8002"
     notifier_url: str = "http://127.0.0.1:8003"

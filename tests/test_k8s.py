@@ -725,6 +725,7 @@ def max_replicas(name: str) -> int:
 # the same slot again; a `run_at_startup` run is keyed on the start time and so runs once per replica
 # start. A worker running more than one replica may only have such jobs if they are listed here.
 IDEMPOTENT_CRON_JOBS = {
+    "purge_ledger": "notifier: deletes finished deliveries past retention; deleting twice changes nothing",
     "reconcile": "notifier: re-queues overdue deliveries under deterministic deliver:<id>:<attempt> ids",
 }
 

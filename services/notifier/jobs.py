@@ -12,7 +12,8 @@ from typing import Any
 from arq.cron import CronJob
 
 from services.notifier.dispatch import tasks as dispatch_tasks
+from services.notifier.retention import tasks as retention_tasks
 
-TASK_MODULES: tuple[ModuleType, ...] = (dispatch_tasks,)
+TASK_MODULES: tuple[ModuleType, ...] = (dispatch_tasks, retention_tasks)
 FUNCTIONS: list[Any] = [f for m in TASK_MODULES for f in getattr(m, "FUNCTIONS", [])]
 CRON_JOBS: list[CronJob] = [c for m in TASK_MODULES for c in getattr(m, "CRON_JOBS", [])]

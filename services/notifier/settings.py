@@ -76,6 +76,15 @@ class NotifierSettings(CommonSettings):
     reconcile_after_s: float = Field(
         default=300.0, ge=0, description="A waiting delivery this far past its scheduled time is queued again."
     )
+    ledger_retention_days: int = Field(
+        default=400,
+        ge=30,
+        le=3650,
+        description=(
+            "Finished deliveries (with their attempts), their inbox events and reconciliation runs older "
+            "than this are deleted hourly; deliveries still in flight never are."
+        ),
+    )
     reconcile_interval_s: int = Field(
         default=60, ge=1, le=3600,
         description="Reconciliation cron interval (s): a divisor of 60, or whole minutes dividing an hour.",
