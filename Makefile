@@ -7,12 +7,16 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: run test venv lint typecheck migrate seed bench bench-quick clean-data help
+.PHONY: run test test-fast test-random coverage format venv lint typecheck migrate seed bench bench-quick clean-data help
 
 help:
 	@echo "make run          start the whole platform (embedded PostgreSQL/Redis unless DATABASE_URL/REDIS_URL)"
 	@echo "make test         run the whole test suite"
-	@echo "make lint         ruff + mypy --strict"
+	@echo "make test-fast    the suite without the slow system and browser tests (a few minutes)"
+	@echo "make test-random  the fast tests twice, in two random orders (finds order dependence)"
+	@echo "make coverage     the whole suite with line and branch coverage (htmlcov/index.html)"
+	@echo "make format       ruff format + ruff check --fix"
+	@echo "make lint         ruff check, ruff format --check, mypy --strict, import contracts"
 	@echo "make migrate      alembic upgrade heads"
 	@echo "make bench        benchmarks with side-by-side baselines (bench/)"
 
@@ -33,8 +37,28 @@ run: venv
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+FAST := -m "not system and not browser"
+
+test-fast: venv
+	$(BIN)/python -m pytest $(FAST) $(PYTEST_ARGS)
+
+# Two runs, each in its own random order (the seed is printed; `-p randomly --randomly-seed=N`
+# reproduces one). A test that passes in file order but fails here depends on another's leftovers.
+test-random: venv
+	$(BIN)/python -m pytest $(FAST) -p randomly -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(FAST) -p randomly -q $(PYTEST_ARGS)
+
+coverage: venv
+	$(BIN)/python -m pytest --cov=shared --cov=services --cov=gunma --cov-branch \
+		--cov-report=term:skip-covered --cov-report=html $(PYTEST_ARGS)
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy shared services migrations gunma
 	$(BIN)/lint-imports
 
