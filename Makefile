@@ -1,13 +1,14 @@
 # The two commands: `make run` starts the whole platform, `make test` runs the whole test suite.
-# Both create and fill the virtual environment (.venv) themselves from requirements.lock.
+# Both create and fill the virtual environment (.venv) themselves from requirements/dev.lock
+# (hash-checked; the production image installs requirements/runtime.lock only).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat requirements/dev.lock pyproject.toml | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast test-random coverage format venv lint typecheck migrate seed bench bench-quick clean-data help
+.PHONY: lock run test test-fast test-random coverage format venv lint typecheck migrate seed bench bench-quick clean-data help
 
 help:
 	@echo "make run          start the whole platform (embedded PostgreSQL/Redis unless DATABASE_URL/REDIS_URL)"
@@ -20,11 +21,11 @@ help:
 	@echo "make migrate      alembic upgrade heads"
 	@echo "make bench        benchmarks with side-by-side baselines (bench/)"
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements/dev.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
@@ -51,6 +52,13 @@ test-random: venv
 coverage: venv
 	$(BIN)/python -m pytest --cov=shared --cov=services --cov=gunma --cov-branch \
 		--cov-report=term:skip-covered --cov-report=html $(PYTEST_ARGS)
+
+# Regenerate both locks from pyproject.toml, keeping every pin that still fits (pip-compile reuses
+# the versions already in the output file; add --upgrade-package NAME to move one package).
+LOCK := $(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links
+lock: venv
+	$(LOCK) -o requirements/runtime.lock pyproject.toml
+	$(LOCK) --extra dev --extra embedded -o requirements/dev.lock pyproject.toml
 
 format: venv
 	$(BIN)/ruff format .

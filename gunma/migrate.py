@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -24,8 +25,14 @@ BILLING_REVISION = "0005_netsugen_billing"
 
 
 def alembic_config(database_url: str) -> Config:
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    """The repository's alembic.ini when there is one (a checkout); in an installed image, the
+    ``migrations`` package where it was installed, with the same options."""
+    import migrations as migrations_package
+
+    ini = ROOT / "alembic.ini"
+    cfg = Config(str(ini)) if ini.exists() else Config()
+    cfg.set_main_option("script_location", str(Path(migrations_package.__file__).resolve().parent))
+    cfg.set_main_option("timezone", "Asia/Tokyo")
     cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     return cfg
 
