@@ -3,7 +3,11 @@
 Roles: ``admin`` ⊇ ``staff`` ⊇ (acts for any) ``member``; ``service`` is for calls between services.
 Tokens are random secrets shown once at creation; only their SHA-256 is stored (they carry 256
 bits of entropy, so a slow password hash adds nothing). ``BOOTSTRAP_ADMIN_TOKEN`` is accepted as
-an admin token for setting up a fresh install only.
+an admin token for setting up a fresh install only (32+ characters, refused in production).
+
+A request's credential is verified first (``verify_credential``); only a failure touches the
+failed-authentication limiter (``refuse_credential``: per credential and per client address, in
+Redis), so a valid token is never refused because of other requests' failures. docs/security.md.
 """
 
 from __future__ import annotations

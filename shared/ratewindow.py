@@ -108,13 +108,11 @@ class SharedWindow:
                 if script is None:
                     script = self._scripts[id(redis)] = redis.register_script(_SCRIPT)
                 member = f"{time.time_ns()}-{secrets.token_hex(4)}"
-                wait_ms = await asyncio.wait_for(
-                    script(
+                async with asyncio.timeout(REDIS_TIMEOUT_S):  # no extra task, unlike wait_for
+                    wait_ms = await script(
                         keys=[self.redis_key(k) for k in keys],
                         args=[int(self.window_s * 1000), self.limit, member],
-                    ),
-                    REDIS_TIMEOUT_S,
-                )
+                    )
                 return int(wait_ms) / 1000 if int(wait_ms) > 0 else None
             except Exception as exc:  # Redis down, slow or refusing: the local window takes over
                 self._redis_down_until = time.monotonic() + REDIS_RETRY_AFTER_S

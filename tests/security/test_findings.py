@@ -410,7 +410,9 @@ async def test_4_unexpected_database_error_is_a_500_without_the_values(
     out, err = capfd.readouterr()
     logged = out + err
     # The failure is logged with its traceback and its SQL (the log scan sees the real thing)...
-    assert "induced failure for the personal-data log scan" in logged and "INSERT INTO netsugen.member" in logged
+    assert (
+        "induced failure for the personal-data log scan" in logged and "INSERT INTO netsugen.member" in logged
+    )
     assert "SQL parameters hidden" in logged
     # ...and none of the values (JSON logs escape non-ASCII: check both forms).
     escaped_name = name.encode("ascii", "backslashreplace").decode()
