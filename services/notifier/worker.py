@@ -37,7 +37,7 @@ from services.notifier.dispatch.lookup_http import LookupClient
 from services.notifier.dispatch.mailer import SmtpPool
 from services.notifier.dispatch.render import default_catalog
 from services.notifier.settings import NotifierSettings, get_settings
-from services.notifier.webhooks.destinations import GuardedTransport, PinnedResolver
+from services.notifier.webhooks.destinations import GuardedTransport, PinnedResolver, system_resolver
 from shared.app import redis_settings
 from shared.outbox import NOTIFIER_QUEUE
 from shared.worker import worker_shutdown, worker_startup
@@ -83,7 +83,10 @@ def create_dispatcher(settings: NotifierSettings, ctx: dict[str, Any]) -> Dispat
     settings.secret_box()  # production without WEBHOOK_SECRET_KEYS fails here, at start-up
     # Every connection goes to a resolved, checked, pinned address (SSRF: webhooks/destinations.py).
     resolver = PinnedResolver(
-        allow_private=settings.webhook_allow_private_destinations, ttl_s=settings.webhook_dns_cache_s
+        allow_private=settings.webhook_allow_private_destinations,
+        ttl_s=settings.webhook_dns_cache_s,
+        # Tests stand in for DNS (a name answering a private address) through the worker's ctx.
+        resolver=ctx.get("webhook_resolver") or system_resolver,
     )
     webhooks = httpx.AsyncClient(
         transport=GuardedTransport(resolver),

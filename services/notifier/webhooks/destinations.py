@@ -212,20 +212,20 @@ async def check_url(url: str, *, allow_private: bool, resolver: Resolver = syste
                 f"Webhookの送信先は公開アドレスに限ります（{dest.ip} は内部・予約アドレスです）。",
             )
         return
-    if _forbidden_name(dest.host):
-        raise ForbiddenDestination(
-            f"Webhook destinations must be public: {dest.host} is an internal name.",
-            f"Webhookの送信先は公開アドレスに限ります（{dest.host} は内部向けの名前です）。",
-        )
     try:
         addresses = await asyncio.wait_for(resolver(dest.host, dest.port), timeout=5.0)
     except (ResolutionFailed, TimeoutError):
-        return
+        addresses = []
     refused = refused_addresses(addresses)
     if refused:
         raise ForbiddenDestination(
             f"Webhook destinations must be public: {dest.host} resolves to {refused[0][0]}, which is {refused[0][1]}.",
             f"Webhookの送信先は公開アドレスに限ります（{dest.host} は内部・予約アドレスに解決されます）。",
+        )
+    if _forbidden_name(dest.host):
+        raise ForbiddenDestination(
+            f"Webhook destinations must be public: {dest.host} is an internal name.",
+            f"Webhookの送信先は公開アドレスに限ります（{dest.host} は内部向けの名前です）。",
         )
 
 
