@@ -87,7 +87,10 @@ def build_message(
     from_name, from_addr = parseaddr(mail_from)
     from_name = clean_header_text(from_name)
     msg["From"] = Address(display_name=from_name, addr_spec=from_addr) if from_name else from_addr
-    msg["To"] = Address(display_name=clean_header_text(to_name or ""), addr_spec=checked_address(to_email))
+    # username/domain rather than addr_spec: the email package's address parser refuses a non-ASCII
+    # local part (太郎@例え.jp), which SMTPUTF8 allows (aiosmtplib flattens with utf8 then).
+    username, _, domain_part = checked_address(to_email).rpartition("@")
+    msg["To"] = Address(display_name=clean_header_text(to_name or ""), username=username, domain=domain_part)
     msg["Subject"] = clean_header_text(mail.subject)
     msg["Date"] = format_datetime(utcnow())
     msg["Message-ID"] = message_id(delivery_id, domain)
