@@ -335,3 +335,110 @@ class TestLedgerShowsClassesOnly:
             )
             == 0
         )
+
+
+def _tls_files(tmp_path: Any, name: str) -> tuple[Any, Any, Any]:
+    """A throwaway CA and a server certificate for ``name`` signed by it (PEM files)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    ca_file, cert_file, key_file = tmp_path / "ca.pem", tmp_path / "cert.pem", tmp_path / "key.pem"
+    ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return ca_file, cert_file, key_file
+
+
+async def test_tls_to_the_pinned_address_verifies_the_registered_name(tmp_path) -> None:
+    """The connection goes to the resolved address, while TLS sends the registered name as SNI and
+    verifies the certificate against it: a certificate for another name fails (`tls_error`)."""
+    import ssl
+    import threading
+
+    import httpx
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from services.notifier.dispatch.engine import error_class
+    from services.notifier.webhooks.destinations import GuardedTransport
+
+    ca_file, cert_file, key_file = _tls_files(tmp_path, "hooks.example.test")
+    hosts: list[str] = []
+
+    async def hook(request: Request) -> Response:
+        hosts.append(request.headers["host"])
+        return Response(status_code=204)
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            Starlette(routes=[Route("/h", hook, methods=["POST"])]),
+            host="127.0.0.1",
+            port=port,
+            ssl_certfile=str(cert_file),
+            ssl_keyfile=str(key_file),
+            log_level="warning",
+            lifespan="off",
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            await asyncio.sleep(0.02)
+        resolved: list[str] = []
+
+        async def dns(host: str, port_: int) -> list[str]:
+            resolved.append(host)
+            return ["127.0.0.1"]
+
+        trust = ssl.create_default_context(cafile=str(ca_file))
+        transport = GuardedTransport(PinnedResolver(allow_private=True, ttl_s=30, resolver=dns), verify=trust)
+        async with httpx.AsyncClient(transport=transport) as client:
+            r = await client.post(f"https://hooks.example.test:{port}/h", content=b"{}")
+            assert r.status_code == 204
+            with pytest.raises(httpx.ConnectError) as failed:
+                await client.post(f"https://other.example.test:{port}/h", content=b"{}")
+        assert error_class(failed.value) == "tls_error"
+        assert hosts == [f"hooks.example.test:{port}"]
+        assert resolved == ["hooks.example.test", "other.example.test"]
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)

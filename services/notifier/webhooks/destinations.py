@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 import time
 import typing
 from collections.abc import Awaitable, Callable
@@ -318,9 +319,17 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx's transport with its connection pool on a :class:`GuardedBackend`; no proxy from the
     environment (a proxy would connect on the worker's behalf, unchecked)."""
 
-    def __init__(self, resolver: PinnedResolver, *, limits: httpx.Limits = httpx.Limits()) -> None:
+    def __init__(
+        self,
+        resolver: PinnedResolver,
+        *,
+        limits: httpx.Limits = httpx.Limits(),
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
         super().__init__(trust_env=False, limits=limits)
-        ssl_context = httpx.create_ssl_context(trust_env=False)
+        ssl_context = (
+            verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify=verify)
+        )
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=ssl_context,
             max_connections=limits.max_connections,

@@ -62,13 +62,22 @@ def dev_key_file() -> Path:
 
 
 def development_keys() -> list[str]:
-    """The generated development key (created on first use, mode 0600)."""
+    """The generated development key (created on first use, mode 0600). The API and the worker of
+    `make run` may both create it at once: the file appears complete or not at all (written aside,
+    then hard-linked into place; the loser of the race reads the winner's)."""
     path = dev_key_file()
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        aside = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(Fernet.generate_key().decode("ascii") + "\n")
+        try:
+            os.link(aside, path)
+        except FileExistsError:
+            pass
+        finally:
+            aside.unlink()
     return parse_keys(path.read_text())
 
 
