@@ -85,13 +85,23 @@ class TestAtRest:
         assert got.json()["secret_hint"] == second[:10] + "…"
 
     async def test_a_secret_no_key_opens_is_retried_not_sent(
-        self, notifier_client, admin_headers, engine, world, run_worker, arq_pool, make_settings
+        self, notifier_client, notifier_app, admin_headers, engine, world, run_worker, arq_pool, make_settings
     ) -> None:
         await register(notifier_client, admin_headers, world.hook_url("lost-key"))
         await enqueue_event(arq_pool, kpi_event())
         other_key = Fernet.generate_key().decode()
         await run_worker(make_settings(webhook_secret_keys=other_key, max_attempts=1))
         assert "lost-key" not in world.calls
+        # The API still answers for such an endpoint (no 500), and says why there is no hint.
+        api_settings = notifier_app.state.settings
+        saved = api_settings._secret_box
+        api_settings._secret_box = SecretBox([other_key])
+        try:
+            listed = await notifier_client.get("/v1/webhook-endpoints", headers=admin_headers)
+        finally:
+            api_settings._secret_box = saved
+        assert listed.status_code == 200
+        assert listed.json()["items"][0]["secret_hint"] == "(no configured key decrypts this secret)"
         [row] = await ledger(engine)
         [attempt] = await attempts_of(engine, row.id)
         assert (attempt.result, attempt.error) == (

@@ -22,7 +22,7 @@ from services.notifier.webhooks.schemas import (
     WebhookEndpointUpdate,
     WebhookEndpointWithSecret,
 )
-from services.notifier.webhooks.secretbox import SecretBox
+from services.notifier.webhooks.secretbox import SecretBox, UndecryptableSecret
 from services.notifier.webhooks.signing import new_secret
 from shared.events import EVENT_TYPES
 from shared.jst import utcnow
@@ -49,6 +49,15 @@ async def check_url(url: str, *, allow_private: bool) -> str:
     return url
 
 
+def _hint(stored: str, box: SecretBox) -> str:
+    try:
+        return box.decrypt(stored)[:10] + "…"
+    except UndecryptableSecret:
+        # A key left WEBHOOK_SECRET_KEYS too early: the endpoint stays readable (rotate its secret,
+        # or put the key back); the worker records `secret_undecryptable` meanwhile.
+        return "(no configured key decrypts this secret)"
+
+
 def to_out(e: WebhookEndpoint, box: SecretBox) -> WebhookEndpointOut:
     return WebhookEndpointOut(
         id=e.id,
@@ -58,7 +67,7 @@ def to_out(e: WebhookEndpoint, box: SecretBox) -> WebhookEndpointOut:
         enabled=e.enabled,
         disabled_reason=e.disabled_reason,
         disabled_at=e.disabled_at,
-        secret_hint=box.decrypt(e.secret)[:10] + "…",
+        secret_hint=_hint(e.secret, box),
         previous_secret_expires_at=e.previous_secret_expires_at,
         created_at=e.created_at,
         updated_at=e.updated_at,
