@@ -642,7 +642,16 @@ class Dispatcher:
                 "link-local or reserved)",
             )
         except (httpx.HTTPError, ResolutionFailed, OSError) as exc:
-            return Outcome("failed_temporary", error=error_class(exc))
+            error = error_class(exc)
+            # The details go to the operators' log only, never to the ledger staff read.
+            log.info(
+                "webhook_attempt_failed",
+                delivery_id=str(c.id),
+                endpoint_id=str(c.endpoint_id),
+                error=error,
+                detail=f"{type(exc).__name__}: {exc}"[:300],
+            )
+            return Outcome("failed_temporary", error=error)
         status = response.status_code
         if 200 <= status < 300:
             return Outcome("delivered", status_code=status)
