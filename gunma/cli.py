@@ -40,7 +40,7 @@ app.add_typer(token_app, name="token")
 db_app = typer.Typer(help="Database schema (Alembic migrations) / データベースのスキーマ", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 console = Console()
-SERVICE_GROUPS = ("kpi", "netsugen")
+SERVICE_GROUPS = ("kpi", "netsugen", "notifier")
 
 
 @app.callback()
@@ -285,9 +285,11 @@ def _register_service_commands() -> None:
     """Each service's commands as ``gunma <name> …``, wired by hand (``services/<svc>/cli.py``)."""
     from services.kpi_api.cli import app as kpi_app
     from services.netsugen_booking.cli import app as netsugen_app
+    from services.notifier.cli import app as notifier_app
 
     app.add_typer(kpi_app, name=SERVICE_GROUPS[0])
     app.add_typer(netsugen_app, name=SERVICE_GROUPS[1])
+    app.add_typer(notifier_app, name=SERVICE_GROUPS[2])
 
 
 _register_service_commands()

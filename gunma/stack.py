@@ -11,8 +11,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from shared.settings import data_dir
+
 ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(os.environ.get("GUNMA_DATA_DIR", ROOT / ".data"))
+DATA_DIR = data_dir()
 
 
 @dataclass

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -171,3 +172,11 @@ def command_database_url() -> str:
     if not url:
         raise RuntimeError("DATABASE_URL is not set: run service commands through `gunma <service> …`")
     return url
+
+
+def data_dir() -> Path:
+    """Where local state of a development run lives (the embedded servers, the mail sink, the
+    development webhook key): ``GUNMA_DATA_DIR`` or ``.data/`` in the checkout (git-ignored)."""
+    import os
+
+    return Path(os.environ.get("GUNMA_DATA_DIR", Path(__file__).resolve().parent.parent / ".data"))

@@ -709,6 +709,40 @@ def test_no_bootstrap_admin_token_in_production() -> None:
     assert "BOOTSTRAP_ADMIN_TOKEN" not in example_secret()["stringData"]
 
 
+def test_notifier_worker_egress_reaches_no_internal_range_on_web_ports() -> None:
+    """SSRF (security finding 5): the webhook worker may reach DNS, PostgreSQL, Redis, SMTP, the
+    netsugen-booking pods and the public internet on 80/443 only; private ranges and 169.254.0.0/16
+    (cloud metadata) are excepted from every rule that opens 80/443, and no rule opens everything."""
+    worker_labels = of_kind("Deployment")["notifier-worker"]["spec"]["template"]["metadata"]["labels"]
+    policies = [
+        p for p in of_kind("NetworkPolicy").values()
+        if "Egress" in p["spec"]["policyTypes"] and matches(p["spec"]["podSelector"].get("matchLabels", {}), worker_labels)
+    ]
+    assert policies, "no egress NetworkPolicy selects the notifier worker"
+    internal = {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "127.0.0.0/8"}
+    opened: dict[int, list[dict[str, Any]]] = {}
+    for policy in policies:
+        for rule in policy["spec"].get("egress", []):
+            assert rule.get("ports"), f"{policy['metadata']['name']}: an egress rule without ports opens every port"
+            assert rule.get("to"), f"{policy['metadata']['name']}: an egress rule without peers opens every address"
+            for port in rule["ports"]:
+                opened.setdefault(int(port["port"]), []).extend(rule["to"])
+    assert {53, 5432, 6379, 80, 443, 587} <= set(opened)
+    assert not set(opened) - {53, 5432, 6379, 6380, 8002, 25, 465, 587, 80, 443}, sorted(opened)
+    for web_port in (80, 443):
+        for peer in opened[web_port]:
+            block = peer.get("ipBlock")
+            assert block is not None, f"port {web_port} is opened to pods, not to the internet only"
+            if ":" in block["cidr"]:
+                assert {"fc00::/7", "fe80::/10", "::1/128"} <= set(block.get("except", []))
+            else:
+                assert internal <= set(block.get("except", [])), f"{block['cidr']} on {web_port} reaches internal ranges"
+    netsugen = [peer for peer in opened[8002] if "podSelector" in peer]
+    assert netsugen and all(
+        peer["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "netsugen-booking"} for peer in opened[8002]
+    )
+
+
 # ---------------------------------------------------------------- running many replicas
 
 

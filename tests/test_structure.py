@@ -56,7 +56,7 @@ def test_every_domain_command_group_is_mounted() -> None:
     from gunma.cli import app
 
     root = get_command(app)
-    for service, name in (("kpi_api", "kpi"), ("netsugen_booking", "netsugen")):
+    for service, name in (("kpi_api", "kpi"), ("netsugen_booking", "netsugen"), ("notifier", "notifier")):
         group = root.commands[name]  # type: ignore[attr-defined]
         for domain in _domains_with(service, "cli"):
             assert domain.replace("_", "-") in group.commands, f"gunma {name} {domain} is not mounted"

@@ -37,6 +37,7 @@ from services.notifier.dispatch.lookup_http import LookupClient
 from services.notifier.dispatch.mailer import SmtpPool
 from services.notifier.dispatch.render import default_catalog
 from services.notifier.settings import NotifierSettings, get_settings
+from services.notifier.webhooks.destinations import GuardedTransport, PinnedResolver, system_resolver
 from shared.app import redis_settings
 from shared.outbox import NOTIFIER_QUEUE
 from shared.worker import worker_shutdown, worker_startup
@@ -73,11 +74,23 @@ def create_dispatcher(settings: NotifierSettings, ctx: dict[str, Any]) -> Dispat
     token = settings.service_token.get_secret_value() if settings.service_token else None
     contacts = ContactResolver(
         LookupClient(
-            settings.netsugen_url, service_token=token, timeout_s=settings.contact_timeout_s,
+            settings.netsugen_url,
+            service_token=token,
+            timeout_s=settings.contact_timeout_s,
             size=settings.worker_max_jobs,
         )
     )
+    settings.secret_box()  # production without WEBHOOK_SECRET_KEYS fails here, at start-up
+    # Every connection goes to a resolved, checked, pinned address (SSRF: webhooks/destinations.py).
+    resolver = PinnedResolver(
+        allow_private=settings.webhook_allow_private_destinations,
+        ttl_s=settings.webhook_dns_cache_s,
+        # Tests stand in for DNS (a name answering a private address) through the worker's ctx.
+        resolver=ctx.get("webhook_resolver") or system_resolver,
+    )
     webhooks = httpx.AsyncClient(
+        transport=GuardedTransport(resolver),
+        trust_env=False,
         timeout=httpx.Timeout(settings.webhook_timeout_s),
         follow_redirects=False,
         headers={"User-Agent": "gunma-sdgs-notifier/1.0 (Standard Webhooks)"},
@@ -220,7 +233,9 @@ def run_supervised() -> int:
         except (RedisError, OSError) as exc:
             restarts += 1
             delay = min(2.0 * restarts, 10.0)
-            log.warning("worker_loop_lost_redis", error=type(exc).__name__, restart_in_s=delay, restarts=restarts)
+            log.warning(
+                "worker_loop_lost_redis", error=type(exc).__name__, restart_in_s=delay, restarts=restarts
+            )
             time.sleep(delay)
             continue
         return 0  # stopped by a signal (or burst mode finished)

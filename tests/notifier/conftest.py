@@ -19,11 +19,13 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from aiosmtpd.controller import Controller
 from arq import Worker, create_pool
 from arq.connections import ArqRedis
+from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
@@ -115,7 +117,9 @@ class RecordingHandler:
             self.data_delay_s = 0.0
             self.data_started = 0
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str:
         reply = self.rcpt_replies.get(address)
         if reply is not None:
             return reply
@@ -129,7 +133,9 @@ class RecordingHandler:
             await asyncio.sleep(self.data_delay_s)
         with self.lock:
             self.messages.append(
-                Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content), tuple(session.peer))
+                Received(
+                    envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content), tuple(session.peer)
+                )
             )
         return "250 Message accepted for delivery"
 
@@ -193,25 +199,40 @@ class FakeWorld:
     calls: dict[str, list[HookCall]] = field(default_factory=dict)
 
     def reset(self) -> None:
-        for d in (self.members, self.registrations, self.failing, self.hook_replies, self.hook_delay_s, self.calls):
+        for d in (
+            self.members,
+            self.registrations,
+            self.failing,
+            self.hook_replies,
+            self.hook_delay_s,
+            self.calls,
+        ):
             d.clear()
         self.gone.clear()
         self.lookups.clear()
         self.unauthorized = 0
 
-    def add_member(self, *, name: str = "上州 太郎", language: str = "ja", email_: str | None = None) -> uuid.UUID:
+    def add_member(
+        self, *, name: str = "上州 太郎", language: str = "ja", email_: str | None = None
+    ) -> uuid.UUID:
         member_id = uuid.uuid4()
         self.members[str(member_id)] = {
-            "member_id": str(member_id), "name": name, "email": email_ or f"m-{member_id.hex[:10]}@example.jp",
-            "language": language, "status": "active",
+            "member_id": str(member_id),
+            "name": name,
+            "email": email_ or f"m-{member_id.hex[:10]}@example.jp",
+            "language": language,
+            "status": "active",
         }
         return member_id
 
     def add_registration(self, *, name: str | None = "赤城 花子", language: str = "ja") -> uuid.UUID:
         registration_id = uuid.uuid4()
         self.registrations[str(registration_id)] = {
-            "member_id": None, "name": name, "email": f"guest-{registration_id.hex[:10]}@example.jp",
-            "language": language, "status": "active",
+            "member_id": None,
+            "name": name,
+            "email": f"guest-{registration_id.hex[:10]}@example.jp",
+            "language": language,
+            "status": "active",
         }
         return registration_id
 
@@ -227,7 +248,8 @@ def _world_app(world: FakeWorld) -> Starlette:
     def problem(status: int, slug: str) -> JSONResponse:
         return JSONResponse(
             {"type": f"urn:gunma-sdgs:problem:{slug}", "title": slug, "status": status},
-            status_code=status, media_type="application/problem+json",
+            status_code=status,
+            media_type="application/problem+json",
         )
 
     async def contact(request: Request, table: dict[str, dict[str, Any]]) -> Response:
@@ -299,6 +321,41 @@ def world(world_session: FakeWorld) -> FakeWorld:
     return world_session
 
 
+# ---- the notifier API: local receivers opt in -----------------------------------------------------
+async def _running_notifier(settings: NotifierSettings) -> AsyncIterator[FastAPI]:
+    from services.notifier.main import create_app
+
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture(scope="session")
+async def notifier_app(stack: StackInfo) -> AsyncIterator[FastAPI]:
+    """Overrides the root fixture for the notifier tests: their webhook receivers listen on
+    127.0.0.1, so this API opts in to private destinations (``WEBHOOK_ALLOW_PRIVATE_DESTINATIONS``,
+    development and tests only). The refusal tests use :func:`strict_notifier_client`."""
+    settings = NotifierSettings(**settings_overrides(stack), webhook_allow_private_destinations=True)
+    async for app in _running_notifier(settings):
+        yield app
+
+
+@pytest.fixture(scope="session")
+async def strict_notifier_app(stack: StackInfo) -> AsyncIterator[FastAPI]:
+    """The notifier API with the shipped default: private destinations refused."""
+    async for app in _running_notifier(NotifierSettings(**settings_overrides(stack))):
+        yield app
+
+
+@pytest.fixture
+async def strict_notifier_client(
+    clean_db: None, strict_notifier_app: FastAPI
+) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=strict_notifier_app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://notifier") as client:
+        yield client
+
+
 # ---- settings, queue, worker -------------------------------------------------------------------
 SettingsFactory = Callable[..., NotifierSettings]
 
@@ -322,6 +379,8 @@ def make_settings(stack: StackInfo, smtp: SmtpServer, world: FakeWorld) -> Setti
             "webhook_timeout_s": 2.0,
             "contact_timeout_s": 2.0,
             "log_json": True,
+            # The receivers listen on 127.0.0.1: opt in (the SSRF tests pass False).
+            "webhook_allow_private_destinations": True,
         }
         values.update(overrides)
         return NotifierSettings(**values)
@@ -391,7 +450,11 @@ def relay(engine: AsyncEngine, arq_pool: ArqRedis) -> OutboxRelay:
 
 async def enqueue_event(pool: ArqRedis, event: Event, *, job_id: str | None = None) -> None:
     await pool.enqueue_job(
-        NOTIFIER_JOB, event.model_dump_json(), None, _job_id=job_id or str(event.id), _queue_name=NOTIFIER_QUEUE
+        NOTIFIER_JOB,
+        event.model_dump_json(),
+        None,
+        _job_id=job_id or str(event.id),
+        _queue_name=NOTIFIER_QUEUE,
     )
 
 

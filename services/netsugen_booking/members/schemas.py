@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 from services.netsugen_booking.members.models import Member, MemberUser, PlanAssignment
 from services.netsugen_booking.plans.schemas import PlanCode
@@ -13,6 +14,19 @@ from shared.jst import to_jst
 MemberKind = Literal["individual", "corporate"]
 MemberStatus = Literal["active", "suspended", "left"]
 LanguageCode = Literal["ja", "en"]
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _no_control_characters(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("a name must not contain control characters (line breaks, tabs …)")
+    return value
+
+
+#: A person's or company's name: it becomes an email display name, so no control characters
+#: (security finding 10: a CR/LF there made every mail to the person fail).
+PersonName = Annotated[str, AfterValidator(_no_control_characters)]
 
 _MEMBER_EXAMPLE: dict[str, Any] = {
     "id": "0b7e4c1a-5d6f-4e3a-9b2c-1d0e8f7a6b5c",
@@ -43,7 +57,7 @@ class MemberCreate(BaseModel):
     )
 
     kind: MemberKind
-    name: str = Field(min_length=1, max_length=200)
+    name: PersonName = Field(min_length=1, max_length=200)
     email: EmailStr = Field(max_length=320)
     language: LanguageCode = "ja"
     plan: PlanCode
@@ -55,7 +69,7 @@ class MemberUpdate(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"email": "new@example.jp", "language": "en"}]}
     )
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: PersonName | None = Field(default=None, min_length=1, max_length=200)
     email: EmailStr | None = Field(default=None, max_length=320)
     language: LanguageCode | None = None
 
@@ -194,14 +208,14 @@ class MemberUserCreate(BaseModel):
         json_schema_extra={"examples": [{"name": "前橋 花子", "email": "hanako@gunma-lab.example.jp"}]},
     )
 
-    name: str = Field(min_length=1, max_length=200)
+    name: PersonName = Field(min_length=1, max_length=200)
     email: EmailStr | None = Field(default=None, max_length=320)
 
 
 class MemberUserUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"active": False}]})
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: PersonName | None = Field(default=None, min_length=1, max_length=200)
     email: EmailStr | None = Field(default=None, max_length=320)
     active: bool | None = None
 

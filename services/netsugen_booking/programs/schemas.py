@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, model_validator
 
+from services.netsugen_booking.members.schemas import PersonName
 from services.netsugen_booking.programs.models import Program, ProgramRegistration
 from shared.jst import JST
 
@@ -139,7 +140,7 @@ class ProgramList(BaseModel):
 class Guest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: PersonName = Field(min_length=1, max_length=200)
     email: EmailStr = Field(max_length=320)
     language: Language = "ja"
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import random
+import socket
+import ssl
 import time
 import uuid
 from dataclasses import dataclass
@@ -39,10 +41,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.notifier.deliveries.models import FINAL_STATUSES
 from services.notifier.dispatch import schedule
 from services.notifier.dispatch.contacts import ContactError, ContactResolver
-from services.notifier.dispatch.mailer import SendError, SmtpPool, build_outgoing
+from services.notifier.dispatch.mailer import InvalidAddress, SendError, SmtpPool, build_outgoing
 from services.notifier.dispatch.render import TemplateCatalog
 from services.notifier.preferences.models import OPTIONAL_CATEGORIES
 from services.notifier.settings import NotifierSettings
+from services.notifier.webhooks.destinations import DestinationRefused, ResolutionFailed
+from services.notifier.webhooks.secretbox import UndecryptableSecret
 from services.notifier.webhooks.signing import webhook_headers
 from shared.events import EVENT_TYPES, Event, EventData
 from shared.jst import utcnow
@@ -353,6 +357,36 @@ def _retry_after(response: httpx.Response) -> float | None:
     return float(value) if value.isdigit() else None
 
 
+def error_class(exc: BaseException) -> str:
+    """The generic class of a failed webhook request (what staff see in the ledger)."""
+    if isinstance(exc, httpx.TimeoutException | TimeoutError):
+        return "timeout"
+    if isinstance(exc, ResolutionFailed):
+        return "dns_error"
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(chain) < 10:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    if any(isinstance(e, ssl.SSLError) for e in chain):
+        return "tls_error"
+    if any(isinstance(e, ConnectionRefusedError) for e in chain):
+        return "connection_refused"
+    if any(isinstance(e, socket.gaierror | ResolutionFailed) for e in chain):
+        return "dns_error"
+    if isinstance(exc, httpx.ConnectError):
+        # anyio gathers the errno in the message only: the text decides, the text is not stored.
+        text_ = str(exc).lower()
+        if "certificate" in text_ or "ssl" in text_ or "tls" in text_:
+            return "tls_error"
+        if "refused" in text_:
+            return "connection_refused"
+        return "connection_error"
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.LocalProtocolError):
+        return "protocol_error"
+    return "connection_error"
+
+
 def webhook_body(c: Claimed) -> bytes:
     """The POSTed JSON (Standard Webhooks shape: ``type``, ``timestamp``, ``data``), keys sorted so
     every attempt sends the same bytes."""
@@ -400,8 +434,12 @@ class Dispatcher:
         target = recipient_ref(data)
         cls = type(data)
         email_not_before = schedule.not_before(
-            now, urgent=cls.urgent, channel="email", quiet=s.quiet_hours_enabled,
-            start=s.quiet_hours_start, end=s.quiet_hours_end,
+            now,
+            urgent=cls.urgent,
+            channel="email",
+            quiet=s.quiet_hours_enabled,
+            start=s.quiet_hours_start,
+            end=s.quiet_hours_end,
         )
         request_id = _request_id()
         params: dict[str, Any] = {
@@ -433,12 +471,25 @@ class Dispatcher:
             if r.status == "sending":
                 claimed.append(
                     Claimed(
-                        id=r.id, channel=r.channel, recipient=r.recipient, endpoint_id=r.endpoint_id,
-                        event_id=event.id, event_type=event.type, category=cls.category, source=event.source,
-                        occurred_at=event.occurred_at, schema_version=event.schema_version, data=event.data,
-                        request_id=request_id, number=r.attempts, retry_from=r.retry_from,
-                        claimed_at=r.claimed_at, urgent=cls.urgent, endpoint_url=r.endpoint_url,
-                        secret=r.secret, previous_secret=r.previous_secret,
+                        id=r.id,
+                        channel=r.channel,
+                        recipient=r.recipient,
+                        endpoint_id=r.endpoint_id,
+                        event_id=event.id,
+                        event_type=event.type,
+                        category=cls.category,
+                        source=event.source,
+                        occurred_at=event.occurred_at,
+                        schema_version=event.schema_version,
+                        data=event.data,
+                        request_id=request_id,
+                        number=r.attempts,
+                        retry_from=r.retry_from,
+                        claimed_at=r.claimed_at,
+                        urgent=cls.urgent,
+                        endpoint_url=r.endpoint_url,
+                        secret=r.secret,
+                        previous_secret=r.previous_secret,
                         previous_secret_expires_at=r.previous_secret_expires_at,
                         endpoint_enabled=r.endpoint_enabled,
                     )
@@ -460,12 +511,27 @@ class Dispatcher:
     @staticmethod
     def _claimed_from_row(r: Row[Any]) -> Claimed:
         return Claimed(
-            id=r.id, channel=r.channel, recipient=r.recipient, endpoint_id=r.endpoint_id, event_id=r.event_id,
-            event_type=r.event_type, category=r.category, source=r.source, occurred_at=r.occurred_at,
-            schema_version=r.schema_version, data=_json(r.data), request_id=r.request_id, number=r.attempts,
-            retry_from=r.retry_from, claimed_at=r.claimed_at, urgent=_urgent_of(r.event_type),
-            endpoint_url=r.endpoint_url, secret=r.secret, previous_secret=r.previous_secret,
-            previous_secret_expires_at=r.previous_secret_expires_at, endpoint_enabled=r.endpoint_enabled,
+            id=r.id,
+            channel=r.channel,
+            recipient=r.recipient,
+            endpoint_id=r.endpoint_id,
+            event_id=r.event_id,
+            event_type=r.event_type,
+            category=r.category,
+            source=r.source,
+            occurred_at=r.occurred_at,
+            schema_version=r.schema_version,
+            data=_json(r.data),
+            request_id=r.request_id,
+            number=r.attempts,
+            retry_from=r.retry_from,
+            claimed_at=r.claimed_at,
+            urgent=_urgent_of(r.event_type),
+            endpoint_url=r.endpoint_url,
+            secret=r.secret,
+            previous_secret=r.previous_secret,
+            previous_secret_expires_at=r.previous_secret_expires_at,
+            endpoint_enabled=r.endpoint_enabled,
         )
 
     async def claim_one(self, delivery_id: uuid.UUID) -> Claimed | None:
@@ -491,7 +557,9 @@ class Dispatcher:
             await asyncio.shield(self._record(c, Outcome("failed_temporary", error="interrupted"), 0, True))
             raise
         except Exception as exc:  # a bug must not leave the delivery claimed: retry it later
-            log.error("delivery_attempt_crashed", delivery_id=str(c.id), error=type(exc).__name__, exc_info=exc)
+            log.error(
+                "delivery_attempt_crashed", delivery_id=str(c.id), error=type(exc).__name__, exc_info=exc
+            )
             outcome = Outcome("failed_temporary", error=f"internal error: {type(exc).__name__}")
         elapsed = time.perf_counter() - started
         ATTEMPT_SECONDS.labels(c.channel).observe(elapsed)
@@ -516,13 +584,27 @@ class Dispatcher:
             return Outcome(result, error=str(exc), status_code=exc.status_code)
         unsubscribe = self._unsubscribe_url(c.category)
         mail = self.catalog.render(
-            c.event_type, contact.language, name=contact.name, data=c.data, event_id=str(c.event_id),
-            occurred_at=c.occurred_at, portal_url=self.settings.portal_url, unsubscribe_url=unsubscribe,
+            c.event_type,
+            contact.language,
+            name=contact.name,
+            data=c.data,
+            event_id=str(c.event_id),
+            occurred_at=c.occurred_at,
+            portal_url=self.settings.portal_url,
+            unsubscribe_url=unsubscribe,
         )
-        message = build_outgoing(
-            mail, delivery_id=c.id, mail_from=self.settings.mail_from, domain=self.settings.mail_domain,
-            to_email=contact.email, to_name=contact.name, unsubscribe_url=unsubscribe,
-        )
+        try:
+            message = build_outgoing(
+                mail,
+                delivery_id=c.id,
+                mail_from=self.settings.mail_from,
+                domain=self.settings.mail_domain,
+                to_email=contact.email,
+                to_name=contact.name,
+                unsubscribe_url=unsubscribe,
+            )
+        except InvalidAddress as exc:
+            return Outcome("failed_permanent", error=f"invalid address: {exc}", language=contact.language)
         try:
             await self.smtp.send(message)
         except SendError as exc:
@@ -531,40 +613,69 @@ class Dispatcher:
         return Outcome("delivered", status_code=250, language=contact.language)
 
     async def _attempt_webhook(self, c: Claimed) -> Outcome:
+        """POST the event to the endpoint. What the ledger records (readable by staff) is a generic
+        error class (``timeout``, ``connection_refused``, ``tls_error``, ``http_5xx``,
+        ``destination_refused`` …) and the HTTP status, never the remote's details (no response
+        body, no ``Location``, no exception text with addresses): the ledger must not turn the
+        notifier into a scanner of other networks."""
         if c.endpoint_url is None or c.secret is None:
-            return Outcome("failed_permanent", error="the webhook endpoint was deleted")
+            return Outcome("failed_permanent", error="endpoint_deleted: the webhook endpoint was deleted")
         if not c.endpoint_enabled:
-            return Outcome("failed_permanent", error="the webhook endpoint is disabled")
+            return Outcome("failed_permanent", error="endpoint_disabled: the webhook endpoint is disabled")
+        box = self.settings.secret_box()
+        try:
+            secrets = [box.decrypt(c.secret)]
+            if c.previous_secret and c.previous_secret_expires_at and c.previous_secret_expires_at > utcnow():
+                secrets.append(box.decrypt(c.previous_secret))
+        except UndecryptableSecret:
+            # A key was removed from WEBHOOK_SECRET_KEYS too early: an operator can put it back.
+            log.error("webhook_secret_undecryptable", endpoint_id=str(c.endpoint_id))
+            return Outcome("failed_temporary", error="secret_undecryptable: check WEBHOOK_SECRET_KEYS")
         body = webhook_body(c)
-        secrets = [c.secret]
-        if c.previous_secret and c.previous_secret_expires_at and c.previous_secret_expires_at > utcnow():
-            secrets.append(c.previous_secret)
         headers = webhook_headers(secrets, str(c.event_id), int(time.time()), body)
         try:
             response = await self.webhooks.post(c.endpoint_url, content=body, headers=headers)
-        except httpx.TimeoutException:
-            return Outcome("failed_temporary", error=f"timed out after {self.settings.webhook_timeout_s:g} s")
-        except httpx.HTTPError as exc:
-            return Outcome("failed_temporary", error=f"request failed: {type(exc).__name__}: {exc}")
+        except DestinationRefused:
+            return Outcome(
+                "failed_permanent",
+                error="destination_refused: the endpoint's address is not public (loopback, private, "
+                "link-local or reserved)",
+            )
+        except (httpx.HTTPError, ResolutionFailed, OSError) as exc:
+            error = error_class(exc)
+            # The details go to the operators' log only, never to the ledger staff read.
+            log.info(
+                "webhook_attempt_failed",
+                delivery_id=str(c.id),
+                endpoint_id=str(c.endpoint_id),
+                error=error,
+                detail=f"{type(exc).__name__}: {exc}"[:300],
+            )
+            return Outcome("failed_temporary", error=error)
         status = response.status_code
         if 200 <= status < 300:
             return Outcome("delivered", status_code=status)
         if status == 410:
             return Outcome(
-                "failed_permanent", status_code=status, disable_endpoint=True,
-                error="410 Gone: the endpoint asked to stop; it is now disabled",
+                "failed_permanent",
+                status_code=status,
+                disable_endpoint=True,
+                error="http_410: the endpoint answered 410 Gone and is now disabled",
             )
         if 300 <= status < 400:
-            location = response.headers.get("location", "")[:200]
             return Outcome(
-                "failed_temporary", status_code=status,
-                error=f"{status} redirect not followed (Location: {location}); register the final URL",
+                "failed_temporary",
+                status_code=status,
+                error="http_3xx: redirect not followed; register the final URL",
             )
         if status in (408, 429) or status >= 500:
             return Outcome(
-                "failed_temporary", status_code=status, error=f"HTTP {status}", retry_after_s=_retry_after(response)
+                "failed_temporary",
+                status_code=status,
+                error=f"http_{status // 100}xx",
+                retry_after_s=_retry_after(response),
             )
-        return Outcome("failed_permanent", status_code=status, error=f"HTTP {status}")
+        return Outcome("failed_permanent", status_code=status, error="http_4xx")
 
     # ---- recording ---------------------------------------------------------------------------
     def _next_attempt_at(self, c: Claimed, outcome: Outcome) -> datetime:
@@ -576,8 +687,12 @@ class Dispatcher:
             delay = max(delay, min(outcome.retry_after_s, 86400.0))
         at = utcnow() + timedelta(seconds=delay)
         return schedule.not_before(
-            at, urgent=c.urgent, channel=c.channel, quiet=s.quiet_hours_enabled,
-            start=s.quiet_hours_start, end=s.quiet_hours_end,
+            at,
+            urgent=c.urgent,
+            channel=c.channel,
+            quiet=s.quiet_hours_enabled,
+            start=s.quiet_hours_start,
+            end=s.quiet_hours_end,
         )
 
     async def _record(self, c: Claimed, outcome: Outcome, duration_ms: int, interrupted: bool) -> str:
@@ -618,8 +733,13 @@ class Dispatcher:
         if status in FINAL_STATUSES:
             DELIVERY_FINAL.labels(c.channel, status).inc()
         log.info(
-            "delivery_attempted", delivery_id=str(c.id), channel=c.channel, event_type=c.event_type,
-            attempt=c.number, status=status, code=outcome.status_code,
+            "delivery_attempted",
+            delivery_id=str(c.id),
+            channel=c.channel,
+            event_type=c.event_type,
+            attempt=c.number,
+            status=status,
+            code=outcome.status_code,
         )
         if next_at is not None:
             await self._enqueue(c.id, c.number + 1, next_at)
@@ -650,8 +770,12 @@ class Dispatcher:
             stale = (
                 await conn.execute(
                     INTERRUPTED_SQL,
-                    {"lease": s.sending_lease_s, "batch": s.reconcile_batch, "max_attempts": s.max_attempts,
-                     "error": error},
+                    {
+                        "lease": s.sending_lease_s,
+                        "batch": s.reconcile_batch,
+                        "max_attempts": s.max_attempts,
+                        "error": error,
+                    },
                 )
             ).all()
             overdue = (
@@ -706,7 +830,9 @@ class Dispatcher:
     async def requeue_type(self, event_type: str) -> int:
         """After a resume: queue every waiting delivery of the type that is due."""
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(DUE_OF_TYPE_SQL, {"event_type": event_type, "skew": CLOCK_SKEW_S})).all()
+            rows = (
+                await conn.execute(DUE_OF_TYPE_SQL, {"event_type": event_type, "skew": CLOCK_SKEW_S})
+            ).all()
         queued = 0
         for r in rows:
             queued += await self._enqueue(r.id, r.attempts + 1, None)

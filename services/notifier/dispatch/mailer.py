@@ -48,6 +48,27 @@ class SendError(Exception):
         self.code = code
 
 
+class InvalidAddress(ValueError):
+    """The recipient address cannot go into a header (control characters): retrying cannot help."""
+
+
+#: Control characters (C0, DEL, C1, and the Unicode line/paragraph separators) have no place in a
+#: header's text: in a display name or subject each becomes a space (security finding 10: a CR/LF in
+#: a member's name made every attempt of the SMTPUTF8 path fail with ValueError until dead-lettered).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def clean_header_text(value: str) -> str:
+    """``value`` with every control character replaced by a space (both builders, every header)."""
+    return _CONTROL.sub(" ", value)
+
+
+def checked_address(address: str) -> str:
+    if _CONTROL.search(address):
+        raise InvalidAddress("the recipient address contains control characters")
+    return address
+
+
 def message_id(delivery_id: uuid.UUID | str, domain: str) -> str:
     return f"<{delivery_id}@{domain}>"
 
@@ -64,9 +85,13 @@ def build_message(
 ) -> EmailMessage:
     msg = EmailMessage(policy=SMTP_POLICY)
     from_name, from_addr = parseaddr(mail_from)
+    from_name = clean_header_text(from_name)
     msg["From"] = Address(display_name=from_name, addr_spec=from_addr) if from_name else from_addr
-    msg["To"] = Address(display_name=to_name or "", addr_spec=to_email)
-    msg["Subject"] = mail.subject
+    # username/domain rather than addr_spec: the email package's address parser refuses a non-ASCII
+    # local part (太郎@例え.jp), which SMTPUTF8 allows (aiosmtplib flattens with utf8 then).
+    username, _, domain_part = checked_address(to_email).rpartition("@")
+    msg["To"] = Address(display_name=clean_header_text(to_name or ""), username=username, domain=domain_part)
+    msg["Subject"] = clean_header_text(mail.subject)
     msg["Date"] = format_datetime(utcnow())
     msg["Message-ID"] = message_id(delivery_id, domain)
     # RFC 3834: automatic mail; auto-responders should not answer.
@@ -90,8 +115,6 @@ _EW_MAX = 75
 #: Display names sent as they are: atext and spaces (RFC 5322 §3.2.3); others are quoted or encoded.
 _ATOM_PHRASE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]+")
 _QUOTABLE = re.compile(r"[\x20-\x7e]+")
-#: Control characters (CR and LF among them) of a display name become spaces.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -147,6 +170,7 @@ def _needs_encoding(value: str) -> bool:
 
 def subject_header(subject: str) -> str:
     """``Subject:`` as it goes on the wire: plain ASCII folded at spaces, otherwise encoded-words."""
+    subject = clean_header_text(subject)
     if not subject:
         return "Subject: "
     words = subject.split(" ")
@@ -158,12 +182,16 @@ def subject_header(subject: str) -> str:
 def address_header(name: str, display_name: str | None, addr_spec: str) -> str:
     """``To:`` / ``From:`` with an ASCII address and an optional display name (encoded when not ASCII)."""
     if display_name:
-        display_name = _CONTROL.sub(" ", display_name)
+        display_name = clean_header_text(display_name)
     if not display_name:
         return f"{name}: {addr_spec}"
     if _needs_encoding(display_name) or len(display_name) > 60:
         phrase = _encoded_words(display_name, MAX_LINE - len(name) - 2)
-    elif _ATOM_PHRASE.fullmatch(display_name) and display_name.strip() == display_name and "  " not in display_name:
+    elif (
+        _ATOM_PHRASE.fullmatch(display_name)
+        and display_name.strip() == display_name
+        and "  " not in display_name
+    ):
         phrase = display_name.split(" ")
     else:
         phrase = ['"' + display_name.replace("\\", "\\\\").replace('"', '\\"') + '"']
@@ -209,11 +237,17 @@ def build_outgoing(
 ) -> Outgoing | EmailMessage:
     """The message of one delivery as wire bytes; an :class:`EmailMessage` (stdlib builder) when
     the recipient's (or the sender's) address is not ASCII: that needs SMTPUTF8 and UTF-8 headers."""
+    checked_address(to_email)
     sender_header = _from_header(mail_from)
     if sender_header is None or not to_email.isascii():
         return build_message(
-            mail, delivery_id=delivery_id, mail_from=mail_from, domain=domain, to_email=to_email,
-            to_name=to_name, unsubscribe_url=unsubscribe_url,
+            mail,
+            delivery_id=delivery_id,
+            mail_from=mail_from,
+            domain=domain,
+            to_email=to_email,
+            to_name=to_name,
+            unsubscribe_url=unsubscribe_url,
         )
     from_header, sender = sender_header
     mid = message_id(delivery_id, domain)
@@ -237,12 +271,25 @@ def build_outgoing(
         f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"',
         "Content-Language: " + mail.language,
     ]
-    data = b"".join((
-        "\r\n".join(headers).encode("ascii"), b"\r\n\r\n",
-        b"--", b, b"\r\n", _body(mail.text, "plain", b), b"\r\n",
-        b"--", b, b"\r\n", _body(mail.html, "html", b), b"\r\n",
-        b"--", b, b"--\r\n",
-    ))
+    data = b"".join(
+        (
+            "\r\n".join(headers).encode("ascii"),
+            b"\r\n\r\n",
+            b"--",
+            b,
+            b"\r\n",
+            _body(mail.text, "plain", b),
+            b"\r\n",
+            b"--",
+            b,
+            b"\r\n",
+            _body(mail.html, "html", b),
+            b"\r\n",
+            b"--",
+            b,
+            b"--\r\n",
+        )
+    )
     return Outgoing(sender=sender, recipients=(to_email,), data=data, message_id=mid)
 
 
@@ -311,7 +358,9 @@ class SmtpPool:
                 first = exc.recipients[0] if exc.recipients else None
                 code = first.code if first else None
                 text = f"{first.code} {first.message}" if first else str(exc)
-                raise SendError(f"recipient refused: {text}", permanent=(code or 0) >= 500, code=code) from exc
+                raise SendError(
+                    f"recipient refused: {text}", permanent=(code or 0) >= 500, code=code
+                ) from exc
             except aiosmtplib.SMTPResponseException as exc:
                 raise SendError(
                     f"SMTP {exc.code} {exc.message}", permanent=exc.code >= 500, code=exc.code

@@ -11,3 +11,11 @@ class EndpointNotFound(NotFound):
 
 class UnknownEventType(Unprocessable):
     slug, title = "unknown-event-type", "Unknown event type"
+
+
+class UnusableWebhookUrl(Unprocessable):
+    slug, title = "unusable-webhook-url", "The webhook URL cannot be used"
+
+
+class WebhookDestinationRefused(Unprocessable):
+    slug, title = "webhook-destination-refused", "Webhook destination not allowed"

@@ -20,10 +20,12 @@ class WebhookEndpoint(Base):
     description: Mapped[str | None] = mapped_column(String(500))
     #: Event types this endpoint receives; empty means every type.
     event_types: Mapped[list[str]] = mapped_column(ARRAY(String(64)), server_default=text("'{}'"))
-    #: ``whsec_<base64 key>``. Kept in clear: signing needs the key itself.
-    secret: Mapped[str] = mapped_column(String(100))
-    #: The secret before the last rotation; it keeps signing (second signature) until it expires.
-    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    #: The ``whsec_<base64 key>`` signing secret, encrypted (a Fernet token, ``webhooks/secretbox.py``,
+    #: keys from ``WEBHOOK_SECRET_KEYS``): never stored in clear.
+    secret: Mapped[str] = mapped_column(Text)
+    #: The secret before the last rotation, encrypted likewise; it keeps signing (second signature)
+    #: until it expires.
+    previous_secret: Mapped[str | None] = mapped_column(Text)
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     disabled_reason: Mapped[str | None] = mapped_column(Text)

@@ -22,6 +22,19 @@ from shared.errors import problem_responses
 
 router = APIRouter(prefix="/v1/webhook-endpoints", tags=["webhooks"])
 
+
+def _settings(request: Request) -> NotifierSettings:
+    settings: NotifierSettings = request.app.state.settings
+    return settings
+
+
+_URL_RULES = (
+    " The URL must be usable (http/https, host labels ≤ 63 characters, host ≤ 253, a port in 1–65535, no "
+    "`user:password@`: 422 `unusable-webhook-url`) and public: loopback, private, link-local (cloud "
+    "metadata), multicast, unspecified and reserved addresses, and names resolving to them, get 422 "
+    "`webhook-destination-refused`. The worker checks the resolved address again before each connection."
+)
+
 _SIGNING = (
     " Every POST carries the Standard Webhooks headers `webhook-id` (the event id, the same on every "
     "retry), `webhook-timestamp` and `webhook-signature` (`v1,<base64 HMAC-SHA256 of "
@@ -33,14 +46,21 @@ _SIGNING = (
     "",
     status_code=201,
     summary="Register a webhook endpoint",
-    description="Admin. Returns the endpoint with its new secret (`whsec_…`), shown only now." + _SIGNING,
+    description="Admin. Returns the endpoint with its new secret (`whsec_…`), shown only now."
+    + _URL_RULES
+    + _SIGNING,
     response_model=WebhookEndpointWithSecret,
     responses=problem_responses(401, 403, 422),
 )
 async def create_endpoint(
-    body: WebhookEndpointCreate, session: DbSession, _: AdminPrincipal
+    body: WebhookEndpointCreate, request: Request, session: DbSession, _: AdminPrincipal
 ) -> WebhookEndpointWithSecret:
-    return service.with_secret(await service.create(session, body))
+    settings = _settings(request)
+    box = settings.secret_box()
+    endpoint = await service.create(
+        session, body, box, allow_private=settings.webhook_allow_private_destinations
+    )
+    return service.with_secret(endpoint, box)
 
 
 @router.get(
@@ -50,8 +70,9 @@ async def create_endpoint(
     response_model=WebhookEndpointList,
     responses=problem_responses(401, 403),
 )
-async def list_endpoints(session: DbSession, _: AdminPrincipal) -> WebhookEndpointList:
-    return WebhookEndpointList(items=[service.to_out(e) for e in await service.list_all(session)])
+async def list_endpoints(request: Request, session: DbSession, _: AdminPrincipal) -> WebhookEndpointList:
+    box = _settings(request).secret_box()
+    return WebhookEndpointList(items=[service.to_out(e, box) for e in await service.list_all(session)])
 
 
 @router.get(
@@ -61,21 +82,32 @@ async def list_endpoints(session: DbSession, _: AdminPrincipal) -> WebhookEndpoi
     response_model=WebhookEndpointOut,
     responses=problem_responses(401, 403, 404),
 )
-async def get_endpoint(endpoint_id: uuid.UUID, session: DbSession, _: AdminPrincipal) -> WebhookEndpointOut:
-    return service.to_out(await service.get(session, endpoint_id))
+async def get_endpoint(
+    endpoint_id: uuid.UUID, request: Request, session: DbSession, _: AdminPrincipal
+) -> WebhookEndpointOut:
+    return service.to_out(await service.get(session, endpoint_id), _settings(request).secret_box())
 
 
 @router.patch(
     "/{endpoint_id}",
     summary="Change a webhook endpoint",
-    description="Admin. URL, description, event types, enabled. `enabled: true` re-enables an endpoint a 410 disabled.",
+    description="Admin. URL, description, event types, enabled. `enabled: true` re-enables an endpoint a 410 disabled."
+    + _URL_RULES,
     response_model=WebhookEndpointOut,
     responses=problem_responses(401, 403, 404, 422),
 )
 async def update_endpoint(
-    endpoint_id: uuid.UUID, body: WebhookEndpointUpdate, session: DbSession, _: AdminPrincipal
+    endpoint_id: uuid.UUID,
+    body: WebhookEndpointUpdate,
+    request: Request,
+    session: DbSession,
+    _: AdminPrincipal,
 ) -> WebhookEndpointOut:
-    return service.to_out(await service.update(session, endpoint_id, body))
+    settings = _settings(request)
+    endpoint = await service.update(
+        session, endpoint_id, body, allow_private=settings.webhook_allow_private_destinations
+    )
+    return service.to_out(endpoint, settings.secret_box())
 
 
 @router.post(
@@ -90,11 +122,20 @@ async def update_endpoint(
     responses=problem_responses(401, 403, 404, 422),
 )
 async def rotate_secret(
-    endpoint_id: uuid.UUID, request: Request, session: DbSession, _: AdminPrincipal, body: RotateSecret | None = None
+    endpoint_id: uuid.UUID,
+    request: Request,
+    session: DbSession,
+    _: AdminPrincipal,
+    body: RotateSecret | None = None,
 ) -> WebhookEndpointWithSecret:
-    settings: NotifierSettings = request.app.state.settings
-    overlap = body.overlap_s if body is not None and body.overlap_s is not None else settings.webhook_rotation_overlap_s
-    return service.with_secret(await service.rotate_secret(session, endpoint_id, overlap))
+    settings = _settings(request)
+    overlap = (
+        body.overlap_s
+        if body is not None and body.overlap_s is not None
+        else settings.webhook_rotation_overlap_s
+    )
+    box = settings.secret_box()
+    return service.with_secret(await service.rotate_secret(session, endpoint_id, overlap, box), box)
 
 
 @router.delete(

@@ -64,7 +64,9 @@ class RotateSecret(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"overlap_s": 86400}]})
 
     overlap_s: float | None = Field(
-        default=None, ge=0, le=30 * 86400,
+        default=None,
+        ge=0,
+        le=30 * 86400,
         description="How long the previous secret keeps signing too (default: the service setting, 24 h).",
     )
 
