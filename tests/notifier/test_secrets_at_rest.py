@@ -269,9 +269,7 @@ class TestKeySettings:
         assert resolve_keys(None, "test") == [TEST_KEY]
 
     def test_development_key_is_generated_once_and_private(self, tmp_path: Path, monkeypatch) -> None:
-        import gunma.stack
-
-        monkeypatch.setattr(shared.stack, "DATA_DIR", tmp_path)
+        monkeypatch.setenv("GUNMA_DATA_DIR", str(tmp_path))
         first = resolve_keys(None, "development")
         assert resolve_keys(None, "development") == first
         path = tmp_path / secretbox.DEV_KEY_FILE
