@@ -39,7 +39,10 @@ TEXT: Final[dict[str, dict[Language, str]]] = {
     "total": {"ja": "合計", "en": "Total"},
     "new_members": {"ja": "新規会員", "en": "New members"},
     "leaving_members": {"ja": "退会", "en": "Leaving members"},
-    "occupancy": {"ja": "曜日・時間帯別の混雑(平均在館人数)", "en": "Occupancy by weekday and hour (average present)"},
+    "occupancy": {
+        "ja": "曜日・時間帯別の混雑(平均在館人数)",
+        "en": "Occupancy by weekday and hour (average present)",
+    },
     "occupancy_note": {
         "ja": "各マスの数字は、その曜日のその時間帯に在館していた平均人数です(延べ滞在分 ÷ 60 ÷ 期間中のその曜日の日数)。色が濃いほど混雑しています。",
         "en": "Each cell shows the average number of people present in that hour on that weekday "
@@ -66,7 +69,10 @@ TEXT: Final[dict[str, dict[Language, str]]] = {
     "no_show": {"ja": "無断欠席", "en": "No-show"},
     "cancelled": {"ja": "キャンセル", "en": "Cancelled"},
     "booked": {"ja": "予約中", "en": "Booked"},
-    "revenue": {"ja": "売上(発行済み請求書 − 返還インボイス、税込)", "en": "Revenue (issued invoices less credit notes, tax incl.)"},
+    "revenue": {
+        "ja": "売上(発行済み請求書 − 返還インボイス、税込)",
+        "en": "Revenue (issued invoices less credit notes, tax incl.)",
+    },
     "revenue_by_kind": {"ja": "種類別売上", "en": "Revenue by kind"},
     "revenue_by_plan": {"ja": "プラン別売上", "en": "Revenue by plan"},
     "revenue_by_month": {"ja": "月別売上", "en": "Revenue by month"},
@@ -78,7 +84,10 @@ TEXT: Final[dict[str, dict[Language, str]]] = {
     "invoices": {"ja": "請求書数", "en": "Invoices"},
     "credit_notes": {"ja": "返還インボイス数", "en": "Credit notes"},
     "generated_at": {"ja": "集計日時", "en": "Generated at"},
-    "chart_table_note": {"ja": "グラフと同じ数値を表にも示しています。", "en": "The table gives the same figures as the chart."},
+    "chart_table_note": {
+        "ja": "グラフと同じ数値を表にも示しています。",
+        "en": "The table gives the same figures as the chart.",
+    },
     "none": {"ja": "該当なし", "en": "None"},
     "language_switch": {"ja": "English", "en": "日本語"},
     "definitions": {"ja": "定義", "en": "Definitions"},

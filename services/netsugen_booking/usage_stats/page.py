@@ -49,7 +49,11 @@ def shown_hours(stats: UsageStatsOut) -> list[int]:
 
 
 def render_page(stats: UsageStatsOut, lang: Language) -> str:
-    query = {stats.period.kind: stats.period.key if stats.period.kind == "month" else stats.period.fiscal_year}
+    query: dict[str, str | int] = (
+        {"month": stats.period.key}
+        if stats.period.kind == "month"
+        else {"fiscal_year": stats.period.fiscal_year}
+    )
     hours = shown_hours(stats)
     days = WEEKDAY_NAMES[lang]
     present = [[row[h] for h in hours] for row in stats.occupancy.average_present]
@@ -64,7 +68,9 @@ def render_page(stats: UsageStatsOut, lang: Language) -> str:
         pct=pct,
         hours=hours,
         plan_names=[p.name for p in plans],
-        minutes_rows=[(days[i], [row[h] for h in hours]) for i, row in enumerate(stats.occupancy.person_minutes)],
+        minutes_rows=[
+            (days[i], [row[h] for h in hours]) for i, row in enumerate(stats.occupancy.person_minutes)
+        ],
         other_lang_url="/usage-stats?" + urlencode({**query, "lang": "en" if lang == "ja" else "ja"}),
         xlsx_url="/v1/usage-stats.xlsx?" + urlencode(query),
         json_url="/v1/usage-stats?" + urlencode(query),

@@ -32,8 +32,10 @@ MonthQuery = Annotated[
 ]
 FiscalYearQuery = Annotated[
     int | None,
-    Query(description="A fiscal year (年度, April–March), 2020–2098: `2026` = 2026-04-01 … 2027-03-31.",
-          examples=[2026]),
+    Query(
+        description="A fiscal year (年度, April–March), 2020–2098: `2026` = 2026-04-01 … 2027-03-31.",
+        examples=[2026],
+    ),
 ]
 DESCRIPTION = (
     "Give exactly one of `month` or `fiscal_year` (otherwise 422 `invalid-period`). Visits and unique visitors "
@@ -122,5 +124,9 @@ async def usage_stats_page(
     stats = await usage_stats(session, period, now=now, lang=language)
     return HTMLResponse(
         render_page(stats, language),
-        headers={"Cache-Control": "no-store", "Content-Language": language, "Content-Security-Policy": PAGE_CSP},
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Language": language,
+            "Content-Security-Policy": PAGE_CSP,
+        },
     )

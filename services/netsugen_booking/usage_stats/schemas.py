@@ -35,7 +35,9 @@ class VisitsOut(BaseModel):
         description="Distinct people: an individual member, or one named user of a corporate member."
     )
     unique_members: int = Field(description="Distinct members (a company counts once).")
-    visitor_hours: float = Field(description="Hours spent in the space by those visits (open visits up to now).")
+    visitor_hours: float = Field(
+        description="Hours spent in the space by those visits (open visits up to now)."
+    )
     by_plan: list[CountByPlan] = Field(description="Visits by the plan the desk recorded on the visit.")
     by_month: list[VisitsByMonth]
 
@@ -164,7 +166,9 @@ class UsageStatsOut(BaseModel):
                             {
                                 "month": "2026-11",
                                 "as_of": "2026-11-30",
-                                "by_plan": [{"plan_code": "individual_monthly", "name": "個人月額", "count": 61}],
+                                "by_plan": [
+                                    {"plan_code": "individual_monthly", "name": "個人月額", "count": 61}
+                                ],
                                 "total": 256,
                                 "new_members": 7,
                                 "leaving_members": 2,
@@ -195,7 +199,9 @@ class UsageStatsOut(BaseModel):
                         "held": 6,
                         "attendance": 214,
                         "registrations": 240,
-                        "by_category": [{"category": "seminar", "name": "セミナー", "held": 3, "attendance": 120}],
+                        "by_category": [
+                            {"category": "seminar", "name": "セミナー", "held": 3, "attendance": 120}
+                        ],
                     },
                     "consultations": {"held": 18, "no_show": 1, "cancelled": 2, "booked": 0},
                     "revenue": {
@@ -215,7 +221,12 @@ class UsageStatsOut(BaseModel):
                         ],
                         "by_plan": [],
                         "by_month": [
-                            {"month": "2026-11", "invoiced_yen": 1876500, "credited_yen": -1750, "net_yen": 1874750}
+                            {
+                                "month": "2026-11",
+                                "invoiced_yen": 1876500,
+                                "credited_yen": -1750,
+                                "net_yen": 1874750,
+                            }
                         ],
                     },
                 }

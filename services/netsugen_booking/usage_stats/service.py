@@ -28,6 +28,7 @@ from services.netsugen_booking.usage_stats.rules import (
     REVENUE_KINDS,
     WEEKDAYS,
     Period,
+    RevenueKind,
     month_ends,
     month_key,
     ratio,
@@ -56,18 +57,18 @@ from services.netsugen_booking.visits.models import Visit
 from shared.jst import JST, start_of_day_jst, to_jst
 
 TZ = "Asia/Tokyo"
-VISIT = Visit.__table__.fullname
-MEMBER = Member.__table__.fullname
-ASSIGNMENT = PlanAssignment.__table__.fullname
-PLAN = Plan.__table__.fullname
-BOOKING = Booking.__table__.fullname
-RESOURCE = Resource.__table__.fullname
-PROGRAM = Program.__table__.fullname
-REGISTRATION = ProgramRegistration.__table__.fullname
-CONSULTATION = Consultation.__table__.fullname
-SLOT = ConsultationSlot.__table__.fullname
-INVOICE = Invoice.__table__.fullname
-LINE = InvoiceLine.__table__.fullname
+VISIT = Visit.__table__.fullname  # type: ignore[attr-defined]
+MEMBER = Member.__table__.fullname  # type: ignore[attr-defined]
+ASSIGNMENT = PlanAssignment.__table__.fullname  # type: ignore[attr-defined]
+PLAN = Plan.__table__.fullname  # type: ignore[attr-defined]
+BOOKING = Booking.__table__.fullname  # type: ignore[attr-defined]
+RESOURCE = Resource.__table__.fullname  # type: ignore[attr-defined]
+PROGRAM = Program.__table__.fullname  # type: ignore[attr-defined]
+REGISTRATION = ProgramRegistration.__table__.fullname  # type: ignore[attr-defined]
+CONSULTATION = Consultation.__table__.fullname  # type: ignore[attr-defined]
+SLOT = ConsultationSlot.__table__.fullname  # type: ignore[attr-defined]
+INVOICE = Invoice.__table__.fullname  # type: ignore[attr-defined]
+LINE = InvoiceLine.__table__.fullname  # type: ignore[attr-defined]
 
 # A person: an individual member, or one named user of a corporate member (user ids are unique uuids).
 _VISITS_SQL = f"""
@@ -121,10 +122,12 @@ _JOINERS_SQL = f"""
     SELECT 'left', to_char(left_at AT TIME ZONE '{TZ}', 'YYYY-MM'), count(*)
       FROM {MEMBER} WHERE left_at >= :start AND left_at < :end GROUP BY 2
 """
+# least()/greatest() skip NULLs, so without the FILTER a room with no booking would count the whole period.
 _ROOMS_SQL = f"""
     SELECT r.id, r.slug, r.kind, r.name_ja, r.name_en, r.active,
            count(*) FILTER (WHERE b.member_id IS NOT NULL AND b.start_at >= :start) AS bookings,
-           coalesce(sum(extract(epoch FROM least(b.end_at, :end) - greatest(b.start_at, :start))), 0) AS seconds,
+           coalesce(sum(extract(epoch FROM least(b.end_at, :end) - greatest(b.start_at, :start)))
+                    FILTER (WHERE b.id IS NOT NULL), 0) AS seconds,
            coalesce(sum(extract(epoch FROM least(b.end_at, :end) - greatest(b.start_at, :start)))
                     FILTER (WHERE b.program_id IS NOT NULL), 0) AS event_seconds
       FROM {RESOURCE} r
@@ -180,7 +183,9 @@ async def _plan_names(session: AsyncSession, lang: Language) -> dict[str, str]:
     return {r.code: (r.name_ja if lang == "ja" else r.name_en) for r in rows}
 
 
-async def usage_stats(session: AsyncSession, period: Period, *, now: datetime, lang: Language) -> UsageStatsOut:
+async def usage_stats(
+    session: AsyncSession, period: Period, *, now: datetime, lang: Language
+) -> UsageStatsOut:
     """Every section of the statistics for ``period`` as of ``now``."""
     start = start_of_day_jst(period.start)
     end = start_of_day_jst(period.end + timedelta(days=1))
@@ -231,7 +236,9 @@ async def usage_stats(session: AsyncSession, period: Period, *, now: datetime, l
             MembersMonthOut(
                 month=key,
                 as_of=day,
-                by_plan=[CountByPlan(plan_code=c, name=plan_name(c), count=at.get(c, 0)) for c in sorted(plans)],
+                by_plan=[
+                    CountByPlan(plan_code=c, name=plan_name(c), count=at.get(c, 0)) for c in sorted(plans)
+                ],
                 total=sum(at.values()),
                 new_members=moves.get(("new", key), 0),
                 leaving_members=moves.get(("left", key), 0),
@@ -244,7 +251,9 @@ async def usage_stats(session: AsyncSession, period: Period, *, now: datetime, l
     )
 
     # ---- occupancy heat map
-    seconds = {(r.weekday, r.hour): float(r.seconds) for r in await session.execute(text(_OCCUPANCY_SQL), bounds)}
+    seconds = {
+        (r.weekday, r.hour): float(r.seconds) for r in await session.execute(text(_OCCUPANCY_SQL), bounds)
+    }
     days = weekday_counts(period.start, period.end)
     minutes = [[round(seconds.get((w, h), 0.0) / 60) for h in HOURS] for w in WEEKDAYS]
     occupancy = OccupancyOut(
@@ -260,10 +269,10 @@ async def usage_stats(session: AsyncSession, period: Period, *, now: datetime, l
 
     # ---- rooms: booked hours over the opening hours of the calendar (holidays, closures applied)
     open_seconds = 0.0
-    for day in await hours_between(session, period.start, period.end, language=lang):
-        if day.open and day.opens_at is not None and day.closes_at is not None:
-            opens = datetime.combine(day.date, day.opens_at, tzinfo=JST)
-            closes = datetime.combine(day.date, day.closes_at, tzinfo=JST)
+    for hours in await hours_between(session, period.start, period.end, language=lang):
+        if hours.open and hours.opens_at is not None and hours.closes_at is not None:
+            opens = datetime.combine(hours.date, hours.opens_at, tzinfo=JST)
+            closes = datetime.combine(hours.date, hours.closes_at, tzinfo=JST)
             open_seconds += (closes - opens).total_seconds()
     rooms = []
     for r in await session.execute(text(_ROOMS_SQL), bounds):
@@ -310,7 +319,11 @@ async def usage_stats(session: AsyncSession, period: Period, *, now: datetime, l
     revenue = await _revenue(session, period, months, plan_name, lang)
     return UsageStatsOut(
         period=PeriodOut(
-            kind=period.kind, key=period.key, start=period.start, end=period.end, fiscal_year=period.fiscal_year
+            kind=period.kind,
+            key=period.key,
+            start=period.start,
+            end=period.end,
+            fiscal_year=period.fiscal_year,
         ),
         generated_at=to_jst(now),
         visits=visits,
@@ -327,7 +340,7 @@ async def _revenue(
     session: AsyncSession, period: Period, months: list[str], plan_name: Any, lang: Language
 ) -> RevenueOut:
     bounds = {"first": period.start.replace(day=1), "last": period.end}
-    kinds: dict[str, list[int]] = {k: [0, 0] for k in REVENUE_KINDS}
+    kinds: dict[RevenueKind, list[int]] = {k: [0, 0] for k in REVENUE_KINDS}
     by_plan: dict[str | None, list[int]] = {}
     by_month: dict[str, list[int]] = {m: [0, 0] for m in months}
     for r in await session.execute(text(_REVENUE_SQL), bounds):
@@ -347,12 +360,18 @@ async def _revenue(
         credit_notes=documents.get("credit_note", 0),
         by_kind=[
             RevenueByKind(
-                kind=k, name=REVENUE_KIND_NAMES[k][lang], invoiced_yen=v[0], credited_yen=v[1], net_yen=v[0] + v[1]
+                kind=k,
+                name=REVENUE_KIND_NAMES[k][lang],
+                invoiced_yen=v[0],
+                credited_yen=v[1],
+                net_yen=v[0] + v[1],
             )
             for k, v in kinds.items()
         ],
         by_plan=[
-            RevenueByPlan(plan_code=code, name=plan_name(code), invoiced_yen=v[0], credited_yen=v[1], net_yen=sum(v))
+            RevenueByPlan(
+                plan_code=code, name=plan_name(code), invoiced_yen=v[0], credited_yen=v[1], net_yen=sum(v)
+            )
             for code, v in sorted(by_plan.items(), key=lambda item: (item[0] is None, item[0] or ""))
         ],
         by_month=[

@@ -6,11 +6,11 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.formatting.rule import ColorScaleRule
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
+from openpyxl import Workbook  # type: ignore[import-untyped]
+from openpyxl.formatting.rule import ColorScaleRule  # type: ignore[import-untyped]
+from openpyxl.styles import Alignment, Font, PatternFill  # type: ignore[import-untyped]
+from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
+from openpyxl.worksheet.worksheet import Worksheet  # type: ignore[import-untyped]
 
 from services.netsugen_booking.usage_stats.labels import WEEKDAY_NAMES, Language, t
 from services.netsugen_booking.usage_stats.schemas import UsageStatsOut
@@ -24,7 +24,9 @@ HOURS = "#,##0.00"
 PERCENT = "0.0%"
 
 
-def _table(ws: Worksheet, headers: Sequence[str], rows: Sequence[Sequence[Any]], formats: Sequence[str | None]) -> None:
+def _table(
+    ws: Worksheet, headers: Sequence[str], rows: Sequence[Sequence[Any]], formats: Sequence[str | None]
+) -> None:
     """A header row (frozen, filtered) and data rows with number formats per column."""
     ws.append(list(headers))
     for cell in ws[1]:
@@ -78,9 +80,9 @@ def build_workbook(stats: UsageStatsOut, lang: Language) -> bytes:
     )
     summary.column_dimensions["A"].width = 36
     summary.column_dimensions["B"].width = 28
-    for row in range(2, summary.max_row + 1):
-        label = summary.cell(row, 1).value
-        summary.cell(row, 2).number_format = YEN if "円" in str(label) or "yen" in str(label) else COUNT
+    for number in range(2, summary.max_row + 1):
+        label = summary.cell(number, 1).value
+        summary.cell(number, 2).number_format = YEN if "円" in str(label) or "yen" in str(label) else COUNT
     summary.cell(6, 2).number_format = HOURS
 
     ws = wb.create_sheet(t("visits", lang))
@@ -100,10 +102,23 @@ def build_workbook(stats: UsageStatsOut, lang: Language) -> bytes:
     names = [p.name for p in m.by_month[0].by_plan] if m.by_month else []
     _table(
         ws,
-        [t("month", lang), t("as_of", lang), *names, t("total", lang), t("new_members", lang), t("leaving_members", lang)],
         [
-            (x.month, x.as_of, *[{p.plan_code: p.count for p in x.by_plan}[c] for c in codes], x.total,
-             x.new_members, x.leaving_members)
+            t("month", lang),
+            t("as_of", lang),
+            *names,
+            t("total", lang),
+            t("new_members", lang),
+            t("leaving_members", lang),
+        ],
+        [
+            (
+                x.month,
+                x.as_of,
+                *[{p.plan_code: p.count for p in x.by_plan}[c] for c in codes],
+                x.total,
+                x.new_members,
+                x.leaving_members,
+            )
             for x in m.by_month
         ],
         [None, "yyyy-mm-dd", *[COUNT] * len(codes), COUNT, COUNT, COUNT],
@@ -114,15 +129,15 @@ def build_workbook(stats: UsageStatsOut, lang: Language) -> bytes:
     _table(
         ws,
         [t("weekday", lang), *[f"{h}{t('hour', lang) if lang == 'ja' else ':00'}" for h in hours]],
-        [
-            (WEEKDAY_NAMES[lang][i], *row)
-            for i, row in enumerate(stats.occupancy.average_present)
-        ],
+        [(WEEKDAY_NAMES[lang][i], *row) for i, row in enumerate(stats.occupancy.average_present)],
         [None, *["0.00"] * len(hours)],
     )
     last = get_column_letter(len(hours) + 1)
     ws.conditional_formatting.add(
-        f"B2:{last}8", ColorScaleRule(start_type="num", start_value=0, start_color="FFFFFF", end_type="max", end_color="1F4E79")
+        f"B2:{last}8",
+        ColorScaleRule(
+            start_type="num", start_value=0, start_color="FFFFFF", end_type="max", end_color="1F4E79"
+        ),
     )
     ws.append([])
     ws.append([t("person_minutes", lang)])
@@ -136,9 +151,18 @@ def build_workbook(stats: UsageStatsOut, lang: Language) -> bytes:
     ws = wb.create_sheet(t("rooms", lang)[:31])
     _table(
         ws,
-        [t("resource", lang), t("bookings", lang), t("booked_hours", lang), t("event_hours", lang),
-         t("open_hours", lang), t("utilisation", lang)],
-        [(x.name, x.bookings, x.booked_hours, x.event_hours, x.open_hours, x.utilisation) for x in stats.rooms],
+        [
+            t("resource", lang),
+            t("bookings", lang),
+            t("booked_hours", lang),
+            t("event_hours", lang),
+            t("open_hours", lang),
+            t("utilisation", lang),
+        ],
+        [
+            (x.name, x.bookings, x.booked_hours, x.event_hours, x.open_hours, x.utilisation)
+            for x in stats.rooms
+        ],
         [None, COUNT, HOURS, HOURS, HOURS, PERCENT],
     )
 
@@ -146,8 +170,7 @@ def build_workbook(stats: UsageStatsOut, lang: Language) -> bytes:
     _table(
         ws,
         [t("category", lang), t("held", lang), t("attendance", lang)],
-        [(x.name, x.held, x.attendance) for x in e.by_category]
-        + [(t("total", lang), e.held, e.attendance)],
+        [(x.name, x.held, x.attendance) for x in e.by_category] + [(t("total", lang), e.held, e.attendance)],
         [None, COUNT, COUNT],
     )
 
