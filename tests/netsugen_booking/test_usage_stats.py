@@ -446,7 +446,7 @@ class TestPage:
         assert csp.startswith("default-src 'none'; style-src 'sha256-") and "unsafe" not in csp
         assert "<script" not in html and 'style="' not in html
         assert '<html lang="ja">' in html and "NETSUGEN 利用統計: 2026-11" in html
-        assert 'class="chart heatmap"' in html and ">0.8<" in html  # Monday 11:00, 0.77 people
+        assert 'class="chart heatmap"' in html and ">0.77<" in html  # Monday 11:00
         assert "35,750円" in html and "会議室A" in html
         en = await netsugen_client.get(
             "/usage-stats", params={"month": "2026-11", "lang": "en"}, headers=staff_headers

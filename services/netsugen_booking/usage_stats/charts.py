@@ -56,7 +56,7 @@ def heat_map(
                 f'<rect x="{x}" y="{y}" width="{cell_w - 2}" height="{cell_h - 2}" fill="{fill}" '
                 f'stroke="#9e9e9e" stroke-width="0.5"/>'
             )
-            label = f"{value:.1f}" if value else "·"
+            label = f"{value:.2f}" if value else "·"
             out.append(
                 f'<text x="{x + (cell_w - 2) / 2:g}" y="{y + cell_h / 2 + 3:g}" text-anchor="middle" '
                 f'font-size="11" fill="{ink}">{label}</text>'
