@@ -410,6 +410,12 @@ class TestWorkbook:
         ]
         summary = {row[0]: row[1] for row in wb["概要"].iter_rows(min_row=2, values_only=True)}
         assert (summary["利用回数"], summary["利用者数(実人数)"], summary["純売上(円)"]) == (8, 5, 35_750)
+        formats = {row[0].value: row[1].number_format for row in wb["概要"].iter_rows(min_row=2)}
+        assert (formats["純売上(円)"], formats["延べ滞在時間(時間)"], formats["利用回数"]) == (
+            '#,##0"円"',
+            "#,##0.00",
+            "#,##0",
+        )
         heat = wb["曜日・時間帯別の混雑"]
         assert heat.freeze_panes == "A2"
         assert [c.value for c in heat[2]][1:] == s["occupancy"]["average_present"][0]  # Monday

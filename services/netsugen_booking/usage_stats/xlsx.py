@@ -57,33 +57,31 @@ def build_workbook(stats: UsageStatsOut, lang: Language) -> bytes:
     assert summary is not None
     summary.title = t("summary", lang)
     v, m, r, e, c = stats.visits, stats.members, stats.revenue, stats.events, stats.consultations
+    # (label, value, number format) of the summary's rows
+    lines: list[tuple[str, Any, str | None]] = [
+        (t("period", lang), f"{stats.period.start.isoformat()} – {stats.period.end.isoformat()}", None),
+        (t("visits", lang), v.visits, COUNT),
+        (t("unique_visitors", lang), v.unique_visitors, COUNT),
+        (t("unique_members", lang), v.unique_members, COUNT),
+        (t("visitor_hours", lang), v.visitor_hours, HOURS),
+        (t("new_members", lang), m.new_members, COUNT),
+        (t("leaving_members", lang), m.leaving_members, COUNT),
+        (t("events", lang) + " " + t("held", lang), e.held, COUNT),
+        (t("events", lang) + " " + t("attendance", lang), e.attendance, COUNT),
+        (t("consultations", lang) + " " + t("consultations_held", lang), c.held, COUNT),
+        (t("invoiced_yen", lang), r.invoiced_yen, YEN),
+        (t("credited_yen", lang), r.credited_yen, YEN),
+        (t("net_yen", lang), r.net_yen, YEN),
+        (t("generated_at", lang), stats.generated_at.isoformat(), None),
+    ]
     _table(
-        summary,
-        [t("summary", lang), stats.period.key],
-        [
-            (t("period", lang), f"{stats.period.start.isoformat()} – {stats.period.end.isoformat()}"),
-            (t("visits", lang), v.visits),
-            (t("unique_visitors", lang), v.unique_visitors),
-            (t("unique_members", lang), v.unique_members),
-            (t("visitor_hours", lang), v.visitor_hours),
-            (t("new_members", lang), m.new_members),
-            (t("leaving_members", lang), m.leaving_members),
-            (t("events", lang) + " " + t("held", lang), e.held),
-            (t("events", lang) + " " + t("attendance", lang), e.attendance),
-            (t("consultations", lang) + " " + t("consultations_held", lang), c.held),
-            (t("invoiced_yen", lang), r.invoiced_yen),
-            (t("credited_yen", lang), r.credited_yen),
-            (t("net_yen", lang), r.net_yen),
-            (t("generated_at", lang), stats.generated_at.isoformat()),
-        ],
-        [None, None],
+        summary, [t("summary", lang), stats.period.key], [(label, value) for label, value, _ in lines], [None]
     )
+    for number, (_, _, fmt) in enumerate(lines, start=2):
+        if fmt:
+            summary.cell(number, 2).number_format = fmt
     summary.column_dimensions["A"].width = 36
     summary.column_dimensions["B"].width = 28
-    for number in range(2, summary.max_row + 1):
-        label = summary.cell(number, 1).value
-        summary.cell(number, 2).number_format = YEN if "円" in str(label) or "yen" in str(label) else COUNT
-    summary.cell(6, 2).number_format = HOURS
 
     ws = wb.create_sheet(t("visits", lang))
     _table(
