@@ -459,6 +459,14 @@ class TestPage:
         )
         assert '<html lang="en">' in en.text and "Occupancy by weekday and hour" in en.text
 
+    async def test_fiscal_year_page_has_months(
+        self, netsugen_client: httpx.AsyncClient, staff_headers: dict[str, str], november: dict[str, Any]
+    ) -> None:
+        r = await netsugen_client.get("/usage-stats", params={"fiscal_year": 2026}, headers=staff_headers)
+        assert r.status_code == 200, r.text
+        assert "NETSUGEN 利用統計: FY2026" in r.text and "月別売上" in r.text
+        assert '<th scope="row">2026-10</th><td class="num">35,500円</td>' in r.text
+
     async def test_page_defaults_to_the_current_month(
         self, netsugen_client: httpx.AsyncClient, staff_headers: dict[str, str], clock: Clock
     ) -> None:
