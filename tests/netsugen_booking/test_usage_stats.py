@@ -382,6 +382,31 @@ class TestNovemberVisitByVisit:
         ] == "Drop-in (pay per hour)"
 
 
+class TestClipping:
+    async def test_open_visit_counts_up_to_now_and_visits_are_clipped_to_the_period(
+        self,
+        db: AsyncSession,
+        netsugen_client: httpx.AsyncClient,
+        staff_headers: dict[str, str],
+        clock: Clock,
+    ) -> None:
+        member = await make_member(db, plan="dropin")
+        # Saturday 31 October 23:30 → Sunday 1 November 00:30: October's visit, 30 minutes of November.
+        await visit(db, member, jst(2026, 10, 31, 23, 30), 60)
+        # Monday 30 November from 20:00, still open at 21:30.
+        row = await visit(db, member, jst(2026, 11, 30, 20), 1)
+        row.check_out_at = None
+        await db.commit()
+        clock.set(jst(2026, 11, 30, 21, 30))
+        s = await stats(netsugen_client, staff_headers, month="2026-11")
+        assert (s["visits"]["visits"], s["visits"]["visitor_hours"]) == (1, 1.5)
+        minutes = s["occupancy"]["person_minutes"]
+        assert (minutes[6][0], minutes[0][20], minutes[0][21]) == (30, 60, 30)  # Sunday 0:00, Monday 20, 21
+        assert sum(map(sum, minutes)) == 120
+        october = await stats(netsugen_client, staff_headers, month="2026-10")
+        assert (october["visits"]["visits"], october["occupancy"]["person_minutes"][5][23]) == (1, 30)
+
+
 class TestWorkbook:
     async def test_sheets_hold_the_api_figures(
         self, netsugen_client: httpx.AsyncClient, staff_headers: dict[str, str], november: dict[str, Any]
