@@ -60,6 +60,7 @@ TARGETS = {
     "kpi_304_ratio": 0.8,
     "kpi_list_p99_ms": 30.0,
     "kpi_progress_ratio": 0.5,
+    "usage_stats_ratio": 0.5,
     "invoice_scaling": 4.4,
     "notifier_ratio": 0.3,
     "notifier_per_s": 300.0,

@@ -201,9 +201,11 @@ class PlatformMiddleware:
                 status_holder[0] = message["status"]
                 raw = list(message.get("headers", []))
                 html = False
+                own_csp = False  # a page with its own (stricter) policy keeps it
                 for name, value in raw:
                     if value.startswith(b"text/html") and name.lower() == b"content-type":
                         html = True
+                    own_csp = own_csp or name.lower() == b"content-security-policy"
                 if message["status"] in _REDIRECTS:
                     raw = [
                         (name, relative_location(value) if name.lower() == b"location" else value)
@@ -211,7 +213,7 @@ class PlatformMiddleware:
                     ]
                 raw.append((b"x-request-id", rid_bytes))
                 raw.extend(SECURITY_HEADERS)
-                if html and not scope["path"].startswith(("/docs", "/redoc")):
+                if html and not own_csp and not scope["path"].startswith(("/docs", "/redoc")):
                     raw.append((b"content-security-policy", HTML_CSP))
                 message["headers"] = raw
             await send(message)

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bench.baselines import checkin, kpi
+from bench.baselines import checkin, kpi, usage_stats
 
 
 async def readyz(request: Request) -> Response:
@@ -48,5 +48,5 @@ def create_app() -> Starlette:
         finally:
             await app.state.pool.close()
 
-    routes = [Route("/readyz", readyz), *kpi.ROUTES, *checkin.ROUTES]
+    routes = [Route("/readyz", readyz), *kpi.ROUTES, *checkin.ROUTES, *usage_stats.ROUTES]
     return Starlette(routes=routes, lifespan=lifespan)

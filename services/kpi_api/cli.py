@@ -2,6 +2,7 @@
 
 gunma kpi import FILE.csv         import observations (same rules as POST /v1/imports/observations)
 gunma kpi refresh-progress        recompute the stored progress of every indicator
+gunma kpi report --fiscal-year Y  the KPI progress report (XLSX or HTML; reports/command.py)
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from services.kpi_api.reports.command import report
 from shared.db import create_engine, make_sessionmaker, session_scope
 from shared.settings import command_database_url
 
 app = typer.Typer(help="KPI registry administration / KPIレジストリ管理", no_args_is_help=True)
 console = Console()
+app.command("report")(report)
 
 
 @app.callback()

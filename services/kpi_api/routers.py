@@ -11,6 +11,7 @@ from services.kpi_api.indicators.router import router as indicators_router
 from services.kpi_api.initiatives.router import router as initiatives_router
 from services.kpi_api.observations.router import router as observations_router
 from services.kpi_api.progress.router import router as progress_router
+from services.kpi_api.reports.router import router as reports_router
 from services.kpi_api.sdgs.router import router as sdgs_router
 
 ROUTERS: list[APIRouter] = [
@@ -20,4 +21,5 @@ ROUTERS: list[APIRouter] = [
     progress_router,
     initiatives_router,
     exports_router,
+    reports_router,
 ]

@@ -18,6 +18,7 @@ from services.netsugen_booking.plans.router import router as plans_router
 from services.netsugen_booking.privacy.router import router as privacy_router
 from services.netsugen_booking.programs.router import router as programs_router
 from services.netsugen_booking.resources.router import router as resources_router
+from services.netsugen_booking.usage_stats.router import router as usage_stats_router
 from services.netsugen_booking.visits.router import router as visits_router
 
 ROUTERS: list[APIRouter] = [
@@ -33,5 +34,6 @@ ROUTERS: list[APIRouter] = [
     feeds_router,
     kpi_reporting_router,
     billing_router,
+    usage_stats_router,
     frontdesk_router,
 ]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import and_, select, tuple_
+from sqlalchemy import and_, select, true, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -147,9 +147,12 @@ def build_doc(
 
 
 async def compute_docs(
-    session: AsyncSession, indicator_ids: Sequence[str]
+    session: AsyncSession, indicator_ids: Sequence[str], *, up_to_fiscal_year: int | None = None
 ) -> dict[str, tuple[rules.Status, dict[str, Any]]]:
-    """Status and document for each indicator, from the database (five queries for any number)."""
+    """Status and document for each indicator, from the database (five queries for any number).
+
+    ``up_to_fiscal_year`` grades with the observations of that fiscal year and earlier only (the
+    annual report of a past year); the stored progress always uses every observation."""
     ids = list(indicator_ids)
     indicators = (
         await session.execute(
@@ -202,7 +205,10 @@ async def compute_docs(
         select(
             Observation.indicator_id, Observation.breakdown_key, Observation.fiscal_year, Observation.value
         )
-        .where(Observation.indicator_id.in_(ids))
+        .where(
+            Observation.indicator_id.in_(ids),
+            true() if up_to_fiscal_year is None else Observation.fiscal_year <= up_to_fiscal_year,
+        )
         .order_by(Observation.indicator_id, Observation.fiscal_year)
     ):
         observed[o.indicator_id][o.breakdown_key].append(rules.Observation(o.fiscal_year, o.value))
