@@ -343,19 +343,18 @@ async def confirm_registration(
             detail_ja="このお申し込みは確定済みです。",
             status_now=registration.status,
         )
+    if registration.status == "expired":  # its secret is gone with it; the id alone says so
+        raise _confirmation_expired()
     if registration.confirm_token_hash is None or not secrets.compare_digest(
         registration.confirm_token_hash, hash_secret(token)
     ):
         raise _unknown_registration(registration_id)
-    if registration.status == "expired" or (
+    if (
         registration.status == "pending_confirmation"
         and registration.confirm_expires_at is not None
         and now >= registration.confirm_expires_at
     ):
-        raise ConfirmationExpired(
-            "The confirmation link has expired; please register again.",
-            detail_ja="確認リンクの有効期限が切れました。もう一度お申し込みください。",
-        )
+        raise _confirmation_expired()
     if registration.status != "pending_confirmation":  # cancelled before confirming
         raise _unknown_registration(registration_id)
     _check_open(program, now)
@@ -432,6 +431,13 @@ async def confirmation_contact(
         status="pending_confirmation",
         confirmation_token=token,
         expires_at=registration.confirm_expires_at.astimezone(JST),
+    )
+
+
+def _confirmation_expired() -> ConfirmationExpired:
+    return ConfirmationExpired(
+        "The confirmation link has expired; please register again.",
+        detail_ja="確認リンクの有効期限が切れました。もう一度お申し込みください。",
     )
 
 
