@@ -2,8 +2,8 @@
 
 ``await hit(redis, "guest-registration:address:203.0.113.7", limit=20, window_s=3600)`` counts one
 attempt and answers ``None`` while the count is within ``limit``, else the seconds until the window
-ends (for ``Retry-After``). The first ``INCR`` of a window sets its expiry (``EXPIRE ... NX`` in the
-same transaction, so a crash between the two cannot leave a counter that never expires). Refused
+ends (for ``Retry-After``). ``SET key 0 EX window NX`` opens a window with its expiry and ``INCR``
+counts, in one ``MULTI`` transaction, so no counter can exist without an expiry. Refused
 attempts count too: someone hammering stays refused until the window ends.
 
 Use :func:`raise_if_limited` from a route to answer a 429 problem with ``Retry-After``.
@@ -22,10 +22,12 @@ async def hit(redis: Redis, key: str, *, limit: int, window_s: int) -> int | Non
     """Count one attempt under ``key``; ``None`` if allowed, else the seconds left in the window."""
     name = KEY_PREFIX + key
     async with redis.pipeline(transaction=True) as pipe:
+        # SET ... NX EX starts a window with its expiry in one command (works on Redis 6.2, the
+        # embedded server's; EXPIRE NX would need 7); INCR keeps the expiry.
+        pipe.set(name, 0, ex=window_s, nx=True)
         pipe.incr(name)
-        pipe.expire(name, window_s, nx=True)
         pipe.ttl(name)
-        count, _, ttl = await pipe.execute()
+        _, count, ttl = await pipe.execute()
     if int(count) <= limit:
         return None
     return max(1, int(ttl)) if int(ttl) > 0 else window_s
