@@ -69,6 +69,16 @@ class CommonSettings(BaseSettings):
     auth_failure_limit_per_minute: int = Field(
         default=30, ge=1, description="Failed authentications per client address per minute before 429."
     )
+    api_docs_enabled: bool | None = Field(
+        default=None,
+        description="Interactive API docs (/docs, Swagger UI) served from pinned local assets under a strict CSP. "
+        "Unset: off when ENVIRONMENT=production, on elsewhere. /openapi.json is always served.",
+    )
+
+    def docs_enabled(self) -> bool:
+        if self.api_docs_enabled is not None:
+            return self.api_docs_enabled
+        return self.environment != "production"
 
     def require_database_url(self) -> str:
         if not self.database_url:
