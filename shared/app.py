@@ -20,6 +20,7 @@ from sqlalchemy import Table
 
 from shared.auth import TOKENS_CHANNEL, FailureLimiter
 from shared.db import create_engine, make_sessionmaker
+from shared.docs_ui import install_docs
 from shared.errors import COMMON_PROBLEM_RESPONSES, ProblemDetail, install_error_handlers
 from shared.health import router as health_router
 from shared.logging import configure_logging
@@ -115,12 +116,16 @@ def create_service_app(
         responses=COMMON_PROBLEM_RESPONSES,
         openapi_tags=openapi_tags,
         telemetry=None if settings.otel_telemetry else {"tracing": False, "metrics": False, "logs": False},
+        # FastAPI's pages load Swagger UI/ReDoc from a CDN: ours serve pinned local assets (shared/docs_ui.py).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.service = service
     app.state.auth_limiter = FailureLimiter(settings.auth_failure_limit_per_minute, service)
     install_error_handlers(app)
     app.include_router(health_router)
+    install_docs(app, enabled=settings.docs_enabled())
     for router in routers:
         app.include_router(router)
     # Innermost first: the service's own layers, then CORS (so their answers get CORS headers too),

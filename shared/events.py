@@ -20,7 +20,7 @@ from shared.jst import utcnow
 
 Source = Literal["kpi_api", "netsugen_booking", "notifier"]
 Category = Literal["transactional", "activity", "reminders", "news", "kpi"]
-RecipientKind = Literal["member", "event_registration", "none"]
+RecipientKind = Literal["member", "event_registration", "event_registration_confirmation", "none"]
 
 
 class EventData(BaseModel):
@@ -147,6 +147,17 @@ class EventWaitlistPromoted(_RegistrationEvent):
     type, source, category = "event.waitlist_promoted", "netsugen_booking", "transactional"
 
 
+class EventRegistrationConfirmationRequested(_RegistrationEvent):
+    """A guest registered: the email with the one-time confirmation link (double opt-in).
+
+    The recipient is looked up at ``/v1/event-registrations/{id}/confirmation-contact``, which also
+    hands out the link's secret; nothing secret or personal travels through the outbox.
+    """
+
+    type, source, category = "event.registration_confirmation_requested", "netsugen_booking", "transactional"
+    recipient_kind: ClassVar[RecipientKind] = "event_registration_confirmation"
+
+
 class ConsultationConfirmed(EventData):
     type, source, category = "consultation.confirmed", "netsugen_booking", "transactional"
     member_id: uuid.UUID
@@ -186,6 +197,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         EventRegistrationConfirmed,
         EventWaitlisted,
         EventWaitlistPromoted,
+        EventRegistrationConfirmationRequested,
         ConsultationConfirmed,
         KpiObservationRecorded,
         KpiStatusChanged,

@@ -87,6 +87,12 @@ class CommonSettings(BaseSettings):
         description="Failed authentications per client address, and per presented credential, in any "
         "60 s before 429 (counted in Redis, shared by every process). A valid token is never refused.",
     )
+    api_docs_enabled: bool | None = Field(
+        default=None,
+        description="Interactive API docs (/docs, Swagger UI) served from pinned local assets under a strict CSP. "
+        "Unset: off when ENVIRONMENT=production, on elsewhere. /openapi.json is always served.",
+    )
+
     trusted_proxies: list[str] = Field(
         default_factory=list,
         description='JSON list of the reverse proxies\' addresses or CIDRs, e.g. ["10.0.0.0/8"]. X-Forwarded-For '
@@ -137,6 +143,11 @@ class CommonSettings(BaseSettings):
                 "with `gunma token create --role admin --name <you>` and unset BOOTSTRAP_ADMIN_TOKEN"
             )
         return self
+
+    def docs_enabled(self) -> bool:
+        if self.api_docs_enabled is not None:
+            return self.api_docs_enabled
+        return self.environment != "production"
 
     def require_database_url(self) -> str:
         if not self.database_url:

@@ -28,11 +28,11 @@ from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from gunma import migrate as migrations
+from gunma.seeding import seed_all
+from gunma.stack import resolve_urls, stop_started
 from shared.auth import Role, create_token
 from shared.db import create_engine, make_sessionmaker, session_scope
 from shared.pgnotify import barrier_all
-from gunma.seeding import seed_all
-from gunma.stack import resolve_urls, stop_started
 
 TEST_DB = os.environ.get("TEST_DATABASE_NAME", "gunma_test")
 TEST_REDIS_DB = int(os.environ.get("TEST_REDIS_DB", "9"))
@@ -161,8 +161,12 @@ async def cleanup_sql(engine: AsyncEngine, mutable_tables: list[str]) -> str:
 
 
 @pytest.fixture
-async def clean_db(engine: AsyncEngine, cleanup_sql: str) -> AsyncIterator[None]:
+async def clean_db(engine: AsyncEngine, cleanup_sql: str, redis_client: aioredis.Redis) -> AsyncIterator[None]:
     yield
+    # Rate-limit windows in Redis (shared/fixed_window.py) are state too: no test inherits another's.
+    stale = [k async for k in redis_client.scan_iter(match="ratelimit:*")]
+    if stale:
+        await redis_client.delete(*stale)
     async with engine.connect() as conn:
         raw = await conn.get_raw_connection()
         # asyncpg's simple-query protocol runs the whole batch in one round trip.

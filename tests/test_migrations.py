@@ -11,8 +11,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from migrations.metadata import all_metadata
 from gunma import migrate as migrations
+from migrations.metadata import all_metadata
 from tests.conftest import TEST_DB, StackInfo, _asyncpg_dsn, _recreate_database
 
 

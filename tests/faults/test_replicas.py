@@ -29,8 +29,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import make_url
 
-from services.netsugen_booking.resources.seed import resource_id
 from gunma.platform import uvicorn_argv
+from services.netsugen_booking.resources.seed import resource_id
 from tests.faults.conftest import (
     ADMIN,
     ROOT,

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from services.netsugen_booking.resources.seed import resource_id
-from tests.conftest import bearer
+from tests.conftest import BOOTSTRAP_TOKEN, bearer
 from tests.netsugen_booking.conftest import jst
 from tests.netsugen_booking.factories import assert_problem, count_rows, create_member, outbox_events
 
@@ -43,10 +43,43 @@ async def create_event(client: httpx.AsyncClient, headers: dict[str, str], **ove
 
 
 async def register_guest(client: httpx.AsyncClient, event_id: str, n: int) -> httpx.Response:
-    return await client.post(
+    """A guest registers and confirms from the emailed link (double opt-in), as a guest does.
+
+    Answers the registration's refusal as is; otherwise a 201 carrying the confirmed registration
+    (and the ``cancel_token`` of the registration answer)."""
+    r = await client.post(
         f"/v1/programs/{event_id}/registrations",
         json={"guest": {"name": f"ゲスト{n}", "email": f"Guest{n}@Example.jp", "language": "en" if n % 2 else "ja"}},
     )
+    if r.status_code != 201:
+        return r
+    assert r.json()["status"] == "pending_confirmation", r.text
+    confirmed = await confirm_guest(client, r.json()["id"])
+    assert confirmed.status_code == 200, confirmed.text
+    return httpx.Response(201, json=confirmed.json() | {"cancel_token": r.json()["cancel_token"]})
+
+
+async def confirm_guest(client: httpx.AsyncClient, registration_id: str) -> httpx.Response:
+    """What the guest's click does: the notifier fetches the link's secret, the guest posts it."""
+    contact = await client.get(
+        f"/v1/event-registrations/{registration_id}/confirmation-contact", headers=bearer(BOOTSTRAP_TOKEN)
+    )
+    assert contact.status_code == 200, contact.text
+    token = contact.json()["confirmation_token"]
+    return await client.post(f"/v1/event-registrations/{registration_id}/confirm", json={"token": token})
+
+
+@pytest.fixture(autouse=True)
+async def unlimited_guests(netsugen_app, redis_client):
+    """These tests register many guests from one address: lift the guest rate limits meanwhile."""
+    settings = netsugen_app.state.settings
+    saved = (settings.guest_registration_limit_per_address, settings.guest_registration_limit_per_email)
+    settings.guest_registration_limit_per_address = settings.guest_registration_limit_per_email = 100_000
+    yield
+    settings.guest_registration_limit_per_address, settings.guest_registration_limit_per_email = saved
+    keys = [k async for k in redis_client.scan_iter(match="ratelimit:guest-registration:*")]
+    if keys:
+        await redis_client.delete(*keys)
 
 
 @pytest.fixture

@@ -21,12 +21,12 @@ from cryptography.fernet import Fernet, InvalidToken
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
+from gunma import migrate as migrations
+from gunma.stack import ROOT
 from services.notifier.settings import NotifierSettings
 from services.notifier.webhooks import secretbox
 from services.notifier.webhooks.secretbox import TEST_KEY, SecretBox, resolve_keys
-from gunma import migrate as migrations
 from shared.events import KpiStatusChanged, make_event
-from gunma.stack import ROOT
 from tests.notifier.conftest import attempts_of, enqueue_event, ledger
 from tests.notifier.test_webhooks import verify_standard_webhook
 

@@ -63,6 +63,9 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("netsugen_booking", "POST /v1/event-registrations/{registration_id}/cancel"): (
         "a guest cancels with the cancel_token shown once; without it the registration is 404"
     ),
+    ("netsugen_booking", "POST /v1/event-registrations/{registration_id}/confirm"): (
+        "a guest confirms with the one-time secret of the emailed link; without it the registration is 404"
+    ),
     ("netsugen_booking", "GET /v1/coordinators"): "coordinators and their weekly hours",
     ("netsugen_booking", "GET /v1/coordinators/{coordinator_id}"): "coordinators and their weekly hours",
     ("netsugen_booking", "GET /v1/consultation-slots"): "free consultation slots (no names)",

@@ -24,9 +24,9 @@ from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from gunma.platform import uvicorn_argv
 from shared.auth import FailureLimiter
 from shared.db import create_engine
-from gunma.platform import uvicorn_argv
 from shared.ratewindow import SharedWindow
 from shared.settings import BOOTSTRAP_TOKEN_MIN_LENGTH, CommonSettings
 from tests.conftest import BOOTSTRAP_TOKEN, StackInfo, TokenFactory, bearer, settings_overrides

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from shared.db import create_engine, make_sessionmaker, session_scope
-from gunma.stack import export_urls, resolve_urls
+from shared.settings import command_database_url
 
 console = Console()
 
@@ -51,8 +51,7 @@ def report(
         console.print(f"[red]{exc.detail}[/red]")
         raise typer.Exit(2) from None
     target = output or Path(f"kpi-progress-FY{fiscal_year}.{fmt.value}")
-    urls = resolve_urls()
-    export_urls(urls)
+    database_url = command_database_url()
 
     with Progress(
         TextColumn("{task.description}"),
@@ -65,7 +64,7 @@ def report(
 
         async def run() -> bytes:
             engine = create_engine(
-                urls.database_url, pool_size=1, max_overflow=0, application_name="kpi-report"
+                database_url, pool_size=1, max_overflow=0, application_name="kpi-report"
             )
             try:
                 progress.update(task, description="grading indicators / 指標を評価中")

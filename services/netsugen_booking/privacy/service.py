@@ -61,7 +61,7 @@ log = structlog.get_logger("privacy")
 ANON_DOMAIN = "anonymized.invalid"
 ANON_NAME = "(匿名化済み)"
 #: Columns that hold hashes of secrets: never exported.
-SECRET_COLUMNS = frozenset({"card_token_hash", "cancel_token_hash", "token_hash"})
+SECRET_COLUMNS = frozenset({"card_token_hash", "cancel_token_hash", "confirm_token_hash", "token_hash"})
 RETENTION_NOTE = (
     "Invoices and credit notes keep their own copy of the recipient's name, made at issue: a qualified "
     "invoice (適格請求書) must be kept unaltered for 7 years (法人税法・消費税法). That copy is deleted when the "
@@ -215,7 +215,8 @@ async def anonymize_member(session: AsyncSession, member_id: uuid.UUID, *, now: 
         await session.flush()
         await run("guest_registrations", update(ProgramRegistration).where(
             ProgramRegistration.member_id.is_(None), _guest_registration_of(original_email),
-        ).values(guest_name=ANON_NAME, guest_email=_placeholder_email("guest-", ProgramRegistration.id))
+        ).values(guest_name=ANON_NAME, guest_email=_placeholder_email("guest-", ProgramRegistration.id),
+                 guest_email_normalized=_placeholder_email("guest-", ProgramRegistration.id))
             .execution_options(synchronize_session=False))
         await run("consultations", update(Consultation).where(Consultation.member_id == member_id)
                   .values(topic=ANON_NAME, note=None).execution_options(synchronize_session=False))

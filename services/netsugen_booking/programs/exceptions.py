@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from shared.errors import Conflict, NotFound, Unprocessable
+from shared.errors import Conflict, NotFound, ProblemError, Unprocessable
 
 
 class ProgramNotFound(NotFound):
@@ -45,3 +45,15 @@ class CapacityExceedsResource(Unprocessable):
 
 class GuestsNotAllowed(Unprocessable):
     slug, title = "guests-not-allowed", "This event is for members only"
+
+
+class ConfirmationExpired(ProblemError):
+    status, slug, title = 410, "confirmation-expired", "The confirmation link has expired"
+
+
+class AlreadyConfirmed(Conflict):
+    slug, title = "registration-already-confirmed", "The registration is already confirmed"
+
+
+class ConfirmationNotPending(ProblemError):
+    status, slug, title = 410, "confirmation-not-pending", "The registration is not waiting for confirmation"

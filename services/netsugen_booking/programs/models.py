@@ -33,7 +33,9 @@ from services.netsugen_booking.db import Base
 
 PROGRAM_CATEGORIES = ("seminar", "workshop", "pitch", "networking", "startup_program", "creator_lab")
 PROGRAM_STATUSES = ("scheduled", "closed")
-REGISTRATION_STATUSES = ("confirmed", "waitlisted", "cancelled")
+REGISTRATION_STATUSES = ("pending_confirmation", "confirmed", "waitlisted", "cancelled", "expired")
+#: Registrations that hold (or wait for) a place, or block a second registration of the same person.
+LIVE_STATUSES_SQL = "status IN ('pending_confirmation', 'confirmed', 'waitlisted')"
 
 
 class Program(Base):
@@ -88,10 +90,17 @@ class ProgramRegistration(Base):
     # Guests (no member): name, email (lower-cased) and language come from the registration.
     guest_name: Mapped[str | None] = mapped_column(String(200))
     guest_email: Mapped[str | None] = mapped_column(String(320))
+    # The duplicate key of a guest: lower-case, plus tag removed, gmail dots removed (emails.py).
+    guest_email_normalized: Mapped[str | None] = mapped_column(String(320))
     guest_language: Mapped[str | None] = mapped_column(String(2))
     # SHA-256 of the secret a guest cancels with (shown once, in the registration answer).
     cancel_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
-    status: Mapped[str] = mapped_column(String(16))
+    # Guests confirm from an emailed link (double opt-in): SHA-256 of the one-time secret of the
+    # link (the secret itself is never stored), and until when it may be used. Cleared once used.
+    confirm_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    confirm_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(24))
     created_by: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     promoted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -101,28 +110,44 @@ class ProgramRegistration(Base):
     checked_in_by: Mapped[str | None] = mapped_column(String(200))
 
     __table_args__ = (
-        CheckConstraint("status IN ('confirmed', 'waitlisted', 'cancelled')", name="status"),
+        CheckConstraint(
+            "status IN ('pending_confirmation', 'confirmed', 'waitlisted', 'cancelled', 'expired')",
+            name="status",
+        ),
         CheckConstraint("(member_id IS NULL) = (guest_email IS NOT NULL)", name="member_or_guest"),
+        CheckConstraint(
+            "(member_id IS NULL) = (guest_email_normalized IS NOT NULL)", name="guest_normalized"
+        ),
+        CheckConstraint(
+            "status <> 'pending_confirmation' OR (confirm_expires_at IS NOT NULL AND confirm_token_hash IS NOT NULL)",
+            name="pending_expires",
+        ),
         CheckConstraint(
             "member_id IS NOT NULL OR (guest_name IS NOT NULL AND guest_language IN ('ja', 'en'))",
             name="guest_complete",
         ),
         CheckConstraint("checked_in_at IS NULL OR status = 'confirmed'", name="checked_in_confirmed"),
         CheckConstraint("(status = 'cancelled') = (cancelled_at IS NOT NULL)", name="cancelled_has_time"),
-        # A member (or a guest email) holds at most one live registration per event.
+        # A member (or a normalized guest email) holds at most one live registration per event.
         Index(
             "uq_program_registration_member",
             "program_id",
             "member_id",
             unique=True,
-            postgresql_where=text("status <> 'cancelled' AND member_id IS NOT NULL"),
+            postgresql_where=text(f"{LIVE_STATUSES_SQL} AND member_id IS NOT NULL"),
         ),
         Index(
             "uq_program_registration_guest",
             "program_id",
-            "guest_email",
+            "guest_email_normalized",
             unique=True,
-            postgresql_where=text("status <> 'cancelled' AND guest_email IS NOT NULL"),
+            postgresql_where=text(f"{LIVE_STATUSES_SQL} AND guest_email_normalized IS NOT NULL"),
+        ),
+        # The expiry sweep's scan.
+        Index(
+            "ix_program_registration_pending_expiry",
+            "confirm_expires_at",
+            postgresql_where=text("status = 'pending_confirmation'"),
         ),
         Index("ix_program_registration_program_id_status_seq", "program_id", "status", "seq"),
         {"comment": "Registrations for events, with their waitlist"},

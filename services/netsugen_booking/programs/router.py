@@ -14,23 +14,35 @@ from services.netsugen_booking.frontdesk_common.language import request_language
 from services.netsugen_booking.frontdesk_common.pagination import DEFAULT_LIMIT, Cursor, Limit
 from services.netsugen_booking.kpi_reporting.tasks import enqueue_report
 from services.netsugen_booking.programs import service
+from services.netsugen_booking.programs.guests import normalize_email
 from services.netsugen_booking.programs.models import Program, ProgramRegistration
 from services.netsugen_booking.programs.schemas import (
     Category,
+    ConfirmationContact,
     ProgramCreate,
     ProgramList,
     ProgramOut,
     ProgramStatus,
     RegistrationCancel,
+    RegistrationConfirm,
     RegistrationContact,
     RegistrationCreate,
     RegistrationList,
     RegistrationOut,
 )
 from services.netsugen_booking.settings import NetsugenSettings
-from shared.auth import MemberOrStaff, OptionalPrincipal, ServiceOrStaff, StaffPrincipal
+from shared.auth import (
+    MemberOrStaff,
+    OptionalPrincipal,
+    Principal,
+    ServiceOrAdmin,
+    ServiceOrStaff,
+    StaffPrincipal,
+    client_address,
+)
 from shared.db import DbSession
 from shared.errors import problem_responses
+from shared.fixed_window import raise_if_limited
 
 router = APIRouter(tags=["events"])
 
@@ -85,8 +97,14 @@ async def list_programs(
     cursor: Cursor = None,
 ) -> ProgramList:
     rows, next_cursor = await service.list_programs(
-        session, include_private=principal is not None, category=category, status=program_status,
-        date_from=date_from, date_to=date_to, limit=limit, cursor=cursor,
+        session,
+        include_private=principal is not None,
+        category=category,
+        status=program_status,
+        date_from=date_from,
+        date_to=date_to,
+        limit=limit,
+        cursor=cursor,
     )
     counts = await service.seat_counts(session, [p.id for p in rows])
     items = [ProgramOut.of(p, confirmed=counts[p.id][0], waitlisted=counts[p.id][1], now=now) for p in rows]
@@ -99,9 +117,36 @@ async def list_programs(
     description="Public for public events.",
     responses=problem_responses(404),
 )
-async def get_program(program_id: uuid.UUID, session: DbSession, now: Now, principal: OptionalPrincipal) -> ProgramOut:
+async def get_program(
+    program_id: uuid.UUID, session: DbSession, now: Now, principal: OptionalPrincipal
+) -> ProgramOut:
     program = await service.get_program(session, program_id, principal=principal)
     return await _program_out(session, program, now)
+
+
+async def _limit_guest_registration(request: Request, email: str, principal: Principal | None) -> None:
+    """Anonymous guest registrations per client address and per normalized email (Redis, all replicas)."""
+    if principal is not None and principal.is_staff:
+        return  # the front desk registering walk-in guests is accountable and not limited
+    settings: NetsugenSettings = request.app.state.settings
+    window = settings.guest_registration_limit_window_s
+    redis = request.app.state.redis
+    await raise_if_limited(
+        redis,
+        f"guest-registration:address:{client_address(request)}",
+        limit=settings.guest_registration_limit_per_address,
+        window_s=window,
+        what_en="guest registrations from this address",
+        what_ja="このアドレスからのゲスト申込",
+    )
+    await raise_if_limited(
+        redis,
+        f"guest-registration:email:{normalize_email(email)}",
+        limit=settings.guest_registration_limit_per_email,
+        window_s=window,
+        what_en="guest registrations for this email address",
+        what_ja="このメールアドレスでのゲスト申込",
+    )
 
 
 @router.post(
@@ -110,25 +155,61 @@ async def get_program(program_id: uuid.UUID, session: DbSession, now: Now, princ
     summary="Register for an event",
     description=(
         "A member (`member_id`, with that member's token or a staff token) or a guest (`guest`: name, "
-        "email, language; no token needed for public events). While seats are left the registration is "
-        "`confirmed` (`event.registration_confirmed`), otherwise `waitlisted` "
-        "(`event.waitlisted`) in arrival order. A guest's answer carries a `cancel_token`, shown once. "
-        "Outside the registration window: 409 `registration-closed`; registered already: 409 "
-        "`already-registered`."
+        "email, language; no token needed for public events). A member's registration is `confirmed` "
+        "while seats are left (`event.registration_confirmed`), otherwise `waitlisted` "
+        "(`event.waitlisted`) in arrival order. A guest's registration is `pending_confirmation` and "
+        "holds nothing: the guest is emailed a one-time link "
+        "(`event.registration_confirmation_requested`) and takes a seat or a waitlist place only by "
+        "confirming it (`POST /v1/event-registrations/{id}/confirm`) before `confirmation_expires_at` "
+        "(`GUEST_CONFIRMATION_TTL_MINUTES`). A guest's answer carries a `cancel_token`, shown once. "
+        "Guest registrations without a staff token are limited per client address and per "
+        "normalized email (plus tags and gmail dots removed): 429 `rate-limited` with `Retry-After`. "
+        "Outside the registration window: 409 `registration-closed`; registered already (the same "
+        "normalized email for guests): 409 `already-registered`."
     ),
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(401, 403, 404, 409, 422, 429),
 )
 async def register(
     program_id: uuid.UUID,
     body: RegistrationCreate,
+    request: Request,
     session: DbSession,
     now: Now,
     principal: OptionalPrincipal,
 ) -> RegistrationOut:
+    settings: NetsugenSettings = request.app.state.settings
+    if body.guest is not None:
+        await _limit_guest_registration(request, str(body.guest.email), principal)
     registration, secret = await service.register(
-        session, program_id, member_id=body.member_id, guest=body.guest, principal=principal, now=now
+        session,
+        program_id,
+        member_id=body.member_id,
+        guest=body.guest,
+        principal=principal,
+        now=now,
+        confirmation_ttl_minutes=settings.guest_confirmation_ttl_minutes,
     )
     return await _registration_out(session, registration, secret)
+
+
+@router.post(
+    "/v1/event-registrations/{registration_id}/confirm",
+    summary="Confirm a guest registration (double opt-in)",
+    description=(
+        "Public: the `token` of the link emailed to the guest. Takes a seat while seats are left "
+        "(`confirmed`, `event.registration_confirmed`), otherwise a waitlist place (`waitlisted`, "
+        "`event.waitlisted`), in the order of confirmation. The link works once: a confirmed "
+        "registration answers 409 `registration-already-confirmed`. A wrong token is 404; a lapsed "
+        "registration is 410 `confirmation-expired`; outside the registration window 409 "
+        "`registration-closed`."
+    ),
+    responses=problem_responses(404, 409, 410, 422),
+)
+async def confirm_registration(
+    registration_id: uuid.UUID, body: RegistrationConfirm, session: DbSession, now: Now
+) -> RegistrationOut:
+    registration = await service.confirm_registration(session, registration_id, token=body.token, now=now)
+    return await _registration_out(session, registration)
 
 
 @router.get(
@@ -137,7 +218,9 @@ async def register(
     description="Staff. In arrival order, with each waitlisted registration's position.",
     responses=problem_responses(401, 403, 404),
 )
-async def list_registrations(program_id: uuid.UUID, session: DbSession, principal: StaffPrincipal) -> RegistrationList:
+async def list_registrations(
+    program_id: uuid.UUID, session: DbSession, principal: StaffPrincipal
+) -> RegistrationList:
     await service.get_program(session, program_id, principal=principal)
     rows = await service.list_registrations(session, program_id)
     items: list[RegistrationOut] = []
@@ -211,7 +294,11 @@ async def cancel_registration(
     body: RegistrationCancel | None = None,
 ) -> RegistrationOut:
     registration = await service.cancel_registration(
-        session, registration_id, principal=principal, cancel_token=body.cancel_token if body else None, now=now
+        session,
+        registration_id,
+        principal=principal,
+        cancel_token=body.cancel_token if body else None,
+        now=now,
     )
     return await _registration_out(session, registration)
 
@@ -222,7 +309,9 @@ async def cancel_registration(
     description="Staff, from one hour before the start until the event is closed. Repeating it answers the same.",
     responses=problem_responses(401, 403, 404, 409),
 )
-async def check_in(registration_id: uuid.UUID, session: DbSession, now: Now, principal: StaffPrincipal) -> RegistrationOut:
+async def check_in(
+    registration_id: uuid.UUID, session: DbSession, now: Now, principal: StaffPrincipal
+) -> RegistrationOut:
     registration = await service.check_in(session, registration_id, principal=principal, now=now)
     return await _registration_out(session, registration)
 
@@ -240,3 +329,21 @@ async def registration_contact(
     registration_id: uuid.UUID, session: DbSession, _: ServiceOrStaff
 ) -> RegistrationContact:
     return await service.contact(session, registration_id)
+
+
+@router.get(
+    "/v1/event-registrations/{registration_id}/confirmation-contact",
+    summary="Recipient and link secret of a guest's confirmation email (for the notifier)",
+    description=(
+        "`service` (or admin). For `event.registration_confirmation_requested`: the guest's email, "
+        "language and name (shortened to 40 characters, URLs and host names removed), and a fresh "
+        "one-time `confirmation_token` for the link (only its hash is stored, so each call replaces "
+        "the previous one). 410 `confirmation-not-pending` once the registration is confirmed, "
+        "cancelled or lapsed: no link is mailed then."
+    ),
+    responses=problem_responses(401, 403, 404, 410),
+)
+async def confirmation_contact(
+    registration_id: uuid.UUID, session: DbSession, now: Now, _: ServiceOrAdmin
+) -> ConfirmationContact:
+    return await service.confirmation_contact(session, registration_id, now=now)

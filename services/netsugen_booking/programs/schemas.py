@@ -12,7 +12,7 @@ from shared.jst import JST
 
 Category = Literal["seminar", "workshop", "pitch", "networking", "startup_program", "creator_lab"]
 ProgramStatus = Literal["scheduled", "closed"]
-RegistrationStatus = Literal["confirmed", "waitlisted", "cancelled"]
+RegistrationStatus = Literal["pending_confirmation", "confirmed", "waitlisted", "cancelled", "expired"]
 Language = Literal["ja", "en"]
 
 
@@ -59,7 +59,9 @@ class ProgramCreate(BaseModel):
     capacity: int = Field(ge=1, le=10_000)
     registration_opens_at: AwareDatetime | None = Field(default=None, description="Default: now.")
     registration_closes_at: AwareDatetime | None = Field(default=None, description="Default: the start.")
-    public: bool = Field(default=True, description="Public events are listed, in the feed, and open to guests.")
+    public: bool = Field(
+        default=True, description="Public events are listed, in the feed, and open to guests."
+    )
 
 
 class ProgramOut(BaseModel):
@@ -116,18 +118,26 @@ class ProgramOut(BaseModel):
     @classmethod
     def of(cls, p: Program, *, confirmed: int, waitlisted: int, now: datetime) -> ProgramOut:
         return cls(
-            id=p.id, title_ja=p.title_ja, title_en=p.title_en, description_ja=p.description_ja,
+            id=p.id,
+            title_ja=p.title_ja,
+            title_en=p.title_en,
+            description_ja=p.description_ja,
             description_en=p.description_en,
             category=p.category,  # type: ignore[arg-type]
-            resource_id=p.resource_id, start=p.start_at.astimezone(JST), end=p.end_at.astimezone(JST),
-            capacity=p.capacity, registration_opens_at=p.registration_opens_at.astimezone(JST),
+            resource_id=p.resource_id,
+            start=p.start_at.astimezone(JST),
+            end=p.end_at.astimezone(JST),
+            capacity=p.capacity,
+            registration_opens_at=p.registration_opens_at.astimezone(JST),
             registration_closes_at=p.registration_closes_at.astimezone(JST),
             registration_open=p.status == "scheduled"
             and p.registration_opens_at <= now < p.registration_closes_at,
             public=p.public,
             status=p.status,  # type: ignore[arg-type]
-            confirmed_count=confirmed, waitlisted_count=waitlisted,
-            seats_left=max(p.capacity - confirmed, 0), attendance_count=p.attendance_count,
+            confirmed_count=confirmed,
+            waitlisted_count=waitlisted,
+            seats_left=max(p.capacity - confirmed, 0),
+            attendance_count=p.attendance_count,
             closed_at=_jst(p.closed_at),
         )
 
@@ -156,7 +166,9 @@ class RegistrationCreate(BaseModel):
         },
     )
 
-    member_id: uuid.UUID | None = Field(default=None, description="A member (member token: itself; or staff).")
+    member_id: uuid.UUID | None = Field(
+        default=None, description="A member (member token: itself; or staff)."
+    )
     guest: Guest | None = Field(default=None, description="A guest: no token needed for public events.")
 
     @model_validator(mode="after")
@@ -187,12 +199,14 @@ class RegistrationOut(BaseModel):
                     "member_id": None,
                     "guest_name": "山田 花子",
                     "guest_email": "hanako@example.jp",
-                    "status": "waitlisted",
-                    "waitlist_position": 3,
+                    "status": "pending_confirmation",
+                    "waitlist_position": None,
                     "created_at": "2026-11-29T10:00:00+09:00",
                     "promoted_at": None,
                     "cancelled_at": None,
                     "checked_in_at": None,
+                    "confirmed_at": None,
+                    "confirmation_expires_at": "2026-11-29T11:00:00+09:00",
                     "cancel_token": "gcx_4bVt0m9Qe1...",
                 }
             ]
@@ -210,6 +224,13 @@ class RegistrationOut(BaseModel):
     promoted_at: datetime | None
     cancelled_at: datetime | None
     checked_in_at: datetime | None
+    confirmed_at: datetime | None = Field(
+        default=None, description="Guests: when the guest confirmed from the emailed link."
+    )
+    confirmation_expires_at: datetime | None = Field(
+        default=None,
+        description="Guests while `pending_confirmation`: the registration lapses (and holds nothing) after this.",
+    )
     cancel_token: str | None = Field(
         default=None, description="Guests only, shown once: the secret to cancel with."
     )
@@ -219,12 +240,22 @@ class RegistrationOut(BaseModel):
         cls, r: ProgramRegistration, *, position: int | None, cancel_token: str | None = None
     ) -> RegistrationOut:
         return cls(
-            id=r.id, program_id=r.program_id, member_id=r.member_id, guest_name=r.guest_name,
+            id=r.id,
+            program_id=r.program_id,
+            member_id=r.member_id,
+            guest_name=r.guest_name,
             guest_email=r.guest_email,
             status=r.status,  # type: ignore[arg-type]
             waitlist_position=position if r.status == "waitlisted" else None,
-            created_at=r.created_at.astimezone(JST), promoted_at=_jst(r.promoted_at),
-            cancelled_at=_jst(r.cancelled_at), checked_in_at=_jst(r.checked_in_at), cancel_token=cancel_token,
+            created_at=r.created_at.astimezone(JST),
+            promoted_at=_jst(r.promoted_at),
+            cancelled_at=_jst(r.cancelled_at),
+            checked_in_at=_jst(r.checked_in_at),
+            confirmed_at=_jst(r.confirmed_at),
+            confirmation_expires_at=_jst(r.confirm_expires_at)
+            if r.status == "pending_confirmation"
+            else None,
+            cancel_token=cancel_token,
         )
 
 
@@ -252,3 +283,44 @@ class RegistrationContact(BaseModel):
     email: str
     language: Language
     status: RegistrationStatus
+
+
+class RegistrationConfirm(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"token": "gco_Jm3kQ8v0aZ..."}]},
+    )
+
+    token: str = Field(
+        min_length=1, max_length=200, description="The secret of the emailed confirmation link."
+    )
+
+
+class ConfirmationContact(BaseModel):
+    """What the notifier needs for a guest's confirmation email (``service`` only)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "registration_id": "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
+                    "name": "山田 花子",
+                    "email": "hanako@example.jp",
+                    "language": "ja",
+                    "status": "pending_confirmation",
+                    "confirmation_token": "gco_Jm3kQ8v0aZ...",
+                    "expires_at": "2026-11-29T11:00:00+09:00",
+                }
+            ]
+        }
+    )
+
+    registration_id: uuid.UUID
+    name: str = Field(description="The guest's name, shortened and stripped of anything URL-like.")
+    email: str
+    language: Language
+    status: RegistrationStatus
+    confirmation_token: str = Field(
+        description="A new one-time secret for the link; the previous one stops working."
+    )
+    expires_at: datetime

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import func, literal_column, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,8 +31,11 @@ from services.netsugen_booking.frontdesk_common.pagination import encode_cursor
 from services.netsugen_booking.kpi_reporting.models import KpiReport
 from services.netsugen_booking.members.models import Member
 from services.netsugen_booking.programs.exceptions import (
+    AlreadyConfirmed,
     AlreadyRegistered,
     CapacityExceedsResource,
+    ConfirmationExpired,
+    ConfirmationNotPending,
     GuestsNotAllowed,
     InvalidRegistrationWindow,
     NotConfirmed,
@@ -43,17 +46,31 @@ from services.netsugen_booking.programs.exceptions import (
     RegistrationClosed,
     RegistrationNotFound,
 )
+from services.netsugen_booking.programs.guests import display_name, normalize_email
 from services.netsugen_booking.programs.models import Program, ProgramRegistration
-from services.netsugen_booking.programs.schemas import Guest, ProgramCreate, RegistrationContact
+from services.netsugen_booking.programs.schemas import (
+    ConfirmationContact,
+    Guest,
+    ProgramCreate,
+    RegistrationContact,
+)
 from shared.auth import Principal
-from shared.events import EventRegistrationConfirmed, EventWaitlisted, EventWaitlistPromoted
-from shared.jst import fiscal_year_of, jst_date, start_of_day_jst
+from shared.events import (
+    EventRegistrationConfirmationRequested,
+    EventRegistrationConfirmed,
+    EventWaitlisted,
+    EventWaitlistPromoted,
+)
+from shared.jst import JST, fiscal_year_of, jst_date, start_of_day_jst
 from shared.outbox import emit
 
 CANCEL_TOKEN_PREFIX = "gcx_"
+CONFIRM_TOKEN_PREFIX = "gco_"
 #: Staff may check attendees in from this long before the start.
 CHECK_IN_OPENS_BEFORE = timedelta(hours=1)
 LIVE_REGISTRATION_INDEXES = ("uq_program_registration_member", "uq_program_registration_guest")
+#: Registrations that count for the one-per-person rule (the partial unique indexes' condition).
+LIVE_STATUSES = ("pending_confirmation", "confirmed", "waitlisted")
 
 
 def hash_secret(secret: str) -> str:
@@ -62,7 +79,12 @@ def hash_secret(secret: str) -> str:
 
 # ---- events ----------------------------------------------------------------------------------
 async def create_program(
-    session: AsyncSession, body: ProgramCreate, *, principal: Principal, now: datetime, language: Language = "ja"
+    session: AsyncSession,
+    body: ProgramCreate,
+    *,
+    principal: Principal,
+    now: datetime,
+    language: Language = "ja",
 ) -> Program:
     rules.check_times_in_order(body.start, body.end)
     rules.check_not_past(body.start, now)
@@ -86,19 +108,35 @@ async def create_program(
         body.start, body.end, grid_minutes=resource.grid_minutes if resource else None, hours=hours, now=now
     )
     program = Program(
-        title_ja=body.title_ja, title_en=body.title_en, description_ja=body.description_ja,
-        description_en=body.description_en, category=body.category, resource_id=body.resource_id,
-        start_at=body.start, end_at=body.end, capacity=body.capacity, registration_opens_at=opens_at,
-        registration_closes_at=closes_at, public=body.public, status="scheduled",
-        created_by=principal.name, created_at=now,
+        title_ja=body.title_ja,
+        title_en=body.title_en,
+        description_ja=body.description_ja,
+        description_en=body.description_en,
+        category=body.category,
+        resource_id=body.resource_id,
+        start_at=body.start,
+        end_at=body.end,
+        capacity=body.capacity,
+        registration_opens_at=opens_at,
+        registration_closes_at=closes_at,
+        public=body.public,
+        status="scheduled",
+        created_by=principal.name,
+        created_at=now,
     )
     session.add(program)
     await session.flush()
     if resource is not None:
         # The event holds its room like any booking: the same exclusion constraint applies.
         hold = Booking(
-            resource_id=resource.id, program_id=program.id, start_at=body.start, end_at=body.end,
-            status="confirmed", price_yen=0, created_by=principal.name, created_at=now,
+            resource_id=resource.id,
+            program_id=program.id,
+            start_at=body.start,
+            end_at=body.end,
+            status="confirmed",
+            price_yen=0,
+            created_by=principal.name,
+            created_at=now,
         )
         await insert_booking(session, hold, resource)
     return program
@@ -113,21 +151,29 @@ async def get_program(
     internal: bool = False,
 ) -> Program:
     """``internal``: a job's look-up (no caller to hide members-only events from)."""
-    program = await session.get(Program, program_id, with_for_update=for_update or None, populate_existing=for_update)
+    program = await session.get(
+        Program, program_id, with_for_update=for_update or None, populate_existing=for_update
+    )
     # Members-only events are visible to any token holder, never anonymously.
     if program is None or (not program.public and principal is None and not internal):
         raise ProgramNotFound(f"No event {program_id}.", detail_ja="指定されたイベントは存在しません。")
     return program
 
 
-async def seat_counts(session: AsyncSession, program_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[int, int]]:
+async def seat_counts(
+    session: AsyncSession, program_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, tuple[int, int]]:
     """(confirmed, waitlisted) per event."""
     if not program_ids:
         return {}
     rows = (
         await session.execute(
             select(ProgramRegistration.program_id, ProgramRegistration.status, func.count())
-            .where(ProgramRegistration.program_id.in_(program_ids), ProgramRegistration.status != "cancelled")
+            .where(
+                ProgramRegistration.program_id.in_(program_ids),
+                # Pending (unconfirmed) guest registrations hold nothing and are not counted.
+                ProgramRegistration.status.in_(("confirmed", "waitlisted")),
+            )
             .group_by(ProgramRegistration.program_id, ProgramRegistration.status)
         )
     ).all()
@@ -200,6 +246,7 @@ async def register(
     guest: Guest | None,
     principal: Principal | None,
     now: datetime,
+    confirmation_ttl_minutes: int = 60,
 ) -> tuple[ProgramRegistration, str | None]:
     """Register a member or a guest; returns the registration and a guest's cancel secret."""
     if member_id is not None:
@@ -210,7 +257,201 @@ async def register(
             )
         ensure_can_act_for(principal, member_id)
     program = await get_program(session, program_id, principal=principal, for_update=True)
-    if program.status != "scheduled" or not program.registration_opens_at <= now < program.registration_closes_at:
+    _check_open(program, now)
+    secret: str | None = None
+    if member_id is not None:
+        await active_member(session, member_id)
+        registration = ProgramRegistration(program_id=program.id, member_id=member_id)
+    else:
+        assert guest is not None
+        if not program.public:
+            raise GuestsNotAllowed(
+                "This event is for members only.", detail_ja="このイベントは会員限定です。"
+            )
+        # Lapsed pending registrations of this event stop blocking their email now, not at the
+        # next sweep (we hold the event's lock, as the sweep does).
+        await expire_pending(session, now=now, program_id=program.id)
+        secret = CANCEL_TOKEN_PREFIX + secrets.token_urlsafe(24)
+        registration = ProgramRegistration(
+            program_id=program.id,
+            guest_name=guest.name,
+            guest_email=str(guest.email).lower(),
+            guest_email_normalized=normalize_email(str(guest.email)),
+            guest_language=guest.language,
+            cancel_token_hash=hash_secret(secret),
+        )
+    existing = await session.scalar(
+        select(ProgramRegistration.id).where(
+            ProgramRegistration.program_id == program.id,
+            ProgramRegistration.status.in_(LIVE_STATUSES),
+            (ProgramRegistration.member_id == member_id)
+            if member_id is not None
+            else (ProgramRegistration.guest_email_normalized == registration.guest_email_normalized),
+        )
+    )
+    if existing is not None:
+        raise _already_registered()
+    if member_id is not None:
+        confirmed = await _confirmed_count(session, program.id)
+        registration.status = "confirmed" if confirmed < program.capacity else "waitlisted"
+    else:
+        # Double opt-in: a guest's registration holds no seat and no waitlist place until the guest
+        # confirms it from the emailed link (confirm_registration), and lapses unconfirmed.
+        registration.status = "pending_confirmation"
+        registration.confirm_token_hash = hash_secret(CONFIRM_TOKEN_PREFIX + secrets.token_urlsafe(24))
+        registration.confirm_expires_at = now + timedelta(minutes=confirmation_ttl_minutes)
+    registration.created_by = principal.name if principal else "guest"
+    registration.created_at = now
+    try:
+        await flush_in_savepoint(session, lambda: session.add(registration))
+    except IntegrityError as exc:
+        if constraint_name(exc) in LIVE_REGISTRATION_INDEXES:
+            raise _already_registered() from exc
+        raise
+    if registration.status == "pending_confirmation":
+        event: EventRegistrationConfirmationRequested | EventRegistrationConfirmed | EventWaitlisted = (
+            EventRegistrationConfirmationRequested(registration_id=registration.id, event_id=program.id)
+        )
+    elif registration.status == "confirmed":
+        event = EventRegistrationConfirmed(registration_id=registration.id, event_id=program.id)
+    else:
+        event = EventWaitlisted(registration_id=registration.id, event_id=program.id)
+    await emit(session, outbox, event)
+    return registration, secret
+
+
+async def confirm_registration(
+    session: AsyncSession, registration_id: uuid.UUID, *, token: str, now: datetime
+) -> ProgramRegistration:
+    """A guest confirms from the emailed link: the registration takes a seat, or a waitlist place.
+
+    Under the event's row lock, like every seat decision; the seat goes to the next in confirmation
+    order (``seq`` is drawn again now, so the waitlist follows the order of confirmations). The
+    token works once (its hash is cleared) and only until ``confirm_expires_at``.
+    """
+    registration = await session.get(ProgramRegistration, registration_id)
+    if registration is None or registration.member_id is not None:
+        raise _unknown_registration(registration_id)
+    program = await get_program(session, registration.program_id, for_update=True, internal=True)
+    registration = await session.get(
+        ProgramRegistration, registration_id, with_for_update=True, populate_existing=True
+    )
+    assert registration is not None  # registrations are never deleted
+    if registration.status in ("confirmed", "waitlisted") and registration.confirmed_at is not None:
+        raise AlreadyConfirmed(
+            "This registration was confirmed already.",
+            detail_ja="このお申し込みは確定済みです。",
+            status_now=registration.status,
+        )
+    if registration.status == "expired":  # its secret is gone with it; the id alone says so
+        raise _confirmation_expired()
+    if registration.confirm_token_hash is None or not secrets.compare_digest(
+        registration.confirm_token_hash, hash_secret(token)
+    ):
+        raise _unknown_registration(registration_id)
+    if (
+        registration.status == "pending_confirmation"
+        and registration.confirm_expires_at is not None
+        and now >= registration.confirm_expires_at
+    ):
+        raise _confirmation_expired()
+    if registration.status != "pending_confirmation":  # cancelled before confirming
+        raise _unknown_registration(registration_id)
+    _check_open(program, now)
+    confirmed = await _confirmed_count(session, program.id)
+    status = "confirmed" if confirmed < program.capacity else "waitlisted"
+    # seq = DEFAULT draws the next value of the identity under the event's lock: arrival order
+    # is the order of confirmations.
+    await session.execute(
+        update(ProgramRegistration)
+        .where(ProgramRegistration.id == registration.id)
+        .values(
+            status=status,
+            seq=literal_column("DEFAULT"),
+            confirmed_at=now,
+            confirm_token_hash=None,
+            confirm_expires_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(registration)
+    event_cls = EventRegistrationConfirmed if status == "confirmed" else EventWaitlisted
+    await emit(session, outbox, event_cls(registration_id=registration.id, event_id=program.id))
+    return registration
+
+
+async def expire_pending(session: AsyncSession, *, now: datetime, program_id: uuid.UUID | None = None) -> int:
+    """Unconfirmed guest registrations past their time become ``expired`` (they never held anything)."""
+    query = (
+        update(ProgramRegistration)
+        .where(
+            ProgramRegistration.status == "pending_confirmation",
+            ProgramRegistration.confirm_expires_at <= now,
+        )
+        .values(status="expired", confirm_token_hash=None)
+        .execution_options(synchronize_session=False)
+    )
+    if program_id is not None:
+        query = query.where(ProgramRegistration.program_id == program_id)
+    result = await session.execute(query)
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def confirmation_contact(
+    session: AsyncSession, registration_id: uuid.UUID, *, now: datetime
+) -> ConfirmationContact:
+    """For the notifier's confirmation email: where to send it, and a fresh one-time link secret.
+
+    Only the secret's hash is stored, so each call makes a new secret and the previous link stops
+    working (the email that goes out carries the newest). The name is shortened and stripped of
+    anything URL-like: the address has not been confirmed, so the email repeats nothing a stranger
+    could use to send a message through NETSUGEN. A registration no longer pending is 410.
+    """
+    registration = await session.get(ProgramRegistration, registration_id, with_for_update=True)
+    if registration is None or registration.member_id is not None:
+        raise _unknown_registration(registration_id)
+    if (
+        registration.status != "pending_confirmation"
+        or registration.confirm_expires_at is None
+        or now >= registration.confirm_expires_at
+    ):
+        raise ConfirmationNotPending(
+            f"Registration {registration_id} is {registration.status}, not waiting for confirmation.",
+            detail_ja="このお申し込みは確認待ちではありません。",
+        )
+    token = CONFIRM_TOKEN_PREFIX + secrets.token_urlsafe(24)
+    registration.confirm_token_hash = hash_secret(token)
+    await session.flush()
+    assert registration.guest_email and registration.guest_language and registration.guest_name is not None
+    return ConfirmationContact(
+        registration_id=registration.id,
+        name=display_name(registration.guest_name),
+        email=registration.guest_email,
+        language=registration.guest_language,  # type: ignore[arg-type]
+        status="pending_confirmation",
+        confirmation_token=token,
+        expires_at=registration.confirm_expires_at.astimezone(JST),
+    )
+
+
+def _confirmation_expired() -> ConfirmationExpired:
+    return ConfirmationExpired(
+        "The confirmation link has expired; please register again.",
+        detail_ja="確認リンクの有効期限が切れました。もう一度お申し込みください。",
+    )
+
+
+def _unknown_registration(registration_id: uuid.UUID) -> RegistrationNotFound:
+    return RegistrationNotFound(
+        f"No registration {registration_id}.", detail_ja="指定された申込は存在しません。"
+    )
+
+
+def _check_open(program: Program, now: datetime) -> None:
+    if (
+        program.status != "scheduled"
+        or not program.registration_opens_at <= now < program.registration_closes_at
+    ):
         when = (
             f"opens {program.registration_opens_at.isoformat()}"
             if now < program.registration_opens_at
@@ -222,45 +463,6 @@ async def register(
             registration_opens_at=program.registration_opens_at.isoformat(),
             registration_closes_at=program.registration_closes_at.isoformat(),
         )
-    secret: str | None = None
-    if member_id is not None:
-        await active_member(session, member_id)
-        registration = ProgramRegistration(program_id=program.id, member_id=member_id)
-    else:
-        assert guest is not None
-        if not program.public:
-            raise GuestsNotAllowed(
-                "This event is for members only.", detail_ja="このイベントは会員限定です。"
-            )
-        secret = CANCEL_TOKEN_PREFIX + secrets.token_urlsafe(24)
-        registration = ProgramRegistration(
-            program_id=program.id, guest_name=guest.name, guest_email=str(guest.email).lower(),
-            guest_language=guest.language, cancel_token_hash=hash_secret(secret),
-        )
-    existing = await session.scalar(
-        select(ProgramRegistration.id).where(
-            ProgramRegistration.program_id == program.id,
-            ProgramRegistration.status != "cancelled",
-            (ProgramRegistration.member_id == member_id)
-            if member_id is not None
-            else (ProgramRegistration.guest_email == registration.guest_email),
-        )
-    )
-    if existing is not None:
-        raise _already_registered()
-    confirmed = await _confirmed_count(session, program.id)
-    registration.status = "confirmed" if confirmed < program.capacity else "waitlisted"
-    registration.created_by = principal.name if principal else "guest"
-    registration.created_at = now
-    try:
-        await flush_in_savepoint(session, lambda: session.add(registration))
-    except IntegrityError as exc:
-        if constraint_name(exc) in LIVE_REGISTRATION_INDEXES:
-            raise _already_registered() from exc
-        raise
-    event_cls = EventRegistrationConfirmed if registration.status == "confirmed" else EventWaitlisted
-    await emit(session, outbox, event_cls(registration_id=registration.id, event_id=program.id))
-    return registration, secret
 
 
 def _already_registered() -> AlreadyRegistered:
@@ -301,7 +503,9 @@ async def get_registration(
     return registration
 
 
-async def promote_waitlist(session: AsyncSession, program: Program, *, now: datetime) -> list[ProgramRegistration]:
+async def promote_waitlist(
+    session: AsyncSession, program: Program, *, now: datetime
+) -> list[ProgramRegistration]:
     """Fill free seats from the waitlist in arrival order. The caller holds the event's row lock."""
     free = program.capacity - await _confirmed_count(session, program.id)
     if free <= 0:
@@ -310,7 +514,9 @@ async def promote_waitlist(session: AsyncSession, program: Program, *, now: date
         (
             await session.scalars(
                 select(ProgramRegistration)
-                .where(ProgramRegistration.program_id == program.id, ProgramRegistration.status == "waitlisted")
+                .where(
+                    ProgramRegistration.program_id == program.id, ProgramRegistration.status == "waitlisted"
+                )
                 .order_by(ProgramRegistration.seq)
                 .limit(free)
                 .with_for_update()
@@ -322,7 +528,9 @@ async def promote_waitlist(session: AsyncSession, program: Program, *, now: date
         registration.promoted_at = now
     await session.flush()
     for registration in promoted:
-        await emit(session, outbox, EventWaitlistPromoted(registration_id=registration.id, event_id=program.id))
+        await emit(
+            session, outbox, EventWaitlistPromoted(registration_id=registration.id, event_id=program.id)
+        )
     return promoted
 
 
@@ -412,7 +620,9 @@ async def contact(session: AsyncSession, registration_id: uuid.UUID) -> Registra
         assert registration.guest_name and registration.guest_email and registration.guest_language
         name, email, language = registration.guest_name, registration.guest_email, registration.guest_language
     return RegistrationContact(
-        registration_id=registration.id, name=name, email=email,
+        registration_id=registration.id,
+        name=name,
+        email=email,
         language=language,  # type: ignore[arg-type]
         status=registration.status,  # type: ignore[arg-type]
     )
@@ -452,16 +662,24 @@ async def close_program(
     if target is None:
         return None
     report = KpiReport(
-        program_id=program.id, category=program.category, indicator_id=target.indicator_id,
-        fiscal_year=fiscal_year_of(jst_date(program.start_at)), attendance=program.attendance_count,
-        status="pending", attempts=0, next_attempt_at=now, created_at=now,
+        program_id=program.id,
+        category=program.category,
+        indicator_id=target.indicator_id,
+        fiscal_year=fiscal_year_of(jst_date(program.start_at)),
+        attendance=program.attendance_count,
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
     )
     session.add(report)
     await session.flush()
     return report
 
 
-async def programs_due_to_close(session: AsyncSession, *, now: datetime, after_hours: int) -> Sequence[uuid.UUID]:
+async def programs_due_to_close(
+    session: AsyncSession, *, now: datetime, after_hours: int
+) -> Sequence[uuid.UUID]:
     return (
         await session.scalars(
             select(Program.id)
@@ -469,4 +687,3 @@ async def programs_due_to_close(session: AsyncSession, *, now: datetime, after_h
             .order_by(Program.end_at)
         )
     ).all()
-

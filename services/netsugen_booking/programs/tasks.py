@@ -1,4 +1,5 @@
-"""Closes events that ended a while ago and staff did not close (their attendance is then reported)."""
+"""Closes events that ended a while ago and staff did not close (their attendance is then reported),
+and lapses guest registrations nobody confirmed in time."""
 
 from __future__ import annotations
 
@@ -51,5 +52,22 @@ async def auto_close_programs(ctx: dict[str, Any]) -> dict[str, int]:
     return {"reports": len(report_ids)}
 
 
-FUNCTIONS: list[Any] = [auto_close_programs]
-CRON_JOBS: list[CronJob] = [cron(auto_close_programs, minute={0, 15, 30, 45}, unique=True, timeout=600)]
+async def expire_unconfirmed(maker: async_sessionmaker[AsyncSession], *, now: datetime) -> int:
+    """Unconfirmed guest registrations past ``confirm_expires_at`` become ``expired``.
+
+    They never held a seat or a waitlist place, so nothing is freed or promoted; the sweep makes the
+    status honest and stops the link for good (registration and confirmation also check the time).
+    """
+    async with session_scope(maker) as session:
+        return await service.expire_pending(session, now=now)
+
+
+async def expire_guest_registrations(ctx: dict[str, Any]) -> dict[str, int]:
+    return {"expired": await expire_unconfirmed(ctx["sessionmaker"], now=utcnow())}
+
+
+FUNCTIONS: list[Any] = [auto_close_programs, expire_guest_registrations]
+CRON_JOBS: list[CronJob] = [
+    cron(auto_close_programs, minute={0, 15, 30, 45}, unique=True, timeout=600),
+    cron(expire_guest_registrations, minute=set(range(0, 60, 5)), unique=True, timeout=300),
+]

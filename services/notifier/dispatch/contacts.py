@@ -22,8 +22,14 @@ from services.notifier.dispatch.render import Language
 CONTACT_PATHS = {
     "member": "/v1/members/{id}/contact",
     "event_registration": "/v1/event-registrations/{id}/contact",
+    # A guest's double opt-in: the answer also carries the link's one-time `confirmation_token`.
+    "event_registration_confirmation": "/v1/event-registrations/{id}/confirmation-contact",
 }
-_KIND_LABEL = {"member": "member", "event_registration": "event registration"}
+_KIND_LABEL = {
+    "member": "member",
+    "event_registration": "event registration",
+    "event_registration_confirmation": "event registration",
+}
 #: A contact in one of these states is never mailed again (defensive: the owner answers 410).
 GONE_STATUSES = frozenset({"left", "anonymized", "deleted", "withdrawn"})
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
@@ -42,6 +48,7 @@ class Contact:
     name: str | None
     language: Language
     member_id: str | None
+    confirmation_token: str | None = None
 
 
 def parse_recipient(recipient: str) -> tuple[str, str]:
@@ -92,9 +99,11 @@ class ContactResolver:
         language: Language = "en" if str(body.get("language") or "ja").lower().startswith("en") else "ja"
         name = body.get("name")
         member_id = body.get("member_id")
+        token = body.get("confirmation_token")
         return Contact(
             email=email,
             name=str(name) if name else None,
             language=language,
             member_id=str(member_id) if member_id else None,
+            confirmation_token=token if isinstance(token, str) and token else None,
         )

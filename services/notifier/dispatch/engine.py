@@ -340,6 +340,9 @@ def recipient_ref(data: EventData) -> tuple[str, uuid.UUID] | None:
     """Whom to email for an event: ``("member", id)``, ``("event_registration", id)`` or nobody."""
     if data.recipient_kind == "none":
         return None
+    if data.recipient_kind == "event_registration_confirmation":
+        registration = getattr(data, "registration_id", None)
+        return (data.recipient_kind, registration) if registration is not None else None
     member_id = getattr(data, "member_id", None)
     registration_id = getattr(data, "registration_id", None)
     if data.recipient_kind == "event_registration" or (member_id is None and registration_id is not None):
@@ -592,6 +595,7 @@ class Dispatcher:
             occurred_at=c.occurred_at,
             portal_url=self.settings.portal_url,
             unsubscribe_url=unsubscribe,
+            confirmation_token=contact.confirmation_token,
         )
         try:
             message = build_outgoing(

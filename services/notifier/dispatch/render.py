@@ -112,6 +112,7 @@ class TemplateCatalog:
         occurred_at: datetime,
         portal_url: str,
         unsubscribe_url: str | None = None,
+        confirmation_token: str | None = None,
     ) -> RenderedMail:
         context: dict[str, Any] = {
             "name": name,
@@ -121,6 +122,7 @@ class TemplateCatalog:
             "occurred_at": _format_datetime(language, occurred_at),
             "portal_url": portal_url.rstrip("/"),
             "unsubscribe_url": unsubscribe_url,
+            "confirmation_token": confirmation_token,
             "ref": short_ref,
             "fmt_date": lambda value: _format_date(language, value),
         }
