@@ -31,7 +31,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kpi_api.core.http import bump_version
-from services.kpi_api.core.vocab import Aspect, Determination, Section
+from services.kpi_api.core.vocab import Aspect, Determination, ObservationBasis, Section
 from services.kpi_api.indicators.models import (
     Baseline,
     Breakdown,
@@ -99,6 +99,8 @@ class SeedIndicator(_Entry):
     direction: Direction
     cumulative: bool
     owner: str | None
+    observation_basis: ObservationBasis = "running_total"
+    headline_total: bool = False
     source: str | None
     sections: list[Section]
     sdg_targets: list[SeedLink]
@@ -196,6 +198,8 @@ async def _apply_indicator(session: AsyncSession, entry: SeedIndicator, position
             "direction",
             "cumulative",
             "owner",
+            "observation_basis",
+            "headline_total",
             "source",
             "sections",
         }
