@@ -131,6 +131,7 @@ def _check_cumulative(
     series: dict[tuple[str, str | None], dict[int, Decimal]] = {}
     for (indicator_id, breakdown, fiscal_year), current in recorded.items():
         series.setdefault((indicator_id, breakdown), {})[fiscal_year] = current.value
+    in_file = {(w.indicator_id, w.breakdown, w.fiscal_year) for w, _ in writes}
     for w, _ in writes:
         series.setdefault((w.indicator_id, w.breakdown), {})[w.fiscal_year] = w.value
     for w, _ in writes:
@@ -146,7 +147,8 @@ def _check_cumulative(
             continue
         values = series[(w.indicator_id, w.breakdown)]
         earlier = [y for y in values if y < w.fiscal_year]
-        later = [y for y in values if y > w.fiscal_year]
+        # A pair of lines of this file that contradict each other is reported once, on the later year.
+        later = [y for y in values if y > w.fiscal_year and (w.indicator_id, w.breakdown, y) not in in_file]
         clash = None
         if earlier and w.value < values[max(earlier)]:
             clash = max(earlier)
