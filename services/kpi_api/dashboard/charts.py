@@ -187,15 +187,16 @@ def render_chart(series: Series, *, title: str, description: str, chart_id: str)
     return "".join(out)
 
 
-def legend(labels: dict[str, str], *, projection: bool) -> str:
+def legend(labels: dict[str, str], *, projection: bool, baseline_implied: bool = False) -> str:
     """A legend drawing each mark with its line pattern and shape, next to its name."""
+    square = "#ffffff" if baseline_implied else EXPECTED
     items = [
         (
             f'<path d="M2 10 L38 10" stroke="{OBSERVED}" stroke-width="3"/><circle cx="20" cy="10" r="5" fill="{OBSERVED}"/>',
             labels["observed"],
         ),
         (
-            f'<rect x="14" y="4" width="12" height="12" fill="{EXPECTED}" stroke="{EXPECTED}" stroke-width="2"/>',
+            f'<rect x="14" y="4" width="12" height="12" fill="{square}" stroke="{EXPECTED}" stroke-width="2"/>',
             labels["baseline"],
         ),
         (

@@ -29,13 +29,17 @@ from services.kpi_api.dashboard.i18n import t
 from services.kpi_api.dashboard.xlsx import XLSX, indicator_xlsx
 from services.kpi_api.indicators.router import CACHED, IndicatorPath
 from shared.db import DbSession
-from shared.errors import problem_responses
+from shared.errors import NotFound, problem_responses
 
 ORDER = 90
 router = APIRouter(prefix="/dashboard", tags=["dashboard"])
 
 _HERE = Path(__file__).parent
-STYLESHEET: Final = (_HERE / "static" / "dashboard.css").read_bytes()
+#: The site's only other resources, read once: the stylesheet and the icon.
+STATIC: Final = {
+    "dashboard.css": ((_HERE / "static" / "dashboard.css").read_bytes(), "text/css; charset=utf-8"),
+    "favicon.svg": ((_HERE / "static" / "favicon.svg").read_bytes(), "image/svg+xml"),
+}
 HTML: Final = "text/html; charset=utf-8"
 #: No script of any kind; styles and images only from this origin.
 DASHBOARD_CSP: Final = (
@@ -98,13 +102,12 @@ async def home(request: Request, session: DbSession, lang: LangQuery = None) -> 
     )
 
 
-@router.get("/static/dashboard.css", include_in_schema=False)
-async def stylesheet() -> Response:
-    return Response(
-        STYLESHEET,
-        media_type="text/css; charset=utf-8",
-        headers={"Cache-Control": "public, max-age=3600"},
-    )
+@router.get("/static/{name}", include_in_schema=False)
+async def static_file(name: str) -> Response:
+    if name not in STATIC:
+        raise NotFound(f"No file '{name}'.", detail_ja=f"ファイル '{name}' はありません。")
+    content, media_type = STATIC[name]
+    return Response(content, media_type=media_type, headers={"Cache-Control": "public, max-age=3600"})
 
 
 @router.get(
@@ -170,12 +173,13 @@ async def indicator_page(
                 legend(
                     {
                         "observed": t("observed", chosen),
-                        "baseline": t("baseline", chosen),
+                        "baseline": t("baseline_implied" if s.chart.baseline_implied else "baseline", chosen),
                         "expected": t("expected", chosen),
                         "target_mark": t("target_mark", chosen),
                         "projection": t("projection", chosen),
                     },
                     projection=s.has_projection,
+                    baseline_implied=s.chart.baseline_implied,
                 )
             )
             for s in view.series
