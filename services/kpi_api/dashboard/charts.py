@@ -45,6 +45,9 @@ class Series:
     targets: list[Point]
     projection: Point | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    #: Counts start the axis at zero; a level (years of life, a share) uses the span of its values
+    #: so that a change of a few tenths stays visible.
+    from_zero: bool = True
 
 
 def _fmt(value: Decimal) -> str:
@@ -92,7 +95,9 @@ def render_chart(series: Series, *, title: str, description: str, chart_id: str)
     if x_min == x_max:
         x_min, x_max = x_min - 1, x_max + 1
     values = [float(p.value) for p in points]
-    y_low, y_high = min(min(values), 0.0), max(values)
+    y_low, y_high = min(values), max(values)
+    if series.from_zero or y_low <= 0:
+        y_low = min(y_low, 0.0)
     if y_high == y_low:
         y_high = y_low + 1
     step = _nice_step(y_high - y_low)

@@ -274,9 +274,13 @@ def fmt_value(value: Decimal | None) -> str:
     return ("-" if text.startswith("-") else "") + grouped
 
 
-def _with_unit(value: Decimal | None, unit: str, lang: Language) -> str:
+def _with_unit(value: Decimal | None, unit: str, lang: Language, *, computed: bool = False) -> str:
+    """A value with its unit; ``computed`` values (expected, projected) are shown to 2 decimals."""
     if value is None:
         return "—"
+    if computed:
+        value = value.quantize(Decimal("0.01"))
+        value = value.to_integral_value() if value == value.to_integral_value() else value.normalize()
     shown = fmt_value(value)
     return f"{shown}{unit}" if lang == "ja" else f"{shown} {unit}"
 
@@ -390,6 +394,7 @@ async def indicator_view(session: AsyncSession, indicator_id: str, lang: Languag
             baseline_implied=implied,
             targets=target_points,
             projection=projection,
+            from_zero=ind.cumulative,
             labels={
                 "target": t("target", lang),
                 "x_axis": f"{t('fiscal_year', lang)} ({unit})",
@@ -401,7 +406,7 @@ async def indicator_view(session: AsyncSession, indicator_id: str, lang: Languag
             if x["anticipated_value"] is not None:
                 fit = t("fit_linear", lang) if x.get("anticipated_fit") == "linear" else t("fit_cagr", lang)
                 year = max(x["fiscal_year"], (x["latest"] or {}).get("fiscal_year", 0))
-                shown = _with_unit(Decimal(x["anticipated_value"]), unit, lang)
+                shown = _with_unit(Decimal(x["anticipated_value"]), unit, lang, computed=True)
                 proj = f"{t('fy', lang, year=year)}: {shown} ({fit})"
             elif x.get("projection_unavailable") == "non_positive_base":
                 proj = t("no_projection_base", lang)
@@ -415,7 +420,10 @@ async def indicator_view(session: AsyncSession, indicator_id: str, lang: Languag
                     achievement_rate=_pct(x["achievement_rate"]),
                     expected_rate=_pct(x["expected_rate"]),
                     expected_value=_with_unit(
-                        Decimal(x["expected_value"]) if x["expected_value"] is not None else None, unit, lang
+                        Decimal(x["expected_value"]) if x["expected_value"] is not None else None,
+                        unit,
+                        lang,
+                        computed=True,
                     ),
                     projection=proj,
                     explanation=x["explanation"][lang],
@@ -439,7 +447,7 @@ async def indicator_view(session: AsyncSession, indicator_id: str, lang: Languag
                     fiscal_year=year,
                     observed=obs_text,
                     reported=_with_unit(reported, unit, lang) if per_year and reported is not None else None,
-                    expected=_with_unit(expected, unit, lang),
+                    expected=_with_unit(expected, unit, lang, computed=True),
                     target=_with_unit(by_year_target.get(year), unit, lang),
                 )
             )
