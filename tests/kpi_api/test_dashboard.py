@@ -145,9 +145,9 @@ class TestIndicatorPage:
         assert "2025年度 31件 " in body
         assert "2025年度: 33件 (累計の年平均増加数を直線で延長)" in body
         assert "達成率" in body and "順調" in body
-        assert f'href="/v1/exports/open-sdg/{FIVE_G}.csv"' in html
+        assert f'href="/v1/exports/open-sdg/{FIVE_G}.csv?lang=ja"' in html
         assert f'href="/dashboard/kpis/{FIVE_G}.xlsx?lang=ja"' in html
-        assert f'href="/v1/exports/kpis/{FIVE_G}.json"' in html
+        assert f'href="/v1/exports/kpis/{FIVE_G}.json?lang=ja"' in html
 
     async def test_breakdowns_each_with_their_status(self, kpi_client, service_headers) -> None:
         await record(kpi_client, service_headers, HEALTH, 2022, "73.3", breakdown="male")

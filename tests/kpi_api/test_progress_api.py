@@ -184,7 +184,7 @@ class TestTargetKinds:
             ("grade6", "小6", "achieved"),
             ("grade9", "中3", "no_data"),
         ]
-        assert body["status"] == "no_data"
+        assert (body["status"], body["status_rule"]) == ("no_data", "worst_breakdown")
         assert [b["status_label"] for b in body["breakdowns"]] == ["達成", "データなし"]
 
     async def test_breakdowns_roll_up_to_the_worst(self, kpi_client, service_headers, engine) -> None:

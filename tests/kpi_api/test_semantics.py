@@ -62,6 +62,10 @@ class TestEnglishUnits:
         assert (body["unit"], body["unit_label"]) == ("件", "cases")
         r = await kpi_client.get(f"/v1/exports/open-sdg/{FIVE_G}.csv", headers={"accept-language": "en"})
         assert r.text == "Year,Units,Value\n2021,cases,5\n"
+        by_query = await kpi_client.get(f"/v1/exports/open-sdg/{FIVE_G}.csv?lang=en")
+        assert by_query.text == r.text and by_query.headers["content-language"] == "en"
+        exported = await kpi_client.get(f"/v1/exports/kpis/{FIVE_G}.json?lang=en")
+        assert exported.json()["indicators"][0]["unit_label"] == "cases"
 
 
 class TestLabels:
@@ -331,3 +335,35 @@ class TestOwner:
                 await conn.execute(text("SELECT owner FROM kpi.indicator WHERE id = 'ghg-emissions'"))
             ).scalar()
         assert stored == "環境森林部"
+
+
+class TestUpgrade:
+    async def test_the_seed_recomputes_progress_stored_by_the_old_rules(
+        self, kpi_client, service_headers, engine, sessionmaker
+    ) -> None:
+        from services.kpi_api.seeder import run_seed
+        from shared.db import session_scope
+
+        await record(kpi_client, service_headers, "healthy-life-expectancy", 2022, "73.3", breakdown="male")
+        # As stored before this change: the old projection method, no status rule, and the old
+        # roll-up's answer (male achieved, female without data → "achieved").
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "UPDATE kpi.indicator_progress SET status = 'achieved', doc = (doc - 'status_rule') "
+                    '|| \'{"anticipated_method": "unsd_cagr_v1"}\'::jsonb '
+                    "WHERE indicator_id = 'healthy-life-expectancy'"
+                )
+            )
+        async with session_scope(sessionmaker) as session:
+            await run_seed(session, lambda *_: None)
+        async with engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    text(
+                        "SELECT status, doc->>'status_rule' AS rule, doc->>'anticipated_method' AS method "
+                        "FROM kpi.indicator_progress WHERE indicator_id = 'healthy-life-expectancy'"
+                    )
+                )
+            ).one()
+        assert (row.status, row.rule, row.method) == ("no_data", "worst_breakdown", "unsd_v2")

@@ -20,15 +20,15 @@ import io
 import zipfile
 from collections import defaultdict
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kpi_api.core.exceptions import IndicatorNotFound
-from services.kpi_api.core.http import CSV, conditional_get
+from services.kpi_api.core.http import CSV, conditional_get, language
 from services.kpi_api.core.numbers import Num, plain
 from services.kpi_api.core.render import body
 from services.kpi_api.core.vocab import Language, unit_label
@@ -48,6 +48,10 @@ ORDER = 50
 router = APIRouter(prefix="/v1/exports", tags=["exports"])
 
 EXPORT_FORMAT = "gunma-sdgs-kpi-registry/1"
+LangQuery = Annotated[
+    Literal["ja", "en"] | None,
+    Query(description="Language of names and units; without it, Accept-Language decides (ja by default)."),
+]
 CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
     **CACHED,
     200: {
@@ -211,8 +215,11 @@ async def open_sdg_one(
     indicator_id: Annotated[
         str, Path(description="Indicator id (slug); unknown ids are 404.", examples=["ghg-emissions"])
     ],
+    lang: LangQuery = None,
 ) -> Response:
-    async def build(lang: Language) -> bytes:
+    chosen: Language = lang or language(request)
+
+    async def build(_: Language) -> bytes:
         has_breakdowns = (
             await session.execute(
                 select(
@@ -227,11 +234,16 @@ async def open_sdg_one(
         ).first()
         if has_breakdowns is None:
             raise IndicatorNotFound(indicator_id)
-        rows = await _observation_rows(session, indicator_id, lang)
-        return open_sdg_csv(rows, split=has_breakdowns.split, lang=lang)
+        rows = await _observation_rows(session, indicator_id, chosen)
+        return open_sdg_csv(rows, split=has_breakdowns.split, lang=chosen)
 
     return await conditional_get(
-        request, session, build, media_type=CSV, headers=_attachment(f"{indicator_id}-open-sdg.csv")
+        request,
+        session,
+        build,
+        media_type=CSV,
+        headers=_attachment(f"{indicator_id}-open-sdg.csv"),
+        content_language=chosen,
     )
 
 
@@ -311,10 +323,15 @@ async def export_one(
     indicator_id: Annotated[
         str, Path(description="Indicator id (slug); unknown ids are 404.", examples=["ghg-emissions"])
     ],
+    lang: LangQuery = None,
 ) -> Response:
-    async def build(lang: Language) -> bytes:
+    chosen: Language = lang or language(request)
+
+    async def build(_: Language) -> bytes:
         return body(
-            RegistryExport(format=EXPORT_FORMAT, indicators=await _export(session, indicator_id, lang))
+            RegistryExport(format=EXPORT_FORMAT, indicators=await _export(session, indicator_id, chosen))
         )
 
-    return await conditional_get(request, session, build, headers=_attachment(f"{indicator_id}.json"))
+    return await conditional_get(
+        request, session, build, headers=_attachment(f"{indicator_id}.json"), content_language=chosen
+    )

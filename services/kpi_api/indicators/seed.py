@@ -12,7 +12,8 @@ in ``kpi.seed_record``; an entry whose digest is unchanged is skipped. So:
   through the admin API).
 
 Applied indicators get their progress recomputed, and so does stored progress computed by another
-method or method version of ``progress/rules.py`` (after an upgrade). The registry version is bumped
+method, method version or anticipated method of ``progress/rules.py``, or before the status rule
+was stored (after an upgrade). The registry version is bumped
 when anything was written.
 """
 
@@ -364,6 +365,9 @@ async def run_seed(session: AsyncSession, progress: Progress) -> dict[str, int]:
                 or_(
                     IndicatorProgress.doc["method"].astext != rules.METHOD,
                     IndicatorProgress.doc["method_version"].astext != rules.METHOD_VERSION,
+                    IndicatorProgress.doc["anticipated_method"].astext != rules.ANTICIPATED_METHOD,
+                    # Stored before indicators rolled up their breakdowns by the worst one (issue 19).
+                    ~IndicatorProgress.doc.has_key("status_rule"),
                 )
             )
         )

@@ -69,6 +69,7 @@ def to_progress(
         observation_basis=doc.get("observation_basis", "running_total"),
         status=status,  # type: ignore[arg-type]
         status_label=status_label(status, lang),
+        status_rule=doc.get("status_rule", "worst_target"),
         method=doc["method"],
         method_version=doc["method_version"],
         anticipated_method=doc["anticipated_method"],

@@ -111,6 +111,10 @@ class ProgressOut(BaseModel):
         description="Worst graded status over the targets; with breakdowns, the worst breakdown (see README)."
     )
     status_label: str = Field(default="", description="The status in the requested language.")
+    status_rule: str = Field(
+        default="worst_target",
+        description="worst_target (no breakdowns) or worst_breakdown (the worst of the breakdowns' own statuses).",
+    )
     method: str = Field(examples=["linear_expected_v1"])
     method_version: str = Field(examples=["1.0"])
     anticipated_method: str = Field(examples=["unsd_cagr_v1"])
