@@ -34,6 +34,7 @@ from services.kpi_api.dashboard.i18n import SDG_COLOURS, STATUS_SYMBOLS, t, text
 from services.kpi_api.indicators import repository
 from services.kpi_api.indicators.models import Indicator
 from services.kpi_api.observations.models import Observation, ObservationRevision
+from services.kpi_api.progress.rules import aggregate_status
 from services.kpi_api.progress.service import compute_docs
 from services.kpi_api.sdgs.models import SdgGoal
 
@@ -533,8 +534,7 @@ async def indicator_view(session: AsyncSession, indicator_id: str, lang: Languag
 
 
 def _series_status(targets: list[dict[str, Any]]) -> str:
-    from services.kpi_api.progress.rules import aggregate_status
-
+    """The headline series' own status (the indicator's is the worst over every series)."""
     return aggregate_status([x["status"] for x in targets])
 
 
