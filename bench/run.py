@@ -27,8 +27,8 @@ from bench.wrk import INSTALL_HINT, wrk_path
 # Run order: idle memory first (before any load), the KPI reads, the notifier (before the check-in
 # load, whose thousands of visit events would still be in the notifier's queue), the check-ins,
 # then, with the platform stopped, the invoice run and cold start.
-BENCHMARKS = ("memory", "kpi_list", "kpi_progress", "notifier", "checkin", "usage_stats", "invoice", "coldstart")
-QUICK_SET = ("memory", "kpi_list", "kpi_progress", "notifier", "checkin", "usage_stats", "invoice")
+BENCHMARKS = ("memory", "kpi_list", "kpi_progress", "kpi_dashboard", "notifier", "checkin", "usage_stats", "invoice", "coldstart")
+QUICK_SET = ("memory", "kpi_list", "kpi_progress", "kpi_dashboard", "notifier", "checkin", "usage_stats", "invoice")
 # Run after the bench platform's processes are stopped (PostgreSQL and Redis stay up).
 WITHOUT_PLATFORM = ("invoice", "coldstart")
 

@@ -3,6 +3,9 @@
 - ``GET /v1/kpis``: serves the precomputed bytes of the service's own ``/v1/kpis?limit=500``
   response with its ETag, and answers a matching ``If-None-Match`` with 304. This is the floor of
   "serve a cached JSON document over HTTP" on this stack: no SQL, no serialisation.
+- ``GET /dashboard`` and ``GET /dashboard/kpis/{id}`` (the progress site): the same kind of
+  baseline as the list — the service's own bytes of each page (``BASELINE_KPI_PAGES``: path →
+  [file, ETag, content type]) with its ETag, 304 on a match.
 - ``GET /v1/kpis/{id}/progress``: progress computed on demand — the five SELECTs of
   ``services.kpi_api.progress.service.compute_docs`` for one indicator (in bare asyncpg, one
   connection, no transaction block) and ``services.kpi_api.progress.rules.compute_progress`` for
@@ -11,8 +14,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 from collections import defaultdict
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -41,7 +47,21 @@ OBSERVATIONS = (
 
 
 async def startup(app: Starlette) -> None:
-    return None
+    pages = json.loads(os.environ.get("BASELINE_KPI_PAGES", "{}"))
+    app.state.kpi_pages = {
+        path: (Path(file).read_bytes(), etag.encode(), media_type) for path, (file, etag, media_type) in pages.items()
+    }
+
+
+async def kpi_page(request: Request) -> Response:
+    page = request.app.state.kpi_pages.get(request.url.path)
+    if page is None:
+        return Response(b"not found", status_code=404)
+    body, etag, media_type = page
+    inm = request.headers.get("if-none-match")
+    if inm is not None and inm.encode() == etag:
+        return Response(status_code=304, headers={"etag": etag.decode()})
+    return Response(body, media_type=media_type, headers={"etag": etag.decode()})
 
 
 async def kpi_list(request: Request) -> Response:
@@ -101,4 +121,9 @@ async def progress(request: Request) -> Response:
     return Response(orjson.dumps(body), media_type="application/json")
 
 
-ROUTES = [Route("/v1/kpis", kpi_list), Route("/v1/kpis/{indicator_id}/progress", progress)]
+ROUTES = [
+    Route("/v1/kpis", kpi_list),
+    Route("/v1/kpis/{indicator_id}/progress", progress),
+    Route("/dashboard", kpi_page),
+    Route("/dashboard/kpis/{indicator_id}", kpi_page),
+]

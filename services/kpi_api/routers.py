@@ -6,6 +6,7 @@ when a domain's ``router.py`` is not in this list).
 
 from fastapi import APIRouter
 
+from services.kpi_api.dashboard.router import router as dashboard_router
 from services.kpi_api.exports.router import router as exports_router
 from services.kpi_api.indicators.router import router as indicators_router
 from services.kpi_api.initiatives.router import router as initiatives_router
@@ -22,4 +23,5 @@ ROUTERS: list[APIRouter] = [
     initiatives_router,
     exports_router,
     reports_router,
+    dashboard_router,
 ]

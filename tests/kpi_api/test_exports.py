@@ -39,7 +39,7 @@ class TestOpenSdgCsv:
         en = await kpi_client.get(
             "/v1/exports/open-sdg/healthy-life-expectancy.csv", headers={"accept-language": "en"}
         )
-        assert en.text == "Year,Breakdown,Units,Value\n2022,Male,年,72.5\n2022,Female,年,75.9\n"
+        assert en.text == "Year,Breakdown,Units,Value\n2022,Male,years,72.5\n2022,Female,years,75.9\n"
 
     async def test_indicator_without_data_is_just_the_header(self, kpi_client) -> None:
         r = await kpi_client.get("/v1/exports/open-sdg/renewable-energy-installed.csv")

@@ -301,7 +301,9 @@ class TestQueryCounts:
                 again = await kpi_client.get("/v1/kpis?limit=500")
             assert again.content == first.content and warm.count == 1  # the version, every time
             with count_queries() as revalidated:
-                r = await kpi_client.get("/v1/kpis?limit=500", headers={"if-none-match": first.headers["etag"]})
+                r = await kpi_client.get(
+                    "/v1/kpis?limit=500", headers={"if-none-match": first.headers["etag"]}
+                )
             assert r.status_code == 304 and revalidated.count == 1
         finally:
             kpi_app.state.pg_watcher = watcher

@@ -110,13 +110,14 @@ class TestDecreasingIndicator:
         [target] = (await progress(kpi_client, "ghg-emissions"))["targets"]
         assert (target["anticipated_value"], target["anticipated_ratio"]) == (None, None)
 
-    async def test_zero_values_fall_back_to_a_linear_trend(self, kpi_client, service_headers) -> None:
+    async def test_zero_base_gives_no_projection_and_says_why(self, kpi_client, service_headers) -> None:
+        # UNSD's guard rail: a growth rate from a base of zero is undefined; no number is shown.
         await record(kpi_client, service_headers, "ghg-emissions", 2020, 0)
         await record(kpi_client, service_headers, "ghg-emissions", 2021, 1000)
         body = await progress(kpi_client, "ghg-emissions", **{"accept-language": "en"})
         [target] = body["targets"]
-        assert target["anticipated_value"] == 10000  # 1000 + 1000/year × 9 years
-        assert "linear trend" in target["explanation"]
+        assert (target["anticipated_value"], target["anticipated_ratio"]) == (None, None)
+        assert target["projection_unavailable"] == "non_positive_base"
         assert target["status"] == "achieved"
 
 
@@ -168,7 +169,8 @@ class TestTargetKinds:
         assert (target["status"], body["status"]) == (status, status)
 
     async def test_at_least_comparator(self, kpi_client, service_headers) -> None:
-        # 95%以上 for 小6: 96 meets it; 中3 has no data and does not pull the indicator down.
+        # 95%以上 for 小6: 96 meets it; 中3 has no data, so the indicator as a whole cannot be
+        # called achieved: it is only as far as its least-known breakdown (no_data).
         await record(
             kpi_client,
             service_headers,
@@ -182,7 +184,8 @@ class TestTargetKinds:
             ("grade6", "小6", "achieved"),
             ("grade9", "中3", "no_data"),
         ]
-        assert body["status"] == "achieved"
+        assert (body["status"], body["status_rule"]) == ("no_data", "worst_breakdown")
+        assert [b["status_label"] for b in body["breakdowns"]] == ["達成", "データなし"]
 
     async def test_breakdowns_roll_up_to_the_worst(self, kpi_client, service_headers, engine) -> None:
         await record(kpi_client, service_headers, "healthy-life-expectancy", 2022, "73.3", breakdown="male")
@@ -196,10 +199,8 @@ class TestTargetKinds:
         female = next(t for t in body["targets"] if t["breakdown"] == "female")
         assert female["achievement_rate"] == rate("75.0", "75.20", "76.3")
         changes = [p["data"] for t, p in await outbox_events(engine) if t == "kpi.status_changed"]
-        assert [(c["previous_status"], c["status"]) for c in changes] == [
-            ("no_data", "achieved"),
-            ("achieved", "regressing"),
-        ]
+        # Male alone achieved leaves the indicator no_data (female unknown): no change, no event.
+        assert [(c["previous_status"], c["status"]) for c in changes] == [("no_data", "regressing")]
 
     async def test_two_dated_targets_are_both_graded(self, kpi_client, service_headers) -> None:
         # 1人あたり賃金 4,600,000 in FY2023: meets 450万円 (FY2023), and for 480万円 (FY2025)

@@ -29,9 +29,11 @@ from services.kpi_api.progress.rules import (
     Progress,
     Status,
     Target,
+    aggregate_breakdowns,
     aggregate_status,
     compute_progress,
     effective_baseline,
+    running_totals,
 )
 
 
@@ -101,7 +103,7 @@ class TestConstants:
     def test_method_identifiers(self) -> None:
         assert METHOD == "linear_expected_v1"
         assert METHOD_VERSION == "1.0"
-        assert ANTICIPATED_METHOD == "unsd_cagr_v1"
+        assert ANTICIPATED_METHOD == "unsd_v2"
 
     def test_plan_starts_in_fiscal_2021(self) -> None:
         assert PLAN_START_FISCAL_YEAR == 2021
@@ -233,6 +235,7 @@ class TestIncreaseIndicator:
             method="linear_expected_v1",
             method_version="1.0",
             explanation="On track: achievement rate 72.8% against an expected 75.0% (at least 95% of expected).",
+            projection_unavailable="too_few_observations",
         )
 
     def test_behind(self) -> None:
@@ -598,6 +601,7 @@ class TestNonCumulativeWithoutBaseline:
             explanation=(
                 "There is no baseline and the indicator is not cumulative, so no achievement rate can be computed."
             ),
+            projection_unavailable="too_few_observations",
         )
 
     def test_met_is_achieved_without_rates(self) -> None:
@@ -789,35 +793,62 @@ class TestAnticipatedProgress:
         )
         assert (result.anticipated_value, result.anticipated_ratio) == (d("150.000000"), d("0.500000"))
 
-    def test_zero_earliest_value_falls_back_to_a_linear_trend(self) -> None:
+    def test_cumulative_count_starting_at_zero_is_projected_linearly(self) -> None:
         # 0 (FY2021) → 10 (FY2023): 5 a year; FY2025: 20. Ratio against implied 0 → 15: 20/15.
         result = grade(
             target=SOUNDING_TARGET, observed=observations((2021, "0"), (2023, "10")), cumulative=True
         )
         assert (result.anticipated_value, result.anticipated_ratio) == (d("20.000000"), d("1.333333"))
+        assert (result.anticipated_fit, result.projection_unavailable) == ("linear", None)
         assert result.explanation.endswith(
-            "Anticipated FY2025 value 20 by a linear trend, because compound growth needs positive values."
+            "Anticipated FY2025 value 20 by a linear trend (the cumulative count's average yearly addition)."
         )
 
-    def test_zero_latest_value_falls_back_to_a_linear_trend(self) -> None:
-        # 10 (FY2021) → 0 (FY2023): -5 a year; FY2025: -10. Ratio (-10 - 5) / (30 - 5) = -0.6.
+    def test_zero_latest_value_gives_no_projection(self) -> None:
+        # UNSD's guard rail: compound growth needs a base above zero; no number is invented.
         result = grade(
             target=Target(2025, d("30"), "eq"),
             observed=observations((2021, "10"), (2023, "0")),
             baseline=Baseline(2020, d("5")),
         )
-        assert (result.anticipated_value, result.anticipated_ratio) == (d("-10.000000"), d("-0.600000"))
-        assert "by a linear trend" in result.explanation
+        assert (result.anticipated_value, result.anticipated_ratio) == (None, None)
+        assert (result.anticipated_fit, result.projection_unavailable) == (None, "non_positive_base")
+        assert "Anticipated" not in result.explanation
 
-    def test_negative_values_fall_back_to_a_linear_trend(self) -> None:
-        # -10 (FY2020) → -4 (FY2022): +3 a year; FY2025: 5. Ratio (5 + 10) / (0 + 10) = 1.5.
+    def test_negative_values_give_no_projection(self) -> None:
         result = grade(
             target=Target(2025, d("0"), "eq"),
             observed=observations((2020, "-10"), (2022, "-4")),
             baseline=Baseline(2020, d("-10")),
         )
-        assert (result.anticipated_value, result.anticipated_ratio) == (d("5.000000"), d("1.500000"))
-        assert "by a linear trend" in result.explanation
+        assert (result.anticipated_value, result.projection_unavailable) == (None, "non_positive_base")
+
+    def test_small_cumulative_count_is_not_extrapolated_by_compound_growth(self) -> None:
+        # The case: 5 (FY2021) and 12 (FY2022) against 31 by FY2025. Compound growth
+        # (×2.4 a year) would project 12 × 2.4³ = 165.9; the running total's line projects
+        # 12 + 7 × 3 = 33, which is what a reader would expect from "about 7 a year".
+        result = grade(
+            target=Target(2025, d("31"), "eq"),
+            observed=observations((2021, "5"), (2022, "12")),
+            cumulative=True,
+        )
+        assert result.anticipated_value == d("33.000000")
+        assert result.anticipated_ratio == d("1.064516")  # 33 / 31
+        assert result.anticipated_fit == "linear"
+
+    def test_a_level_keeps_compound_growth(self) -> None:
+        result = grade(
+            target=Target(2025, d("31"), "eq"),
+            observed=observations((2021, "5"), (2022, "12")),
+            cumulative=False,
+            baseline=Baseline(2020, d("1")),
+        )
+        assert result.anticipated_value == d("165.888000")
+        assert result.anticipated_fit == "cagr"
+
+    def test_one_observation_says_why_there_is_no_projection(self) -> None:
+        result = grade(target=SOUNDING_TARGET, observed=observations((2022, "5")), cumulative=True)
+        assert (result.anticipated_value, result.projection_unavailable) == (None, "too_few_observations")
 
     def test_one_observation_gives_no_anticipation(self) -> None:
         result = grade(
@@ -860,9 +891,9 @@ class TestAnticipatedProgress:
         result = grade(
             target=SOUNDING_TARGET, observed=observations((2021, "5"), (2023, "15")), cumulative=True
         )
-        # 5 → 15 over two years: ×3 per two years; two more years: 45. Ratio 45 / 15 = 3.
+        # 5 → 15 over two years: 5 a year (linear, a cumulative count); two more years: 25. Ratio 25 / 15.
         assert result.status == "achieved"
-        assert (result.anticipated_value, result.anticipated_ratio) == (d("45.000000"), d("3.000000"))
+        assert (result.anticipated_value, result.anticipated_ratio) == (d("25.000000"), d("1.666667"))
 
 
 class TestRobustness:
@@ -1270,3 +1301,35 @@ class TestProperties:
         shuffled = list(statuses)
         rng.shuffle(shuffled)
         assert aggregate_status(shuffled) == result
+
+
+class TestRunningTotals:
+    def test_yearly_counts_add_up_in_fiscal_year_order(self) -> None:
+        counts = [Observation(2023, d("12")), Observation(2021, d("5")), Observation(2022, d("7"))]
+        assert running_totals(counts) == [
+            Observation(2021, d("5")),
+            Observation(2022, d("12")),
+            Observation(2023, d("24")),
+        ]
+
+    def test_a_repeated_year_keeps_its_later_entry_and_nan_is_skipped(self) -> None:
+        counts = [Observation(2021, d("5")), Observation(2021, d("6")), Observation(2022, d("NaN"))]
+        assert running_totals(counts) == [Observation(2021, d("6"))]
+
+
+class TestBreakdownRollup:
+    @pytest.mark.parametrize(
+        ("statuses", "expected"),
+        [
+            (["achieved", "behind"], "behind"),
+            (["achieved", "no_data"], "no_data"),  # never achieved while a part is unknown
+            (["on_track", "baseline_pending"], "baseline_pending"),
+            (["achieved", "achieved"], "achieved"),
+            (["achieved", "on_track"], "on_track"),
+            (["behind", "regressing", "achieved"], "regressing"),
+            (["behind", "no_data"], "behind"),
+            ([], "no_data"),
+        ],
+    )
+    def test_the_worst_breakdown_decides(self, statuses: list[Status], expected: Status) -> None:
+        assert aggregate_breakdowns(statuses) == expected

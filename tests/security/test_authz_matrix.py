@@ -49,6 +49,7 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("*", "GET /readyz"): "readiness probe",
     ("*", "GET /metrics"): "Prometheus scrape (no personal data; restrict at the ingress)",
     ("kpi_api", "GET /v1/*"): "every KPI read is public: the plan's progress is open data",
+    ("kpi_api", "GET /dashboard*"): "the public progress site (issue 19): the same open data as GET /v1/*",
     ("netsugen_booking", "GET /v1/calendar"): "opening calendar",
     ("netsugen_booking", "GET /v1/plans"): "plans and prices",
     ("netsugen_booking", "GET /v1/plans/{code}"): "plans and prices",

@@ -236,7 +236,9 @@ def _headers(etag: str, lang: Language, extra: tuple[tuple[str, str], ...] = ())
     return headers
 
 
-def _raw_headers(headers: dict[str, str], *, body_length: int | None, media_type: str | None) -> list[tuple[bytes, bytes]]:
+def _raw_headers(
+    headers: dict[str, str], *, body_length: int | None, media_type: str | None
+) -> list[tuple[bytes, bytes]]:
     raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
     if body_length is not None:
         raw.append((b"content-length", str(body_length).encode()))
@@ -257,9 +259,15 @@ async def conditional_get(
     *,
     media_type: str = JSON,
     headers: tuple[tuple[str, str], ...] = (),
+    content_language: Language | None = None,
 ) -> Response:
-    """Answer a public GET with ETag, 304 and the version-keyed cache (see the module docstring)."""
-    lang = language(request)
+    """Answer a public GET with ETag, 304 and the version-keyed cache (see the module docstring).
+
+    ``content_language``: the language of the answer when the route chooses it itself (the
+    progress site's ``?lang=``); the query is part of every key, so answers never mix.
+    """
+    header_lang = language(request)
+    lang = content_language or header_lang
     if_none_match = request.headers.get("if-none-match")
     version, token = await current_version(request, session)
     if version is None:
@@ -285,7 +293,7 @@ async def conditional_get(
     if token is not None and len(entry.body) <= CACHE_MAX_BODY and "authorization" not in request.headers:
         registry_state(request.app).remember(
             token,
-            (lang, request.scope["path"].encode(), request.scope.get("query_string", b"")),
+            (header_lang, request.scope["path"].encode(), request.scope.get("query_string", b"")),
             _Fast(
                 etag=etag,
                 body=entry.body,
@@ -327,10 +335,14 @@ class KpiFastPath:
                     state.fast_hits += 1
                     scope["route"] = hit.route  # the metrics label of the route
                     if if_none_match and etag_matches(if_none_match.decode("latin-1"), hit.etag):
-                        await send({"type": "http.response.start", "status": 304, "headers": list(hit.headers_304)})
+                        await send(
+                            {"type": "http.response.start", "status": 304, "headers": list(hit.headers_304)}
+                        )
                         await send({"type": "http.response.body", "body": b""})
                         return
-                    await send({"type": "http.response.start", "status": 200, "headers": list(hit.headers_200)})
+                    await send(
+                        {"type": "http.response.start", "status": 200, "headers": list(hit.headers_200)}
+                    )
                     await send({"type": "http.response.body", "body": hit.body})
                     return
         await self.app(scope, receive, send)

@@ -1,28 +1,37 @@
 """Exports (public): Open SDG data CSV and the registry as JSON, per indicator or for all.
 
-Open SDG data format: one row per value, columns ``Year``, then the disaggregation column(s),
-then ``Units`` and ``Value``. Here the disaggregation column is ``Breakdown`` (present only for
-indicators that have breakdowns; values are breakdown names in the requested language), and the
-all-indicators file adds an ``Indicator`` column (the indicator id) after ``Year``. Years are
-fiscal years; values are current revisions, written with their exact digits.
+Open SDG data format: one file per indicator, one row per value, columns ``Year``, then the
+disaggregation column(s), then ``Units`` and ``Value``. Here the disaggregation column is
+``Breakdown`` (present only for indicators that have breakdowns; values are breakdown names in the
+requested language). The headline (total) rows come first, with an empty ``Breakdown`` cell: an
+indicator with a plan-stated total (``headline_total``) exports its total there. ``Units`` is the
+plan's unit in Japanese and its English label in English (年 → years). Years are fiscal years;
+values are current revisions, written with their exact digits; a cumulative indicator reported per
+fiscal year (``fiscal_year_count``) exports its running total (累計), the value its targets measure.
+
+Every indicator at once: ``open-sdg.zip`` holds one such file per indicator
+(``indicator_<id>.csv``), the layout of an Open SDG data repository. The older ``open-sdg.csv``
+(with a non-standard ``Indicator`` column) is kept for existing clients and deprecated.
 """
 
 from __future__ import annotations
 
+import io
+import zipfile
 from collections import defaultdict
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kpi_api.core.exceptions import IndicatorNotFound
-from services.kpi_api.core.http import CSV, conditional_get
+from services.kpi_api.core.http import CSV, conditional_get, language
 from services.kpi_api.core.numbers import Num, plain
 from services.kpi_api.core.render import body
-from services.kpi_api.core.vocab import Language
+from services.kpi_api.core.vocab import Language, unit_label
 from services.kpi_api.indicators import repository
 from services.kpi_api.indicators.models import Breakdown, Indicator
 from services.kpi_api.indicators.router import CACHED
@@ -38,6 +47,10 @@ from shared.errors import problem_responses
 router = APIRouter(prefix="/v1/exports", tags=["exports"])
 
 EXPORT_FORMAT = "gunma-sdgs-kpi-registry/1"
+LangQuery = Annotated[
+    Literal["ja", "en"] | None,
+    Query(description="Language of names and units; without it, Accept-Language decides (ja by default)."),
+]
 CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
     **CACHED,
     200: {
@@ -59,6 +72,8 @@ async def _observation_rows(session: AsyncSession, indicator_id: str | None, lan
             Observation.value,
             Observation.revision,
             Indicator.unit,
+            Indicator.cumulative,
+            Indicator.observation_basis,
             name.label("breakdown_name"),
         )
         .join(Indicator, Indicator.id == Observation.indicator_id)
@@ -75,6 +90,29 @@ async def _observation_rows(session: AsyncSession, indicator_id: str | None, lan
     return list((await session.execute(statement)).all())
 
 
+def open_sdg_csv(rows: list[Any], *, split: bool, lang: Language) -> bytes:
+    """One indicator's Open SDG file from its observation rows (ordered by breakdown, then year)."""
+    series: dict[str | None, list[Any]] = defaultdict(list)
+    names: dict[str | None, str] = {}
+    for r in rows:
+        series[r.breakdown_key].append(r)
+        names[r.breakdown_key] = r.breakdown_name or ""
+    out: list[list[str]] = []
+    for key in sorted(series, key=lambda k: k is not None):  # headline first, then breakdown order
+        points = series[key]
+        running = Decimal(0)
+        for r in points:
+            value = r.value
+            if r.cumulative and r.observation_basis == "fiscal_year_count":
+                running += r.value
+                value = running
+            unit = unit_label(r.unit, lang)
+            cells = [str(r.fiscal_year), names[key] if key is not None else "", unit, plain(value)]
+            out.append(cells if split else [cells[0], *cells[2:]])
+    header = ["Year", "Breakdown", "Units", "Value"] if split else ["Year", "Units", "Value"]
+    return _csv(header, out)
+
+
 def _csv(header: list[str], rows: list[list[str]]) -> bytes:
     return csv_text(header, rows, lineterminator="\n").encode()
 
@@ -84,11 +122,59 @@ def _attachment(filename: str) -> tuple[tuple[str, str], ...]:
 
 
 @router.get(
+    "/open-sdg.zip",
+    summary="Every indicator in Open SDG data format (one CSV per indicator, zipped)",
+    description=(
+        "`indicator_<id>.csv` for every indicator, each exactly as `/v1/exports/open-sdg/{id}.csv` "
+        "(headline rows first, `Breakdown` only for indicators with breakdowns): the layout of an Open SDG "
+        "data repository."
+    ),
+    response_class=Response,
+    responses={
+        **CACHED,
+        200: {"content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}},
+    },
+)
+async def open_sdg_zip(request: Request, session: DbSession) -> Response:
+    async def build(lang: Language) -> bytes:
+        indicators = (
+            await session.execute(
+                select(
+                    Indicator.id,
+                    select(Breakdown.key)
+                    .where(Breakdown.indicator_id == Indicator.id)
+                    .limit(1)
+                    .exists()
+                    .label("split"),
+                ).order_by(Indicator.position, Indicator.id)
+            )
+        ).all()
+        by_indicator: dict[str, list[Any]] = defaultdict(list)
+        for r in await _observation_rows(session, None, lang):
+            by_indicator[r.indicator_id].append(r)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for ind in indicators:
+                info = zipfile.ZipInfo(f"indicator_{ind.id}.csv", date_time=(2021, 4, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(info, open_sdg_csv(by_indicator.get(ind.id, []), split=ind.split, lang=lang))
+        return buffer.getvalue()
+
+    return await conditional_get(
+        request, session, build, media_type="application/zip", headers=_attachment("kpis-open-sdg.zip")
+    )
+
+
+@router.get(
     "/open-sdg.csv",
-    summary="All observations in Open SDG data format (CSV)",
-    description="Columns `Year`, `Indicator`, `Breakdown`, `Units`, `Value`; one row per fiscal year and breakdown.",
+    summary="All observations in one CSV (deprecated: use open-sdg.zip)",
+    description=(
+        "Columns `Year`, `Indicator`, `Breakdown`, `Units`, `Value`. The `Indicator` column is not part of the "
+        "Open SDG format; `/v1/exports/open-sdg.zip` gives one standard file per indicator."
+    ),
     response_class=Response,
     responses=CSV_RESPONSE,
+    deprecated=True,
 )
 async def open_sdg_all(request: Request, session: DbSession) -> Response:
     async def build(lang: Language) -> bytes:
@@ -96,7 +182,13 @@ async def open_sdg_all(request: Request, session: DbSession) -> Response:
         return _csv(
             ["Year", "Indicator", "Breakdown", "Units", "Value"],
             [
-                [str(r.fiscal_year), r.indicator_id, r.breakdown_name or "", r.unit, plain(r.value)]
+                [
+                    str(r.fiscal_year),
+                    r.indicator_id,
+                    r.breakdown_name or "",
+                    unit_label(r.unit, lang),
+                    plain(r.value),
+                ]
                 for r in rows
             ],
         )
@@ -109,7 +201,10 @@ async def open_sdg_all(request: Request, session: DbSession) -> Response:
 @router.get(
     "/open-sdg/{indicator_id}.csv",
     summary="One indicator in Open SDG data format (CSV)",
-    description="Columns `Year`, `Breakdown` (only if the indicator has breakdowns), `Units`, `Value`.",
+    description=(
+        "Columns `Year`, `Breakdown` (only if the indicator has breakdowns), `Units`, `Value`; headline (total) "
+        "rows first with an empty `Breakdown`."
+    ),
     response_class=Response,
     responses={**CSV_RESPONSE, **problem_responses(404)},
 )
@@ -119,8 +214,11 @@ async def open_sdg_one(
     indicator_id: Annotated[
         str, Path(description="Indicator id (slug); unknown ids are 404.", examples=["ghg-emissions"])
     ],
+    lang: LangQuery = None,
 ) -> Response:
-    async def build(lang: Language) -> bytes:
+    chosen: Language = lang or language(request)
+
+    async def build(_: Language) -> bytes:
         has_breakdowns = (
             await session.execute(
                 select(
@@ -135,16 +233,16 @@ async def open_sdg_one(
         ).first()
         if has_breakdowns is None:
             raise IndicatorNotFound(indicator_id)
-        rows = await _observation_rows(session, indicator_id, lang)
-        if has_breakdowns.split:
-            return _csv(
-                ["Year", "Breakdown", "Units", "Value"],
-                [[str(r.fiscal_year), r.breakdown_name or "", r.unit, plain(r.value)] for r in rows],
-            )
-        return _csv(["Year", "Units", "Value"], [[str(r.fiscal_year), r.unit, plain(r.value)] for r in rows])
+        rows = await _observation_rows(session, indicator_id, chosen)
+        return open_sdg_csv(rows, split=has_breakdowns.split, lang=chosen)
 
     return await conditional_get(
-        request, session, build, media_type=CSV, headers=_attachment(f"{indicator_id}-open-sdg.csv")
+        request,
+        session,
+        build,
+        media_type=CSV,
+        headers=_attachment(f"{indicator_id}-open-sdg.csv"),
+        content_language=chosen,
     )
 
 
@@ -224,10 +322,15 @@ async def export_one(
     indicator_id: Annotated[
         str, Path(description="Indicator id (slug); unknown ids are 404.", examples=["ghg-emissions"])
     ],
+    lang: LangQuery = None,
 ) -> Response:
-    async def build(lang: Language) -> bytes:
+    chosen: Language = lang or language(request)
+
+    async def build(_: Language) -> bytes:
         return body(
-            RegistryExport(format=EXPORT_FORMAT, indicators=await _export(session, indicator_id, lang))
+            RegistryExport(format=EXPORT_FORMAT, indicators=await _export(session, indicator_id, chosen))
         )
 
-    return await conditional_get(request, session, build, headers=_attachment(f"{indicator_id}.json"))
+    return await conditional_get(
+        request, session, build, headers=_attachment(f"{indicator_id}.json"), content_language=chosen
+    )

@@ -28,6 +28,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     UniqueConstraint,
+    false,
     func,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -38,6 +39,7 @@ from services.kpi_api.core.vocab import (
     COMPARATORS,
     DETERMINATIONS,
     DIRECTIONS,
+    OBSERVATION_BASES,
     SECTIONS,
     SLUG_PATTERN,
     sql_in,
@@ -66,7 +68,13 @@ class Indicator(Base):
     direction: Mapped[str] = mapped_column(String(16))
     #: 累計: a running total since the plan started.
     cumulative: Mapped[bool] = mapped_column(Boolean)
+    #: 所管: the responsible department, where the plan states it (editable by admins).
     owner: Mapped[str | None] = mapped_column(String(200))
+    #: running_total: each value is the 累計 itself; fiscal_year_count: each value is that fiscal
+    #: year's own count (NETSUGEN's attendance reports), added up for a cumulative indicator.
+    observation_basis: Mapped[str] = mapped_column(String(24), server_default="running_total")
+    #: The plan states a total beside the breakdowns: values without a breakdown are the headline.
+    headline_total: Mapped[bool] = mapped_column(Boolean, server_default=false())
     source: Mapped[str | None] = mapped_column(String(500))
     #: The plan sections citing the indicator: 1.1(3), 1.2(1), 2(2)①②③, 2(3)-1, 2(3)-2.
     sections: Mapped[list[str]] = mapped_column(ARRAY(String(16)))
@@ -77,6 +85,7 @@ class Indicator(Base):
         CheckConstraint(f"id ~ '{SLUG_PATTERN}'", name="id_slug"),
         CheckConstraint(f"aspect IN ({sql_in(ASPECTS)})", name="aspect"),
         CheckConstraint(f"direction IN ({sql_in(DIRECTIONS)})", name="direction"),
+        CheckConstraint(f"observation_basis IN ({sql_in(OBSERVATION_BASES)})", name="observation_basis"),
         CheckConstraint(SECTIONS_CHECK, name="sections"),
         Index("ix_indicator_position_id", "position", "id"),
         {"comment": "KPIs of the SDGs Future City Plan", "info": REFERENCE},

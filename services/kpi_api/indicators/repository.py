@@ -36,7 +36,7 @@ from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kpi_api.core.numbers import to_decimal
-from services.kpi_api.core.vocab import Language
+from services.kpi_api.core.vocab import Language, section_label, status_label, unit_label
 from services.kpi_api.indicators.models import Baseline, Breakdown, Indicator, IndicatorSdgTarget, Target
 from services.kpi_api.indicators.schemas import (
     BaselineOut,
@@ -45,6 +45,7 @@ from services.kpi_api.indicators.schemas import (
     IndicatorOut,
     InitiativeRef,
     SdgLinkOut,
+    SectionLabelOut,
     TargetOut,
     TargetProgressSummary,
 )
@@ -355,8 +356,13 @@ def _fields(row: Any, lang: Language) -> dict[str, Any]:
         "direction": ind.direction,
         "cumulative": ind.cumulative,
         "owner": ind.owner,
+        "observation_basis": ind.observation_basis,
+        "headline_total": ind.headline_total,
         "source": ind.source,
         "sections": list(ind.sections),
+        "unit_label": unit_label(ind.unit, lang),
+        "status_label": status_label(row.status, lang),
+        "section_labels": [SectionLabelOut(section=s, label=section_label(s, lang)) for s in ind.sections],
         "sdg_targets": [link["code"] for link in row.sdg_links],
         "breakdowns": [
             BreakdownOut(key=b["key"], name=_name(b, lang), name_ja=b["name_ja"], name_en=b["name_en"])

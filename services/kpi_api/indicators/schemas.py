@@ -16,6 +16,7 @@ from services.kpi_api.core.vocab import (
     SLUG_PATTERN,
     Aspect,
     Determination,
+    ObservationBasis,
     Section,
 )
 from services.kpi_api.progress.rules import Comparator, Direction, Status
@@ -38,8 +39,16 @@ WAGE_EXAMPLE: dict[str, Any] = {
     "direction": "increase",
     "cumulative": False,
     "owner": None,
+    "observation_basis": "running_total",
+    "headline_total": False,
     "source": None,
     "sections": ["1.1(3)", "2(3)-2"],
+    "unit_label": "円",
+    "status_label": "遅れ",
+    "section_labels": [
+        {"section": "1.1(3)", "label": "2030年のあるべき姿の実現に向けた優先的なゴール、ターゲット"},
+        {"section": "2(3)-2", "label": "三側面をつなぐ統合的取組による相乗効果等(新たに創出される価値)"},
+    ],
     "sdg_targets": ["8.1", "8.2", "8.5", "8.9"],
     "breakdowns": [],
     "baselines": [{"breakdown": None, "fiscal_year": 2019, "value": 4316000}],
@@ -125,6 +134,11 @@ class SdgLinkOut(BaseModel):
     note: str
 
 
+class SectionLabelOut(BaseModel):
+    section: str = Field(examples=["1.2(1)"])
+    label: str = Field(examples=["自治体SDGsの推進に資する取組"])
+
+
 class TargetProgressSummary(BaseModel):
     target_id: int | None
     breakdown: str | None
@@ -150,9 +164,17 @@ class IndicatorOut(BaseModel):
     aspect: Aspect
     direction: Direction
     cumulative: bool = Field(description="累計: a running total since the plan started.")
-    owner: str | None
+    owner: str | None = Field(description="所管: the responsible department, where the plan states it.")
+    observation_basis: ObservationBasis = Field(
+        description="running_total, or fiscal_year_count (each value is the year's own count; "
+        "progress uses the running total)."
+    )
+    headline_total: bool = Field(description="Values without a breakdown are the plan-stated total.")
     source: str | None
     sections: list[str]
+    unit_label: str = Field(description="The unit in the requested language (年 → years in English).")
+    status_label: str = Field(description="The status in the requested language (達成 / Achieved …).")
+    section_labels: list[SectionLabelOut] = Field(description="Each plan section with its heading.")
     sdg_targets: list[str] = Field(description="Codes of the linked SDG targets.", examples=[["8.1", "8.2"]])
     breakdowns: list[BreakdownOut]
     baselines: list[BaselineOut]
@@ -308,7 +330,17 @@ class IndicatorCreate(_Body):
     aspect: Aspect
     direction: Direction = Field(description="Required: never defaulted.")
     cumulative: bool = Field(description="Required: 累計 or per period.")
-    owner: str | None = Field(default=None, max_length=200)
+    owner: str | None = Field(default=None, max_length=200, description="所管: the responsible department.")
+    observation_basis: ObservationBasis = Field(
+        default="running_total",
+        description="running_total: each value is the 累計 itself; fiscal_year_count: each value is the "
+        "fiscal year's own count, added up by the registry for a cumulative indicator.",
+    )
+    headline_total: bool = Field(
+        default=False,
+        description="The plan states a total beside the breakdowns: values, baselines and targets "
+        "without a breakdown are allowed and form the headline series.",
+    )
     source: str | None = Field(default=None, max_length=500)
     sections: list[Section] = Field(min_length=1, max_length=7)
     sdg_targets: list[SdgLinkIn] = Field(default_factory=list, max_length=169)
@@ -345,7 +377,9 @@ class IndicatorUpdate(_Body):
     aspect: Aspect | None = None
     direction: Direction | None = None
     cumulative: bool | None = None
-    owner: str | None = Field(default=None, max_length=200, description="null clears it.")
+    owner: str | None = Field(default=None, max_length=200, description="所管; null clears it.")
+    observation_basis: ObservationBasis | None = None
+    headline_total: bool | None = None
     source: str | None = Field(default=None, max_length=500, description="null clears it.")
     sections: list[Section] | None = Field(default=None, min_length=1, max_length=7)
     sdg_targets: list[SdgLinkIn] | None = Field(default=None, max_length=169)

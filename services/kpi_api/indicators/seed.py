@@ -12,7 +12,8 @@ in ``kpi.seed_record``; an entry whose digest is unchanged is skipped. So:
   through the admin API).
 
 Applied indicators get their progress recomputed, and so does stored progress computed by another
-method or method version of ``progress/rules.py`` (after an upgrade). The registry version is bumped
+method, method version or anticipated method of ``progress/rules.py``, or before the status rule
+was stored (after an upgrade). The registry version is bumped
 when anything was written.
 """
 
@@ -31,7 +32,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kpi_api.core.http import bump_version
-from services.kpi_api.core.vocab import Aspect, Determination, Section
+from services.kpi_api.core.vocab import Aspect, Determination, ObservationBasis, Section
 from services.kpi_api.indicators.models import (
     Baseline,
     Breakdown,
@@ -98,6 +99,8 @@ class SeedIndicator(_Entry):
     direction: Direction
     cumulative: bool
     owner: str | None
+    observation_basis: ObservationBasis = "running_total"
+    headline_total: bool = False
     source: str | None
     sections: list[Section]
     sdg_targets: list[SeedLink]
@@ -195,6 +198,8 @@ async def _apply_indicator(session: AsyncSession, entry: SeedIndicator, position
             "direction",
             "cumulative",
             "owner",
+            "observation_basis",
+            "headline_total",
             "source",
             "sections",
         }
@@ -359,6 +364,9 @@ async def run_seed(session: AsyncSession, progress: Progress) -> dict[str, int]:
                 or_(
                     IndicatorProgress.doc["method"].astext != rules.METHOD,
                     IndicatorProgress.doc["method_version"].astext != rules.METHOD_VERSION,
+                    IndicatorProgress.doc["anticipated_method"].astext != rules.ANTICIPATED_METHOD,
+                    # Stored before indicators rolled up their breakdowns by the worst one (issue 19).
+                    ~IndicatorProgress.doc.has_key("status_rule"),
                 )
             )
         )

@@ -43,13 +43,21 @@ class LockedIndicator:
     direction: str
     cumulative: bool
     breakdown_keys: tuple[str, ...]
+    observation_basis: str = "running_total"
+    headline_total: bool = False
 
 
 async def lock_indicator(session: AsyncSession, indicator_id: str) -> LockedIndicator:
     """Lock the indicator row for this transaction (serialises writes to one indicator) or 404."""
     row = (
         await session.execute(
-            select(Indicator.id, Indicator.direction, Indicator.cumulative)
+            select(
+                Indicator.id,
+                Indicator.direction,
+                Indicator.cumulative,
+                Indicator.observation_basis,
+                Indicator.headline_total,
+            )
             .where(Indicator.id == indicator_id)
             .with_for_update(key_share=True)  # FOR NO KEY UPDATE: foreign-key checks still pass
         )
@@ -61,14 +69,25 @@ async def lock_indicator(session: AsyncSession, indicator_id: str) -> LockedIndi
             select(Breakdown.key).where(Breakdown.indicator_id == indicator_id).order_by(Breakdown.position)
         )
     ).all()
-    return LockedIndicator(row.id, row.direction, row.cumulative, tuple(keys))
+    return LockedIndicator(
+        row.id, row.direction, row.cumulative, tuple(keys), row.observation_basis, row.headline_total
+    )
 
 
 def check_breakdown(
-    indicator_id: str, breakdown: str | None, known: Sequence[str], *, loc: list[str]
+    indicator_id: str,
+    breakdown: str | None,
+    known: Sequence[str],
+    *,
+    loc: list[str],
+    headline: bool = False,
 ) -> None:
-    """A breakdown is required when the indicator has breakdowns, and must be one of them; else absent."""
-    if (breakdown is None and known) or (breakdown is not None and breakdown not in known):
+    """A breakdown is required when the indicator has breakdowns, and must be one of them; else absent.
+
+    ``headline``: the indicator also has a plan-stated total, so "no breakdown" (the headline) is
+    allowed beside its breakdowns.
+    """
+    if (breakdown is None and known and not headline) or (breakdown is not None and breakdown not in known):
         raise UnknownBreakdown(indicator_id, breakdown, known, loc=loc)
 
 
@@ -87,13 +106,25 @@ def _check_children(
     keys: Sequence[str],
     baselines: Iterable[BaselineIn],
     targets: Iterable[TargetIn],
+    *,
+    headline: bool = False,
 ) -> None:
     for n, baseline in enumerate(baselines):
         check_breakdown(
-            indicator_id, baseline.breakdown, keys, loc=["body", "baselines", str(n), "breakdown"]
+            indicator_id,
+            baseline.breakdown,
+            keys,
+            loc=["body", "baselines", str(n), "breakdown"],
+            headline=headline,
         )
     for n, target in enumerate(targets):
-        check_breakdown(indicator_id, target.breakdown, keys, loc=["body", "targets", str(n), "breakdown"])
+        check_breakdown(
+            indicator_id,
+            target.breakdown,
+            keys,
+            loc=["body", "targets", str(n), "breakdown"],
+            headline=headline,
+        )
 
 
 async def _replace_links(session: AsyncSession, indicator_id: str, links: Sequence[SdgLinkIn]) -> None:
@@ -148,7 +179,7 @@ def _target_row(indicator_id: str, target: TargetIn) -> dict[str, object]:
 
 async def create_indicator(session: AsyncSession, body: IndicatorCreate) -> dict[str, StatusChange]:
     keys = [b.key for b in body.breakdowns]
-    _check_children(body.id, keys, body.baselines, body.targets)
+    _check_children(body.id, keys, body.baselines, body.targets, headline=body.headline_total)
     await check_sdg_codes(session, body.sdg_targets, loc=["body", "sdg_targets"])
     exists = await session.scalar(select(Indicator.id).where(Indicator.id == body.id))
     if exists is not None:
@@ -168,6 +199,8 @@ async def create_indicator(session: AsyncSession, body: IndicatorCreate) -> dict
             direction=body.direction,
             cumulative=body.cumulative,
             owner=body.owner,
+            observation_basis=body.observation_basis,
+            headline_total=body.headline_total,
             source=body.source,
             sections=list(body.sections),
         )
@@ -204,7 +237,7 @@ async def create_indicator(session: AsyncSession, body: IndicatorCreate) -> dict
 
 
 async def _replace_breakdowns(
-    session: AsyncSession, indicator_id: str, breakdowns: Sequence[BreakdownIn]
+    session: AsyncSession, indicator_id: str, breakdowns: Sequence[BreakdownIn], *, headline: bool
 ) -> None:
     """Replace the breakdown list; refused (409) while a removed key, or "no breakdown", is still in use.
 
@@ -226,7 +259,7 @@ async def _replace_breakdowns(
             f"Breakdowns {names} still have targets, baselines or observations; they cannot be removed.",
             detail_ja=f"内訳 {names} には目標値・基準値・実績値があるため削除できません。",
         )
-    if new_keys and None in in_use:
+    if new_keys and None in in_use and not headline:
         raise RegistryConflict(
             "The indicator has baselines, targets or observations without a breakdown; "
             "it cannot be split into breakdowns.",
@@ -264,14 +297,26 @@ async def update_indicator(
     keys: Sequence[str] = locked.breakdown_keys
     if body.breakdowns is not None:
         keys = [b.key for b in body.breakdowns]
+    headline = body.headline_total if body.headline_total is not None else locked.headline_total
     if body.baselines is not None:
-        _check_children(indicator_id, keys, body.baselines, [])
+        _check_children(indicator_id, keys, body.baselines, [], headline=headline)
     if body.sdg_targets is not None:
         await check_sdg_codes(session, body.sdg_targets, loc=["body", "sdg_targets"])
 
     values: dict[str, object] = {
         name: getattr(body, name)
-        for name in ("name_ja", "name_en", "unit", "aspect", "direction", "cumulative", "owner", "source")
+        for name in (
+            "name_ja",
+            "name_en",
+            "unit",
+            "aspect",
+            "direction",
+            "cumulative",
+            "owner",
+            "source",
+            "observation_basis",
+            "headline_total",
+        )
         if name in fields
     }
     if body.sections is not None:
@@ -284,7 +329,7 @@ async def update_indicator(
         # Baselines go first so that breakdowns they no longer name can be removed.
         await session.execute(delete(Baseline).where(Baseline.indicator_id == indicator_id))
     if body.breakdowns is not None:
-        await _replace_breakdowns(session, indicator_id, body.breakdowns)
+        await _replace_breakdowns(session, indicator_id, body.breakdowns, headline=headline)
     if body.baselines is not None:
         await _replace_baselines(session, indicator_id, body.baselines)
     if body.sdg_targets is not None:
@@ -353,7 +398,13 @@ async def create_target(
     session: AsyncSession, indicator_id: str, body: TargetIn
 ) -> tuple[Target, dict[str, StatusChange]]:
     locked = await lock_indicator(session, indicator_id)
-    check_breakdown(indicator_id, body.breakdown, locked.breakdown_keys, loc=["body", "breakdown"])
+    check_breakdown(
+        indicator_id,
+        body.breakdown,
+        locked.breakdown_keys,
+        loc=["body", "breakdown"],
+        headline=locked.headline_total,
+    )
     _check_reference(body)
     if await _target_clash(session, indicator_id, body, None):
         raise _duplicate_target(body)
@@ -374,7 +425,13 @@ async def replace_target(
     )
     if target is None:
         raise TargetNotFound(indicator_id, target_id)
-    check_breakdown(indicator_id, body.breakdown, locked.breakdown_keys, loc=["body", "breakdown"])
+    check_breakdown(
+        indicator_id,
+        body.breakdown,
+        locked.breakdown_keys,
+        loc=["body", "breakdown"],
+        headline=locked.headline_total,
+    )
     _check_reference(body)
     if await _target_clash(session, indicator_id, body, target_id):
         raise _duplicate_target(body)

@@ -20,7 +20,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final
 
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
@@ -101,6 +101,16 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
         "The same indicator, breakdown and fiscal year is already on line {first}.",
         "同じ指標・内訳・年度が {first} 行目にもあります。",
     ),
+    "cumulative_decrease": (
+        "A cumulative (running) total cannot go down: FY{fiscal_year} {value} against FY{other_year} "
+        "{other}. If earlier figures were revised, set correction to true and give the reason in note.",
+        "累計値は減りません: {fiscal_year}年度の {value} は{other_year}年度の {other} と矛盾します。"
+        "過去の値の見直しによる場合は correction を true にし、note に理由を書いてください。",
+    ),
+    "negative_count": (
+        "This indicator is reported as each fiscal year's own count; {value} is negative.",
+        "この指標は年度ごとの件数で報告されます。{value} は負の値です。",
+    ),
     "conflict": (
         "FY{fiscal_year} already has the value {current} (revision {revision}); "
         "set the correction column to true to replace it with a new revision.",
@@ -108,6 +118,52 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
         "置き換える場合は correction 列を true にしてください。",
     ),
 }
+
+
+def _check_cumulative(
+    writes: Sequence[tuple[Write, Current | None]],
+    flags: dict[str, Any],
+    recorded: dict[tuple[str, str | None, int], Current],
+    first_line: dict[tuple[str, str | None, int], int],
+    errors: _Errors,
+) -> None:
+    """The API's rule for 累計 values (``service.check_cumulative``), over the file and what is recorded."""
+    series: dict[tuple[str, str | None], dict[int, Decimal]] = {}
+    for (indicator_id, breakdown, fiscal_year), current in recorded.items():
+        series.setdefault((indicator_id, breakdown), {})[fiscal_year] = current.value
+    in_file = {(w.indicator_id, w.breakdown, w.fiscal_year) for w, _ in writes}
+    for w, _ in writes:
+        series.setdefault((w.indicator_id, w.breakdown), {})[w.fiscal_year] = w.value
+    for w, _ in writes:
+        flag = flags[w.indicator_id]
+        if not flag.cumulative:
+            continue
+        line = first_line[(w.indicator_id, w.breakdown, w.fiscal_year)]
+        if flag.observation_basis == "fiscal_year_count":
+            if w.value < 0:
+                errors.add(line, "value", "negative_count", value=w.value)
+            continue
+        if w.correction and w.note:
+            continue
+        values = series[(w.indicator_id, w.breakdown)]
+        earlier = [y for y in values if y < w.fiscal_year]
+        # A pair of lines of this file that contradict each other is reported once, on the later year.
+        later = [y for y in values if y > w.fiscal_year and (w.indicator_id, w.breakdown, y) not in in_file]
+        clash = None
+        if earlier and w.value < values[max(earlier)]:
+            clash = max(earlier)
+        elif later and w.value > values[min(later)]:
+            clash = min(later)
+        if clash is not None:
+            errors.add(
+                line,
+                "value",
+                "cumulative_decrease",
+                fiscal_year=w.fiscal_year,
+                value=w.value,
+                other_year=clash,
+                other=values[clash],
+            )
 
 
 class CsvInvalid(Unprocessable):
@@ -274,16 +330,20 @@ async def import_observations(
     ids = sorted({line.write.indicator_id for line in lines})
     # Lock every indicator named (in id order, so two imports cannot deadlock) before reading
     # what is recorded: the checks below then hold until commit.
-    known = set(
-        (
-            await session.scalars(
-                select(Indicator.id)
+    flags = {
+        row.id: row
+        for row in (
+            await session.execute(
+                select(
+                    Indicator.id, Indicator.cumulative, Indicator.observation_basis, Indicator.headline_total
+                )
                 .where(Indicator.id.in_(ids))
                 .order_by(Indicator.id)
                 .with_for_update(key_share=True)
             )
         ).all()
-    )
+    }
+    known = set(flags)
     breakdowns: dict[str, list[str]] = {i: [] for i in known}
     for row in await session.execute(
         select(Breakdown.indicator_id, Breakdown.key)
@@ -301,7 +361,7 @@ async def import_observations(
             errors.add(line.line, "indicator_id", "unknown_indicator", value=w.indicator_id)
             continue
         keys = breakdowns[w.indicator_id]
-        if w.breakdown is None and keys:
+        if w.breakdown is None and keys and not flags[w.indicator_id].headline_total:
             errors.add(
                 line.line, "breakdown", "breakdown_required", indicator=w.indicator_id, known=", ".join(keys)
             )
@@ -334,6 +394,7 @@ async def import_observations(
             )
             continue
         writes.append((w, current))
+    _check_cumulative(writes, flags, recorded, first_line, errors)
     if errors.items:
         raise CsvInvalid(sorted(errors.items, key=lambda e: e.line or 0))
 

@@ -31,12 +31,13 @@ from services.kpi_api.core.numbers import json_number
 from services.kpi_api.db import outbox
 from services.kpi_api.indicators.models import Indicator
 from services.kpi_api.indicators.repository import InvalidCursor, decode_cursor, encode_cursor
-from services.kpi_api.indicators.service import check_breakdown, lock_indicator
+from services.kpi_api.indicators.service import LockedIndicator, check_breakdown, lock_indicator
 from services.kpi_api.observations.models import Observation, ObservationRevision
 from services.kpi_api.observations.schemas import ObservationIn, ObservationOut, Outcome, RevisionOut
 from services.kpi_api.progress.models import IndicatorProgress
 from services.kpi_api.progress.service import StatusChange, refresh_progress
 from shared.auth import Principal
+from shared.errors import Unprocessable
 from shared.events import EventData, KpiObservationRecorded, make_event
 from shared.logging import request_id_var
 from shared.outbox import emit
@@ -60,6 +61,89 @@ class ObservationExists(RegistryConflict):
             breakdown=breakdown,
             current_value=json_number(current),
             current_revision=revision,
+        )
+
+
+class CumulativeDecrease(RegistryConflict):
+    slug, title = "cumulative-decrease", "A cumulative value went down"
+
+    def __init__(
+        self, *, fiscal_year: int, breakdown: str | None, value: Decimal, other_year: int, other: Decimal
+    ) -> None:
+        which = f" ({breakdown})" if breakdown else ""
+        super().__init__(
+            f"A cumulative (running) total cannot go down: FY{fiscal_year}{which} {value} is below "
+            f"FY{other_year}'s {other} (or FY{other_year} is later and lower). If the earlier figures were "
+            'revised, send it again with "correction": true and a "note" saying why; the note is kept '
+            "in the history.",
+            detail_ja=f"累計値は減りません: {fiscal_year}年度{which}の {value} は{other_year}年度の {other} と"
+            '矛盾します。過去の値の見直しによる場合は "correction": true と理由("note")を付けて送信してください。'
+            "理由は履歴に残ります。",
+            fiscal_year=fiscal_year,
+            breakdown=breakdown,
+            other_fiscal_year=other_year,
+            other_value=json_number(other),
+        )
+
+
+class NegativeCount(Unprocessable):
+    slug, title = "negative-count", "A yearly count cannot be negative"
+
+    def __init__(self, value: Decimal) -> None:
+        super().__init__(
+            f"This indicator is reported as each fiscal year's own count; {value} is negative.",
+            detail_ja=f"この指標は年度ごとの件数で報告されます。{value} は負の値です。",
+            errors=[{"loc": ["body", "value"], "msg": "must be at least 0", "type": "negative_count"}],
+        )
+
+
+async def check_cumulative(session: AsyncSession, locked: LockedIndicator, write: Write) -> None:
+    """A running total (累計, ``running_total``) never goes down from one fiscal year to a later one.
+
+    A value below the nearest earlier year's (or above the nearest later year's) is refused with
+    409 ``cumulative-decrease`` unless it is sent with ``correction: true`` and a ``note`` giving
+    the reason, which the revision keeps. A ``fiscal_year_count`` value (the year's own count,
+    which the registry adds up) must not be negative (422).
+    """
+    if not locked.cumulative:
+        return
+    if locked.observation_basis == "fiscal_year_count":
+        if write.value < 0:
+            raise NegativeCount(write.value)
+        return
+    if write.correction and write.note:
+        return
+    same = breakdown_is(Observation.breakdown_key, write.breakdown)
+    base = select(Observation.fiscal_year, Observation.value).where(
+        Observation.indicator_id == write.indicator_id, same
+    )
+    before = (
+        await session.execute(
+            base.where(Observation.fiscal_year < write.fiscal_year)
+            .order_by(Observation.fiscal_year.desc())
+            .limit(1)
+        )
+    ).first()
+    if before is not None and write.value < before.value:
+        raise CumulativeDecrease(
+            fiscal_year=write.fiscal_year,
+            breakdown=write.breakdown,
+            value=write.value,
+            other_year=before.fiscal_year,
+            other=before.value,
+        )
+    after = (
+        await session.execute(
+            base.where(Observation.fiscal_year > write.fiscal_year).order_by(Observation.fiscal_year).limit(1)
+        )
+    ).first()
+    if after is not None and write.value > after.value:
+        raise CumulativeDecrease(
+            fiscal_year=write.fiscal_year,
+            breakdown=write.breakdown,
+            value=write.value,
+            other_year=after.fiscal_year,
+            other=after.value,
         )
 
 
@@ -233,7 +317,13 @@ async def record_observation(
     session: AsyncSession, indicator_id: str, body: ObservationIn, principal: Principal
 ) -> Recorded:
     locked = await lock_indicator(session, indicator_id)
-    check_breakdown(indicator_id, body.breakdown, locked.breakdown_keys, loc=["body", "breakdown"])
+    check_breakdown(
+        indicator_id,
+        body.breakdown,
+        locked.breakdown_keys,
+        loc=["body", "breakdown"],
+        headline=locked.headline_total,
+    )
     write = Write(
         indicator_id=indicator_id,
         breakdown=body.breakdown,
@@ -265,6 +355,8 @@ async def record_observation(
         )
     ).first()
     current = Current(row.id, row.revision, row.value, row.source, row.note) if row is not None else None
+    if current is None or not current.same_as(body.value, body.source, body.note):
+        await check_cumulative(session, locked, write)
     if (
         current is not None
         and not body.correction

@@ -26,8 +26,11 @@ def _anticipation(progress: Progress, target: Target, history: Sequence[Observat
     if progress.anticipated_value is None or len(history) < 2 or progress.latest is None:
         return ""
     year = max(target.fiscal_year, progress.latest.fiscal_year)
-    positive = history[0].value > 0 and history[-1].value > 0
-    how = "年平均成長率(CAGR)を延長した" if positive else "値が正でないため直線の傾向で延長した"
+    how = (
+        "年平均成長率(CAGR)を延長した"
+        if progress.anticipated_fit == "cagr"
+        else "累計の年平均増加数を直線で延長した"
+    )
     return f"{how}{_fy(year)}の見込み値は {plain(progress.anticipated_value)} です。"
 
 

@@ -12,7 +12,16 @@ from services.kpi_api.core.exceptions import IndicatorNotFound
 from services.kpi_api.core.http import conditional_get
 from services.kpi_api.core.numbers import to_decimal
 from services.kpi_api.core.render import body
-from services.kpi_api.core.vocab import ASPECT_NAMES, ASPECTS, SECTIONS, STATUSES, Language
+from services.kpi_api.core.vocab import (
+    ASPECT_NAMES,
+    ASPECTS,
+    SECTIONS,
+    STATUSES,
+    Language,
+    section_label,
+    status_label,
+    unit_label,
+)
 from services.kpi_api.indicators.models import Breakdown, Indicator, IndicatorSdgTarget
 from services.kpi_api.indicators.repository import _jsonb_agg
 from services.kpi_api.indicators.router import CACHED
@@ -53,9 +62,13 @@ def to_progress(
         indicator_id=indicator.id,
         name=indicator.name_ja if lang == "ja" else indicator.name_en,
         unit=indicator.unit,
+        unit_label=unit_label(indicator.unit, lang),
         direction=indicator.direction,
         cumulative=indicator.cumulative,
+        observation_basis=doc.get("observation_basis", "running_total"),
         status=status,  # type: ignore[arg-type]
+        status_label=status_label(status, lang),
+        status_rule=doc.get("status_rule", "worst_target"),
         method=doc["method"],
         method_version=doc["method_version"],
         anticipated_method=doc["anticipated_method"],
@@ -64,7 +77,10 @@ def to_progress(
         computed_at=computed_at,
         breakdowns=[
             BreakdownStatusOut(
-                breakdown=b["breakdown"], name=names.get(b["breakdown"], b["breakdown"]), status=b["status"]
+                breakdown=b["breakdown"],
+                name=names.get(b["breakdown"], b["breakdown"]),
+                status=b["status"],
+                status_label=status_label(b["status"], lang),
             )
             for b in doc["breakdowns"]
         ],
@@ -78,11 +94,14 @@ def to_progress(
                 target_value=to_decimal(t["target_value"]),
                 reference_fiscal_year=t["reference_fiscal_year"],
                 status=t["status"],
+                status_label=status_label(t["status"], lang),
                 achievement_rate=to_decimal(t["achievement_rate"]),
                 expected_value=to_decimal(t["expected_value"]),
                 expected_rate=to_decimal(t["expected_rate"]),
                 anticipated_value=to_decimal(t["anticipated_value"]),
                 anticipated_ratio=to_decimal(t["anticipated_ratio"]),
+                anticipated_fit=t.get("anticipated_fit"),
+                projection_unavailable=t.get("projection_unavailable"),
                 latest=_point(t["latest"]),
                 baseline=_point(t["baseline"]),
                 baseline_implied=t["baseline_implied"],
@@ -134,6 +153,7 @@ async def get_progress(
                     Indicator.unit,
                     Indicator.direction,
                     Indicator.cumulative,
+                    Indicator.observation_basis,
                     IndicatorProgress.status,
                     IndicatorProgress.doc,
                     IndicatorProgress.computed_at,
@@ -217,7 +237,11 @@ async def rollups(request: Request, session: DbSession) -> Response:
             by_aspect=[
                 _group(a, ASPECT_NAMES[a][lang], [r.status for r in rows if r.aspect == a]) for a in ASPECTS
             ],
-            by_section=[_group(s, s, [r.status for r in rows if s in r.sections]) for s in SECTIONS],
+            by_section=[
+                _group(s, section_label(s, lang), [r.status for r in rows if s in r.sections])
+                for s in SECTIONS
+            ],
+            status_labels={s: status_label(s, lang) for s in STATUSES},
         )
         return body(result)
 

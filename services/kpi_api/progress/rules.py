@@ -68,26 +68,43 @@ The checks run in this order; the first that applies decides.
 
 Classification uses the unrounded rates; only the reported numbers are rounded.
 
-## Anticipated progress (`unsd_cagr_v1`)
+## Anticipated progress (`unsd_v2`)
 
 Informational, in the style of the UN Statistics Division's Progress Chart; it does not change
-the status. It needs observations in at least two fiscal years. The compound annual growth rate
-from the earliest to the latest observation, `r = (latest / earliest) ** (1 / years) - 1`, is
-extrapolated to the target year: `anticipated_value = latest * (1 + r) ** (target FY - latest FY)`
-(computed as `exp(ln(latest / earliest) * horizon / years)`). If either value is zero or
-negative, compound growth is undefined and a straight line through the two points (slope per
-year) is used instead; the explanation says so. If the target year is already observed or past,
-the horizon is 0 and the anticipated value is the latest value.
-`anticipated_ratio = (anticipated_value - baseline) / (T - baseline)`; it is `None` without a
-baseline or a target value, or when `T == baseline`.
+the status. The UNSD method's own guard rails apply: no projection is made, and
+`projection_unavailable` says why, when
+
+- there are observations in fewer than two fiscal years (`too_few_observations`), or
+- compound growth is asked of a non-positive base (`non_positive_base`): the earliest or the
+  latest value is zero or negative, so a growth rate is undefined.
+
+Two fits are used:
+
+- **Compound annual growth** (`cagr`) for a level (not cumulative): `r = (latest / earliest) **
+  (1 / years) - 1` extrapolated to the target year, `anticipated_value = latest * (1 + r) **
+  (target FY - latest FY)` (computed as `exp(ln(latest / earliest) * horizon / years)`).
+- **A straight line** (`linear`) for a cumulative count (累計): a running total grows by the
+  year's own flow, so its natural trend is linear (the average yearly addition continued),
+  while compound growth from a small early total extrapolates absurdly: 5 in FY2021 and 12 in
+  FY2022 project 165.9 by FY2025 (12 × 2.4³) against a target of 31; the line projects 33. The
+  slope is `(latest - earliest) / years`.
+
+If the target year is already observed or past, the horizon is 0 and the anticipated value is
+the latest value. `anticipated_ratio = (anticipated_value - baseline) / (T - baseline)`; it is
+`None` without a baseline or a target value, or when `T == baseline`.
 
 ## Indicator-level status
 
-`aggregate_status` rolls the statuses of an indicator's targets or breakdowns (男性/女性, 小6/中3)
+`aggregate_status` rolls the statuses of the targets of one series (an indicator without
+breakdowns, one breakdown, or the headline total)
 up into one: the worst graded status, in the order
 `regressing` < `behind` < `on_track` < `achieved`. `no_data` and `baseline_pending` are ignored
 unless every status is one of them; then the result is `baseline_pending` if any is, else
 `no_data` (also for an empty list).
+
+An indicator with breakdowns (男性/女性, 小6/中3) takes the worst of its series' own statuses with
+`aggregate_breakdowns`, where an ungraded series counts as worse than `on_track`: the indicator
+is achieved only when every breakdown is.
 
 No input of the declared types makes these functions raise, and no division by zero is ever
 attempted: every divisor is checked first.
@@ -113,7 +130,7 @@ Status = Literal["achieved", "on_track", "behind", "regressing", "no_data", "bas
 
 METHOD: Final = "linear_expected_v1"
 METHOD_VERSION: Final = "1.0"
-ANTICIPATED_METHOD: Final = "unsd_cagr_v1"
+ANTICIPATED_METHOD: Final = "unsd_v2"
 PLAN_START_FISCAL_YEAR: Final = 2021  # first edition 2021-09
 ON_TRACK_FACTOR: Final = Decimal("0.95")
 DECIMAL_PLACES: Final = 6
@@ -163,6 +180,10 @@ class Progress:
     method: str
     method_version: str
     explanation: str
+    #: How the anticipated value was projected: "cagr", "linear", or None (none projected).
+    anticipated_fit: str | None = None
+    #: Why no projection is shown: "too_few_observations", "non_positive_base", or None.
+    projection_unavailable: str | None = None
 
 
 def effective_baseline(baseline: Baseline | None, cumulative: bool) -> tuple[Baseline | None, bool]:
@@ -235,7 +256,8 @@ def _compute(
         anticipated: _Anticipated | None = None,
     ) -> Progress:
         expected_rate, expected_value = expected if expected is not None else (None, None)
-        if anticipated is not None:
+        if anticipated is not None and anticipated.fit is not None:
+            # Why no projection is shown is reported in projection_unavailable, not in the status text.
             explanation = f"{explanation} {anticipated.note}"
         return Progress(
             status=status,
@@ -244,6 +266,8 @@ def _compute(
             expected_rate=_round(expected_rate),
             anticipated_value=anticipated.value if anticipated is not None else None,
             anticipated_ratio=anticipated.ratio if anticipated is not None else None,
+            anticipated_fit=anticipated.fit if anticipated is not None else None,
+            projection_unavailable=anticipated.unavailable if anticipated is not None else None,
             latest=latest,
             baseline_used=baseline_used,
             baseline_implied=baseline_implied,
@@ -256,7 +280,7 @@ def _compute(
         return result("no_data", "No observation has been recorded, so progress cannot be graded.")
 
     latest = history[-1]
-    anticipated = _anticipate(history, target.fiscal_year, target_value, baseline_used)
+    anticipated = _anticipate(history, target.fiscal_year, target_value, baseline_used, cumulative)
     at = f"The FY{latest.fiscal_year} value {_fmt(latest.value)}"
 
     if relative:
@@ -399,6 +423,8 @@ class _Anticipated:
     value: Decimal | None
     ratio: Decimal | None
     note: str
+    fit: str | None = None
+    unavailable: str | None = None
 
 
 def _anticipate(
@@ -406,22 +432,35 @@ def _anticipate(
     target_year: int,
     target_value: Decimal | None,
     baseline: Baseline | None,
+    cumulative: bool = False,
 ) -> _Anticipated | None:
     if len(history) < 2:
-        return None
+        return _Anticipated(
+            None,
+            None,
+            "No projection: it needs observations in at least two fiscal years.",
+            unavailable="too_few_observations",
+        )
     earliest, latest = history[0], history[-1]
     years = latest.fiscal_year - earliest.fiscal_year
     if years <= 0:  # unreachable with one observation per year; kept so no divisor is ever zero
         return None
     horizon = max(target_year - latest.fiscal_year, 0)
-    if earliest.value > 0 and latest.value > 0:
-        growth = ((latest.value / earliest.value).ln() * horizon / years).exp()
-        projected = latest.value * growth
-        how = "by compound annual growth"
-    else:
+    if cumulative:
         slope = (latest.value - earliest.value) / years
         projected = latest.value + slope * horizon
-        how = "by a linear trend, because compound growth needs positive values"
+        fit, how = "linear", "by a linear trend (the cumulative count's average yearly addition)"
+    elif earliest.value > 0 and latest.value > 0:
+        growth = ((latest.value / earliest.value).ln() * horizon / years).exp()
+        projected = latest.value * growth
+        fit, how = "cagr", "by compound annual growth"
+    else:
+        return _Anticipated(
+            None,
+            None,
+            "No projection: compound growth needs a base above zero.",
+            unavailable="non_positive_base",
+        )
     ratio: Decimal | None = None
     if target_value is not None and baseline is not None and target_value != baseline.value:
         ratio = (projected - baseline.value) / (target_value - baseline.value)
@@ -431,7 +470,51 @@ def _anticipate(
         value=value,
         ratio=_round(ratio),
         note=f"Anticipated FY{max(target_year, latest.fiscal_year)} value {shown} {how}.",
+        fit=fit,
     )
+
+
+def running_totals(observations: Sequence[Observation]) -> list[Observation]:
+    """Each fiscal year's own count (``fiscal_year_count``) turned into the running total (累計).
+
+    The total at FY y is the sum of the counts of every fiscal year up to y. Non-finite values are
+    skipped; a fiscal year given twice keeps its later entry (as everywhere in this module).
+    """
+    by_year: dict[int, Decimal] = {}
+    for observation in observations:
+        if observation.value.is_finite():
+            by_year[observation.fiscal_year] = observation.value
+    total = _ZERO
+    result = []
+    with localcontext(_CONTEXT):
+        for fiscal_year in sorted(by_year):
+            total += by_year[fiscal_year]
+            result.append(Observation(fiscal_year, total))
+    return result
+
+
+#: Worst first, for an indicator's breakdowns: a breakdown that cannot be graded ranks below
+#: on_track, so an indicator is never achieved or on track while one of its parts is unknown.
+BREAKDOWN_STATUS_ORDER: Final[tuple[Status, ...]] = (
+    "regressing",
+    "behind",
+    "baseline_pending",
+    "no_data",
+    "on_track",
+    "achieved",
+)
+
+
+def aggregate_breakdowns(statuses: Sequence[Status]) -> Status:
+    """The indicator's status from its breakdowns' (and headline's) own statuses: the worst.
+
+    Order (worst first): regressing, behind, baseline_pending, no_data, on_track, achieved. So
+    男性 achieved and 女性 behind is behind; 男性 achieved and 女性 without data is no_data, never
+    achieved. An empty list is no_data.
+    """
+    if not statuses:
+        return "no_data"
+    return min(statuses, key=BREAKDOWN_STATUS_ORDER.index)
 
 
 def _round(value: Decimal | None, places: int = DECIMAL_PLACES) -> Decimal | None:

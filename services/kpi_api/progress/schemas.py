@@ -24,6 +24,7 @@ class TargetProgressOut(BaseModel):
     target_value: Num | None
     reference_fiscal_year: int | None
     status: Status
+    status_label: str = Field(default="", description="The status in the requested language.")
     achievement_rate: Num | None = Field(
         description="(actual − baseline) / (target − baseline), latest observation."
     )
@@ -33,6 +34,13 @@ class TargetProgressOut(BaseModel):
         description="UNSD-style: observed CAGR extrapolated to the target year."
     )
     anticipated_ratio: Num | None = Field(description="(anticipated − baseline) / (target − baseline).")
+    anticipated_fit: str | None = Field(
+        default=None, description="cagr (a level) or linear (a cumulative count); null when none."
+    )
+    projection_unavailable: str | None = Field(
+        default=None,
+        description="Why no projection is shown: too_few_observations or non_positive_base (UNSD guard rails).",
+    )
     latest: PointOut | None
     baseline: PointOut | None = Field(description="The baseline used (possibly implied).")
     baseline_implied: bool = Field(
@@ -45,6 +53,7 @@ class BreakdownStatusOut(BaseModel):
     breakdown: str
     name: str
     status: Status
+    status_label: str = ""
 
 
 class ProgressOut(BaseModel):
@@ -94,9 +103,18 @@ class ProgressOut(BaseModel):
     indicator_id: str
     name: str
     unit: str
+    unit_label: str = Field(default="", description="The unit in the requested language.")
     direction: Direction
     cumulative: bool
-    status: Status = Field(description="Worst graded status over the targets (see README).")
+    observation_basis: str = Field(default="running_total", description="running_total or fiscal_year_count.")
+    status: Status = Field(
+        description="Worst graded status over the targets; with breakdowns, the worst breakdown (see README)."
+    )
+    status_label: str = Field(default="", description="The status in the requested language.")
+    status_rule: str = Field(
+        default="worst_target",
+        description="worst_target (no breakdowns) or worst_breakdown (the worst of the breakdowns' own statuses).",
+    )
     method: str = Field(examples=["linear_expected_v1"])
     method_version: str = Field(examples=["1.0"])
     anticipated_method: str = Field(examples=["unsd_cagr_v1"])
@@ -138,6 +156,14 @@ class RollupsOut(BaseModel):
                     "by_sdg_goal": [],
                     "by_aspect": [],
                     "by_section": [],
+                    "status_labels": {
+                        "achieved": "達成",
+                        "on_track": "順調",
+                        "behind": "遅れ",
+                        "regressing": "後退",
+                        "baseline_pending": "判定保留",
+                        "no_data": "データなし",
+                    },
                 }
             ]
         }
@@ -148,4 +174,9 @@ class RollupsOut(BaseModel):
         description="All 17 goals; an indicator counts once per goal it links to."
     )
     by_aspect: list[RollupGroup]
-    by_section: list[RollupGroup] = Field(description="Every plan section citing KPIs.")
+    by_section: list[RollupGroup] = Field(
+        description="Every plan section citing KPIs; `name` is the plan's heading in the requested language."
+    )
+    status_labels: dict[Status, str] = Field(
+        default_factory=dict, description="Display label of each status in the requested language."
+    )

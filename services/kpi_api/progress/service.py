@@ -66,8 +66,15 @@ def grade_target(
     cumulative: bool,
     baseline: rules.Baseline | None,
     observations: Sequence[rules.Observation],
+    basis: str = "running_total",
 ) -> dict[str, Any]:
-    """One target's progress as stored in ``indicator_progress.doc`` (decimals as exact strings)."""
+    """One target's progress as stored in ``indicator_progress.doc`` (decimals as exact strings).
+
+    For a cumulative indicator reported per fiscal year (``fiscal_year_count``) the yearly counts
+    are added up into the running total first: the total is what the plan's 累計 target measures.
+    """
+    if cumulative and basis == "fiscal_year_count":
+        observations = rules.running_totals(observations)
     result = rules.compute_progress(
         direction=direction,
         cumulative=cumulative,
@@ -88,6 +95,8 @@ def grade_target(
         "expected_rate": _text(result.expected_rate),
         "anticipated_value": _text(result.anticipated_value),
         "anticipated_ratio": _text(result.anticipated_ratio),
+        "anticipated_fit": result.anticipated_fit,
+        "projection_unavailable": result.projection_unavailable,
         "latest": _point(result.latest),
         "baseline": _point(result.baseline_used),
         "baseline_implied": result.baseline_implied,
@@ -108,8 +117,15 @@ def build_doc(
     baselines: dict[str | None, rules.Baseline],
     targets: Sequence[tuple[int | None, str | None, rules.Target]],
     observations: dict[str | None, list[rules.Observation]],
+    basis: str = "running_total",
 ) -> tuple[rules.Status, dict[str, Any]]:
-    """The indicator's status and stored document, from plain inputs (no I/O)."""
+    """The indicator's status and stored document, from plain inputs (no I/O).
+
+    Without breakdowns the status is the roll-up of the targets (``rules.aggregate_status``).
+    With breakdowns each breakdown (and the headline total, when the plan states one and it has
+    targets) gets its own roll-up, and the indicator takes the worst of them
+    (``rules.aggregate_breakdowns``): never achieved while one breakdown is not.
+    """
     graded = [
         grade_target(
             target_id=target_id,
@@ -119,11 +135,10 @@ def build_doc(
             cumulative=cumulative,
             baseline=baselines.get(breakdown),
             observations=observations.get(breakdown, []),
+            basis=basis,
         )
         for target_id, breakdown, target in targets
     ]
-    statuses = [cast(rules.Status, g["status"]) for g in graded]
-    status = rules.aggregate_status(statuses)
     per_breakdown = [
         {
             "breakdown": key,
@@ -133,11 +148,21 @@ def build_doc(
         }
         for key in breakdown_keys
     ]
+    if breakdown_keys:
+        series = [cast(rules.Status, b["status"]) for b in per_breakdown]
+        headline = [cast(rules.Status, g["status"]) for g in graded if g["breakdown"] is None]
+        if headline:
+            series.append(rules.aggregate_status(headline))
+        status = rules.aggregate_breakdowns(series)
+    else:
+        status = rules.aggregate_status([cast(rules.Status, g["status"]) for g in graded])
     years = [o.fiscal_year for values in observations.values() for o in values]
     doc = {
         "method": rules.METHOD,
         "method_version": rules.METHOD_VERSION,
         "anticipated_method": rules.ANTICIPATED_METHOD,
+        "observation_basis": basis,
+        "status_rule": "worst_breakdown" if breakdown_keys else "worst_target",
         "observation_count": len(years),
         "latest_fiscal_year": max(years) if years else None,
         "breakdowns": per_breakdown,
@@ -156,7 +181,12 @@ async def compute_docs(
     ids = list(indicator_ids)
     indicators = (
         await session.execute(
-            select(Indicator.id, Indicator.direction, Indicator.cumulative).where(Indicator.id.in_(ids))
+            select(
+                Indicator.id,
+                Indicator.direction,
+                Indicator.cumulative,
+                Indicator.observation_basis,
+            ).where(Indicator.id.in_(ids))
         )
     ).all()
     breakdowns: dict[str, list[str]] = defaultdict(list)
@@ -221,6 +251,7 @@ async def compute_docs(
             baselines=baselines.get(row.id, {}),
             targets=targets.get(row.id, []),
             observations=observed.get(row.id, {}),
+            basis=row.observation_basis,
         )
         for row in indicators
     }

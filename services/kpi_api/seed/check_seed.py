@@ -17,8 +17,23 @@ import yaml
 HERE = Path(__file__).resolve().parent
 
 EXPECTED_TARGETS_PER_GOAL = {
-    1: 7, 2: 8, 3: 13, 4: 10, 5: 9, 6: 8, 7: 5, 8: 12, 9: 8,
-    10: 10, 11: 10, 12: 11, 13: 5, 14: 10, 15: 12, 16: 12, 17: 19,
+    1: 7,
+    2: 8,
+    3: 13,
+    4: 10,
+    5: 9,
+    6: 8,
+    7: 5,
+    8: 12,
+    9: 8,
+    10: 10,
+    11: 10,
+    12: 11,
+    13: 5,
+    14: 10,
+    15: 12,
+    16: 12,
+    17: 19,
 }
 ASPECTS = {"economy", "society", "environment"}
 DIRECTIONS = {"increase", "decrease"}
@@ -30,9 +45,22 @@ SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 KEY = re.compile(r"^[a-z0-9_]+$")
 CODE = re.compile(r"^(\d{1,2})\.(\d{1,2}|[a-z])$")
 INDICATOR_KEYS = {
-    "id", "name_ja", "name_en", "unit", "aspect", "direction", "cumulative", "owner",
-    "source", "sections", "sdg_targets", "breakdowns", "baselines", "targets",
+    "id",
+    "name_ja",
+    "name_en",
+    "unit",
+    "aspect",
+    "direction",
+    "cumulative",
+    "owner",
+    "source",
+    "sections",
+    "sdg_targets",
+    "breakdowns",
+    "baselines",
+    "targets",
 }
+OPTIONAL_INDICATOR_KEYS = {"observation_basis", "headline_total"}
 
 
 def is_number(v):
@@ -58,7 +86,9 @@ def check_sdgs(doc, errors):
         targets = g.get("targets") or []
         total += len(targets)
         if len(targets) != EXPECTED_TARGETS_PER_GOAL.get(n):
-            errors.append(f"sdgs: goal {n} has {len(targets)} targets, expected {EXPECTED_TARGETS_PER_GOAL.get(n)}")
+            errors.append(
+                f"sdgs: goal {n} has {len(targets)} targets, expected {EXPECTED_TARGETS_PER_GOAL.get(n)}"
+            )
         for t in targets:
             m = CODE.match(str(t)) if isinstance(t, str) else None
             if not m or int(m.group(1)) != n:
@@ -74,7 +104,9 @@ def check_sdgs(doc, errors):
 def check_indicator(ind, sdg_codes, errors):
     iid = ind.get("id", "<no id>")
     where = f"indicator {iid}"
-    extra = set(ind) - INDICATOR_KEYS
+    extra = set(ind) - INDICATOR_KEYS - OPTIONAL_INDICATOR_KEYS
+    if ind.get("observation_basis", "running_total") not in {"running_total", "fiscal_year_count"}:
+        errors.append(f"{where}: observation_basis must be running_total or fiscal_year_count")
     missing = INDICATOR_KEYS - set(ind)
     if extra:
         errors.append(f"{where}: unknown fields {sorted(extra)}")
@@ -167,8 +199,10 @@ def check_indicator(ind, sdg_codes, errors):
             ref = t.get("reference_fiscal_year")
             if not is_year(ref):
                 errors.append(f"{where}: increase_from_baseline target needs reference_fiscal_year")
-            elif not any(b.get("fiscal_year") == ref and b.get("breakdown") == t.get("breakdown")
-                         for b in ind.get("baselines") or []):
+            elif not any(
+                b.get("fiscal_year") == ref and b.get("breakdown") == t.get("breakdown")
+                for b in ind.get("baselines") or []
+            ):
                 errors.append(f"{where}: no baseline for reference_fiscal_year {ref}")
         else:
             if not is_number(t.get("value")):
@@ -255,17 +289,20 @@ def main():
     print(f"indicators: {len(indicators)}")
     for aspect in sorted(ASPECTS):
         print(f"  {aspect}: {sum(1 for i in indicators if i.get('aspect') == aspect)}")
-    print(f"  cumulative: {sum(1 for i in indicators if i.get('cumulative'))}, "
-          f"decrease: {sum(1 for i in indicators if i.get('direction') == 'decrease')}, "
-          f"with breakdowns: {sum(1 for i in indicators if i.get('breakdowns'))}, "
-          f"without baseline: {sum(1 for i in indicators if not i.get('baselines'))}")
+    print(
+        f"  cumulative: {sum(1 for i in indicators if i.get('cumulative'))}, "
+        f"decrease: {sum(1 for i in indicators if i.get('direction') == 'decrease')}, "
+        f"with breakdowns: {sum(1 for i in indicators if i.get('breakdowns'))}, "
+        f"without baseline: {sum(1 for i in indicators if not i.get('baselines'))}"
+    )
     print(f"target entries: {n_targets}")
     print(f"baseline entries: {sum(len(i.get('baselines') or []) for i in indicators)}")
-    print(f"SDG links: {len(links)} "
-          f"({sum(1 for l in links if l.get('determination') == 'as_written')} as_written, "
-          f"{sum(1 for l in links if l.get('determination') == 'inferred')} inferred)")
-    multi = [i["id"] for i in indicators
-             if len({t.get("fiscal_year") for t in i.get("targets") or []}) > 1]
+    print(
+        f"SDG links: {len(links)} "
+        f"({sum(1 for l in links if l.get('determination') == 'as_written')} as_written, "
+        f"{sum(1 for l in links if l.get('determination') == 'inferred')} inferred)"
+    )
+    multi = [i["id"] for i in indicators if len({t.get("fiscal_year") for t in i.get("targets") or []}) > 1]
     print(f"indicators with targets for several fiscal years: {len(multi)} {multi}")
     print(f"initiatives: {len(initiatives)}")
 
