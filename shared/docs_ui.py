@@ -4,7 +4,7 @@ FastAPI's own pages load Swagger UI and ReDoc from a CDN at floating versions, w
 and run an inline script. Here every asset is a file of the service itself:
 
 - Swagger UI (``swagger-ui-bundle.js``, ``swagger-ui.css``) comes from the pinned ``fastapi-offline``
-  package (pyproject.toml and requirements.lock pin the version, so the assets change only with a
+  package (pyproject.toml and requirements/*.lock pin the version, so the assets change only with a
   reviewed lock change); only its static files are used, not its code;
 - the initialiser is a static file of ours (``shared/docs_static/swagger-init.js``), so no inline
   script is needed.
