@@ -69,6 +69,10 @@ class CommonSettings(BaseSettings):
     auth_failure_limit_per_minute: int = Field(
         default=30, ge=1, description="Failed authentications per client address per minute before 429."
     )
+    audit_retention_years: int = Field(
+        default=7, ge=1, le=100,
+        description="Years the audit trail keeps its entries (as invoices); older ones are purged daily.",
+    )
 
     def require_database_url(self) -> str:
         if not self.database_url:

@@ -28,9 +28,10 @@ from services.netsugen_booking.programs.schemas import (
     RegistrationOut,
 )
 from services.netsugen_booking.settings import NetsugenSettings
-from shared.auth import MemberOrStaff, OptionalPrincipal, ServiceOrStaff, StaffPrincipal
+from shared.auth import OptionalPrincipal, Principal
 from shared.db import DbSession
 from shared.errors import problem_responses
+from shared.permissions import P, require, require_optional
 
 ORDER = 42
 router = APIRouter(tags=["events"])
@@ -61,7 +62,7 @@ async def _registration_out(
     responses=problem_responses(401, 403, 409, 422),
 )
 async def create_program(
-    body: ProgramCreate, request: Request, session: DbSession, now: Now, principal: StaffPrincipal
+    body: ProgramCreate, request: Request, session: DbSession, now: Now, principal: Annotated[Principal, require(P.PROGRAMS_WRITE)]
 ) -> ProgramOut:
     program = await service.create_program(
         session, body, principal=principal, now=now, language=request_language(request)
@@ -124,7 +125,7 @@ async def register(
     body: RegistrationCreate,
     session: DbSession,
     now: Now,
-    principal: OptionalPrincipal,
+    principal: Annotated[Principal | None, require_optional(P.REGISTRATIONS_WRITE)],
 ) -> RegistrationOut:
     registration, secret = await service.register(
         session, program_id, member_id=body.member_id, guest=body.guest, principal=principal, now=now
@@ -138,7 +139,7 @@ async def register(
     description="Staff. In arrival order, with each waitlisted registration's position.",
     responses=problem_responses(401, 403, 404),
 )
-async def list_registrations(program_id: uuid.UUID, session: DbSession, principal: StaffPrincipal) -> RegistrationList:
+async def list_registrations(program_id: uuid.UUID, session: DbSession, principal: Annotated[Principal, require(P.REGISTRANTS_READ)]) -> RegistrationList:
     await service.get_program(session, program_id, principal=principal)
     rows = await service.list_registrations(session, program_id)
     items: list[RegistrationOut] = []
@@ -167,7 +168,7 @@ async def close_program(
     background: BackgroundTasks,
     session: DbSession,
     now: Now,
-    principal: StaffPrincipal,
+    principal: Annotated[Principal, require(P.PROGRAMS_WRITE)],
 ) -> ProgramOut:
     settings: NetsugenSettings = request.app.state.settings
     program = await service.get_program(session, program_id, principal=principal, for_update=True)
@@ -187,7 +188,7 @@ async def close_program(
     responses=problem_responses(401, 403, 404),
 )
 async def get_registration(
-    registration_id: uuid.UUID, session: DbSession, principal: MemberOrStaff
+    registration_id: uuid.UUID, session: DbSession, principal: Annotated[Principal, require(P.REGISTRATIONS_READ)]
 ) -> RegistrationOut:
     registration = await service.get_registration(session, registration_id, principal=principal)
     return await _registration_out(session, registration)
@@ -208,7 +209,7 @@ async def cancel_registration(
     registration_id: uuid.UUID,
     session: DbSession,
     now: Now,
-    principal: OptionalPrincipal,
+    principal: Annotated[Principal | None, require_optional(P.REGISTRATIONS_WRITE)],
     body: RegistrationCancel | None = None,
 ) -> RegistrationOut:
     registration = await service.cancel_registration(
@@ -223,7 +224,7 @@ async def cancel_registration(
     description="Staff, from one hour before the start until the event is closed. Repeating it answers the same.",
     responses=problem_responses(401, 403, 404, 409),
 )
-async def check_in(registration_id: uuid.UUID, session: DbSession, now: Now, principal: StaffPrincipal) -> RegistrationOut:
+async def check_in(registration_id: uuid.UUID, session: DbSession, now: Now, principal: Annotated[Principal, require(P.PROGRAMS_WRITE)]) -> RegistrationOut:
     registration = await service.check_in(session, registration_id, principal=principal, now=now)
     return await _registration_out(session, registration)
 
@@ -238,6 +239,6 @@ async def check_in(registration_id: uuid.UUID, session: DbSession, now: Now, pri
     responses=problem_responses(401, 403, 404),
 )
 async def registration_contact(
-    registration_id: uuid.UUID, session: DbSession, _: ServiceOrStaff
+    registration_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.REGISTRATIONS_CONTACT)]
 ) -> RegistrationContact:
     return await service.contact(session, registration_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
 
@@ -16,9 +17,10 @@ from services.notifier.webhooks.schemas import (
     WebhookEndpointUpdate,
     WebhookEndpointWithSecret,
 )
-from shared.auth import AdminPrincipal
+from shared.auth import Principal
 from shared.db import DbSession
 from shared.errors import problem_responses
+from shared.permissions import P, require
 
 ORDER = 20
 
@@ -40,7 +42,7 @@ _SIGNING = (
     responses=problem_responses(401, 403, 422),
 )
 async def create_endpoint(
-    body: WebhookEndpointCreate, session: DbSession, _: AdminPrincipal
+    body: WebhookEndpointCreate, session: DbSession, _: Annotated[Principal, require(P.WEBHOOKS_WRITE)]
 ) -> WebhookEndpointWithSecret:
     return service.with_secret(await service.create(session, body))
 
@@ -52,7 +54,7 @@ async def create_endpoint(
     response_model=WebhookEndpointList,
     responses=problem_responses(401, 403),
 )
-async def list_endpoints(session: DbSession, _: AdminPrincipal) -> WebhookEndpointList:
+async def list_endpoints(session: DbSession, _: Annotated[Principal, require(P.WEBHOOKS_READ)]) -> WebhookEndpointList:
     return WebhookEndpointList(items=[service.to_out(e) for e in await service.list_all(session)])
 
 
@@ -63,7 +65,7 @@ async def list_endpoints(session: DbSession, _: AdminPrincipal) -> WebhookEndpoi
     response_model=WebhookEndpointOut,
     responses=problem_responses(401, 403, 404),
 )
-async def get_endpoint(endpoint_id: uuid.UUID, session: DbSession, _: AdminPrincipal) -> WebhookEndpointOut:
+async def get_endpoint(endpoint_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.WEBHOOKS_READ)]) -> WebhookEndpointOut:
     return service.to_out(await service.get(session, endpoint_id))
 
 
@@ -75,7 +77,7 @@ async def get_endpoint(endpoint_id: uuid.UUID, session: DbSession, _: AdminPrinc
     responses=problem_responses(401, 403, 404, 422),
 )
 async def update_endpoint(
-    endpoint_id: uuid.UUID, body: WebhookEndpointUpdate, session: DbSession, _: AdminPrincipal
+    endpoint_id: uuid.UUID, body: WebhookEndpointUpdate, session: DbSession, _: Annotated[Principal, require(P.WEBHOOKS_WRITE)]
 ) -> WebhookEndpointOut:
     return service.to_out(await service.update(session, endpoint_id, body))
 
@@ -92,7 +94,7 @@ async def update_endpoint(
     responses=problem_responses(401, 403, 404, 422),
 )
 async def rotate_secret(
-    endpoint_id: uuid.UUID, request: Request, session: DbSession, _: AdminPrincipal, body: RotateSecret | None = None
+    endpoint_id: uuid.UUID, request: Request, session: DbSession, _: Annotated[Principal, require(P.WEBHOOKS_WRITE)], body: RotateSecret | None = None
 ) -> WebhookEndpointWithSecret:
     settings: NotifierSettings = request.app.state.settings
     overlap = body.overlap_s if body is not None and body.overlap_s is not None else settings.webhook_rotation_overlap_s
@@ -106,6 +108,6 @@ async def rotate_secret(
     description="Admin. Its waiting deliveries end as `failed_permanent`; the ledger keeps its history.",
     responses=problem_responses(401, 403, 404),
 )
-async def delete_endpoint(endpoint_id: uuid.UUID, session: DbSession, _: AdminPrincipal) -> Response:
+async def delete_endpoint(endpoint_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.WEBHOOKS_WRITE)]) -> Response:
     await service.delete(session, endpoint_id)
     return Response(status_code=204)
