@@ -73,11 +73,26 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
     ("GET", "/v1/invoices/export.csv"): "exportInvoicesCsv",
     ("GET", "/v1/invoices/{invoice_id}/document"): "getInvoiceDocument",
     ("GET", "/frontdesk"): "getFrontdeskPage",
+    ("GET", "/v1/members/{member_id}/contact"): "getMemberContact",
+    ("POST", "/v1/members/{member_id}/card-token"): "regenerateMemberCard",
+    ("GET", "/v1/members/{member_id}/users"): "listMemberUsers",
+    ("POST", "/v1/members/{member_id}/users"): "addMemberUser",
+    ("PATCH", "/v1/members/{member_id}/users/{user_id}"): "updateMemberUser",
+    ("POST", "/v1/members/{member_id}/users/{user_id}/card-token"): "regenerateMemberUserCard",
+    ("GET", "/v1/programs/{program_id}/registrations"): "listProgramRegistrations",
+    ("POST", "/v1/consultation-slots/generate"): "generateConsultationSlots",
+    ("GET", "/v1/consultation-slots"): "listConsultationSlots",
     # notifier
     ("POST", "/v1/notifications"): "submitNotification",
     ("PUT", "/v1/event-types/{event_type}/pause"): "pauseEventType",
     ("DELETE", "/v1/event-types/{event_type}/pause"): "resumeEventType",
     ("PUT", "/v1/preferences/{member_id}"): "putPreferences",
+    ("GET", "/v1/webhook-endpoints"): "listWebhookEndpoints",
+    ("POST", "/v1/webhook-endpoints"): "createWebhookEndpoint",
+    ("GET", "/v1/webhook-endpoints/{endpoint_id}"): "getWebhookEndpoint",
+    ("PATCH", "/v1/webhook-endpoints/{endpoint_id}"): "updateWebhookEndpoint",
+    ("DELETE", "/v1/webhook-endpoints/{endpoint_id}"): "deleteWebhookEndpoint",
+    ("POST", "/v1/webhook-endpoints/{endpoint_id}/rotate-secret"): "rotateWebhookSecret",
 }
 
 

@@ -167,36 +167,6 @@ class AuditEntry(AuthBase):
 
 AUDIT_TABLE: Table = AuditEntry.__table__  # type: ignore[assignment]
 
-#: The migration's SQL (also used by tests to check the database carries it).
-APPEND_ONLY_SQL = """
-CREATE FUNCTION auth.audit_entry_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'DELETE' AND current_setting('gunma.audit_purge', true) = 'on' THEN
-        RETURN OLD;
-    END IF;
-    RAISE EXCEPTION 'auth.audit_entry is append-only (% refused)', TG_OP
-        USING ERRCODE = 'insufficient_privilege';
-END $$;
-CREATE TRIGGER audit_entry_append_only BEFORE UPDATE OR DELETE ON auth.audit_entry
-    FOR EACH ROW EXECUTE FUNCTION auth.audit_entry_append_only();
-CREATE FUNCTION auth.purge_audit(cutoff timestamptz) RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE
-    purged bigint;
-BEGIN
-    PERFORM set_config('gunma.audit_purge', 'on', true);
-    DELETE FROM auth.audit_entry WHERE at < cutoff;
-    GET DIAGNOSTICS purged = ROW_COUNT;
-    PERFORM set_config('gunma.audit_purge', 'off', true);
-    RETURN purged;
-END $$;
-"""
-DROP_APPEND_ONLY_SQL = """
-DROP FUNCTION IF EXISTS auth.purge_audit(timestamptz);
-DROP TRIGGER IF EXISTS audit_entry_append_only ON auth.audit_entry;
-DROP FUNCTION IF EXISTS auth.audit_entry_append_only();
-"""
-
-
 @dataclasses.dataclass(frozen=True)
 class Actor:
     kind: str

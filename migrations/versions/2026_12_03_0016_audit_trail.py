@@ -22,8 +22,8 @@ down_revision: str | Sequence[str] | None = "0010_narrow_roles"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-#: A copy of shared/audit.py APPEND_ONLY_SQL at this revision (migrations stay frozen).
-APPEND_ONLY_SQL = """
+APPEND_ONLY = [
+    """
 CREATE FUNCTION auth.audit_entry_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'DELETE' AND current_setting('gunma.audit_purge', true) = 'on' THEN
@@ -31,9 +31,14 @@ BEGIN
     END IF;
     RAISE EXCEPTION 'auth.audit_entry is append-only (% refused)', TG_OP
         USING ERRCODE = 'insufficient_privilege';
-END $$;
+END $$
+""",
+    """
 CREATE TRIGGER audit_entry_append_only BEFORE UPDATE OR DELETE ON auth.audit_entry
-    FOR EACH ROW EXECUTE FUNCTION auth.audit_entry_append_only();
+    FOR EACH ROW EXECUTE FUNCTION auth.audit_entry_append_only()
+""",
+    # The one way to delete: entries older than the cutoff (the retention job).
+    """
 CREATE FUNCTION auth.purge_audit(cutoff timestamptz) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
     purged bigint;
@@ -43,13 +48,9 @@ BEGIN
     GET DIAGNOSTICS purged = ROW_COUNT;
     PERFORM set_config('gunma.audit_purge', 'off', true);
     RETURN purged;
-END $$;
-"""
-DROP_APPEND_ONLY_SQL = """
-DROP FUNCTION IF EXISTS auth.purge_audit(timestamptz);
-DROP TRIGGER IF EXISTS audit_entry_append_only ON auth.audit_entry;
-DROP FUNCTION IF EXISTS auth.audit_entry_append_only();
-"""
+END $$
+""",
+]
 
 
 def upgrade() -> None:
@@ -76,9 +77,12 @@ def upgrade() -> None:
     op.create_index("ix_audit_entry_at", "audit_entry", ["at"], schema="auth")
     op.create_index("ix_audit_entry_object", "audit_entry", ["object_type", "object_id"], schema="auth")
     op.create_index("ix_audit_entry_actor", "audit_entry", ["actor_id"], schema="auth")
-    op.execute(APPEND_ONLY_SQL)
+    for statement in APPEND_ONLY:
+        op.execute(statement)
 
 
 def downgrade() -> None:
-    op.execute(DROP_APPEND_ONLY_SQL)
+    op.execute("DROP FUNCTION IF EXISTS auth.purge_audit(timestamptz)")
+    op.execute("DROP TRIGGER IF EXISTS audit_entry_append_only ON auth.audit_entry")
+    op.execute("DROP FUNCTION IF EXISTS auth.audit_entry_append_only()")
     op.drop_table("audit_entry", schema="auth")
