@@ -18,7 +18,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from sqlalchemy import Table
 
-from shared.auth import TOKENS_CHANNEL, FailureLimiter, get_optional_principal
+from shared.auth import TOKENS_CHANNEL, FailureLimiter
 from shared.db import create_engine, make_sessionmaker
 from shared.errors import COMMON_PROBLEM_RESPONSES, ProblemDetail, install_error_handlers, problem_responses
 from shared.health import router as health_router
@@ -105,44 +105,24 @@ def operation_id(route: APIRoute) -> str:
     return camel(route.name)
 
 
-def _reads_token(dependant: Any) -> bool:
-    """Whether a route's dependency tree reads the bearer token (so it can answer 401/403/429)."""
-    stack = [dependant]
-    while stack:
-        node = stack.pop()
-        if node.call is get_optional_principal:
-            return True
-        stack.extend(node.dependencies)
-    return False
-
-
 #: What every operation that reads a token can answer: no/invalid token, not allowed, too many failures.
 AUTH_PROBLEM_RESPONSES = problem_responses(401, 403, 429)
 
 
-def document_auth_responses(app: FastAPI, schema: dict[str, Any]) -> None:
-    """Add the 401, 403 and 429 problem answers to every operation that reads the bearer token."""
-    paths = schema.get("paths", {})
-    for route in app.routes:
-        if (
-            not isinstance(route, APIRoute)
-            or not route.include_in_schema
-            or not _reads_token(route.dependant)
-        ):
-            continue
-        for method in route.methods or ():
-            operation = paths.get(route.path_format, {}).get(method.lower())
-            if operation is None:
+def document_auth_responses(schema: dict[str, Any]) -> None:
+    """Add the 401, 403 and 429 problem answers to every operation that reads the bearer token (the
+    operations FastAPI marks with the ``HTTPBearer`` security requirement)."""
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            if not isinstance(operation, dict) or not operation.get("security"):
                 continue
             responses = operation.setdefault("responses", {})
-            for status in ("401", "403", "429"):
-                if status not in responses:
-                    responses[status] = {
-                        "description": AUTH_PROBLEM_RESPONSES[int(status)]["description"],
+            for status in (401, 403, 429):
+                if str(status) not in responses:
+                    responses[str(status)] = {
+                        "description": AUTH_PROBLEM_RESPONSES[status]["description"],
                         "content": {
-                            "application/problem+json": {
-                                "schema": {"$ref": "#/components/schemas/ProblemDetail"}
-                            }
+                            "application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDetail"}}
                         },
                     }
 
@@ -269,7 +249,7 @@ def create_service_app(
         schema = _orig_openapi()
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.setdefault("ProblemDetail", ProblemDetail.model_json_schema())
-        document_auth_responses(app, schema)
+        document_auth_responses(schema)
         app.openapi_schema = schema
         return schema
 
