@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 from arq import create_pool
 from arq.connections import RedisSettings
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, routing
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from sqlalchemy import Table
@@ -107,6 +107,34 @@ def operation_id(route: APIRoute) -> str:
 
 #: What every operation that reads a token can answer: no/invalid token, not allowed, too many failures.
 AUTH_PROBLEM_RESPONSES = problem_responses(401, 403, 429)
+
+
+def _permission_of(dependant: Any) -> tuple[str, list[str]] | None:
+    """The permission a route's ``require(...)`` declares (shared/permissions.py), with its roles."""
+    stack = [dependant]
+    while stack:
+        node = stack.pop()
+        permission = getattr(node.call, "__permission__", None)
+        if permission is not None:
+            return str(permission), list(getattr(node.call, "__roles__", []))
+        stack.extend(node.dependencies)
+    return None
+
+
+def document_permissions(app: FastAPI, schema: dict[str, Any]) -> None:
+    """``x-permission`` and ``x-roles`` on every operation that declares a permission, so the
+    OpenAPI documents say who may call what (and the authorization matrix test reads them)."""
+    paths = schema.get("paths", {})
+    for context in routing.iter_route_contexts(app.routes):
+        if not isinstance(context.original_route, APIRoute):
+            continue
+        found = _permission_of(context.dependant)
+        if found is None:
+            continue
+        for method in context.methods or ():
+            operation = paths.get(context.path_format or "", {}).get(method.lower())
+            if operation is not None:
+                operation["x-permission"], operation["x-roles"] = found
 
 
 def document_auth_responses(schema: dict[str, Any]) -> None:
@@ -250,6 +278,7 @@ def create_service_app(
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.setdefault("ProblemDetail", ProblemDetail.model_json_schema())
         document_auth_responses(schema)
+        document_permissions(app, schema)
         app.openapi_schema = schema
         return schema
 

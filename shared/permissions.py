@@ -323,6 +323,8 @@ def require(permission: Permission) -> Any:
             yield value
 
     dependency.__name__ = f"require_{permission.name.lower()}"
+    dependency.__permission__ = permission.value  # type: ignore[attr-defined]  # read by shared/app.py
+    dependency.__roles__ = roles_with(permission)  # type: ignore[attr-defined]
     return Depends(dependency, scope="function")
 
 
@@ -342,6 +344,8 @@ def require_optional(permission: Permission) -> Any:
             yield value
 
     dependency.__name__ = f"optional_{permission.name.lower()}"
+    dependency.__permission__ = permission.value  # type: ignore[attr-defined]
+    dependency.__roles__ = roles_with(permission)  # type: ignore[attr-defined]
     return Depends(dependency, scope="function")
 
 

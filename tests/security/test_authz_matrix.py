@@ -11,6 +11,11 @@ A new endpoint is covered the moment it exists:
   403/404 (never their data), and the other member's data is unchanged afterwards; aimed at its
   own data, the same operation works (so the refusals are not an artefact of a broken token).
 
+Every role (admin, staff, member, service, coordinator, kpi_editor, accountant, auditor) is walked
+against every operation: each authenticated operation carries the permission its route declares
+(``x-permission``, shared/permissions.py); a role without it gets a 403 problem, a role with it is
+not refused; the README's role table is the same table as the code's ``ROLE_PERMISSIONS``.
+
 Failed authentication is rate-limited per client address (429 + ``Retry-After``), and so is the
 check-in per token.
 """
@@ -18,10 +23,12 @@ check-in per token.
 from __future__ import annotations
 
 import fnmatch
+import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,7 +37,9 @@ from fastapi import FastAPI
 
 from services.netsugen_booking.frontdesk_common.clock import get_now
 from services.netsugen_booking.resources.seed import resource_id
+from shared.auth import ROLES, Role
 from shared.jst import JST
+from shared.permissions import ROLE_PERMISSIONS, Permission, allows, roles_with
 from tests.conftest import BOOTSTRAP_TOKEN, TokenFactory, bearer
 from tests.security.openapi_walk import (
     SERVICES,
@@ -514,3 +523,102 @@ async def test_check_in_is_rate_limited_per_token(
     assert int(r.headers["retry-after"]) >= 1
     r = await netsugen_client.post("/v1/visits", json={"member_number": "M999999"}, headers=desk)
     assert r.status_code == 404, r.text
+
+
+# ---- every role against the policy table ---------------------------------------------------------
+#: Operations that read a token without requiring one (public with extras for staff, or a member's
+#: feed that also accepts the feed's own token): no ``x-permission``.
+OPTIONAL_TOKEN: set[tuple[str, str]] = {
+    ("netsugen_booking", "GET /v1/programs"),
+    ("netsugen_booking", "GET /v1/programs/{program_id}"),
+    ("netsugen_booking", "GET /v1/coordinators"),
+    ("netsugen_booking", "GET /v1/feeds/members/{member_id}.ics"),
+}
+#: Roles whose allowed reads are narrowed to their own objects (tested with their own data in
+#: tests/security/test_roles.py); here a path naming another's object may be 403.
+SCOPED_PATH_PARAMS = {"coordinator": {"coordinator_id", "consultation_id"}}
+DEPARTMENT = "環境森林部"
+
+
+def readme_role_table() -> dict[str, set[str] | None]:
+    """The README's role table: role → permission values (``None`` for "every permission")."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = text.split("<!-- role-table:start -->")[1].split("<!-- role-table:end -->")[0]
+    table: dict[str, set[str] | None] = {}
+    for line in block.strip().splitlines()[2:]:
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        role = cells[0].strip("`")
+        table[role] = None if cells[2] == "every permission" else set(re.findall(r"`([^`]+)`", cells[2]))
+    return table
+
+
+def test_readme_role_table_is_the_policy() -> None:
+    table = readme_role_table()
+    assert list(table) == list(ROLES)
+    for role in ROLES:
+        expected = {p.value for p in ROLE_PERMISSIONS[role]}
+        if table[role] is None:
+            assert expected == {p.value for p in Permission}, role
+        else:
+            assert table[role] == expected, f"README row of {role} differs from ROLE_PERMISSIONS"
+
+
+def test_every_authenticated_operation_declares_a_permission() -> None:
+    wrong = []
+    for op in all_operations():
+        if public_reason(op) or (op.service, op.key) in OPTIONAL_TOKEN:
+            continue
+        permission = op.spec.get("x-permission")
+        if permission is None:
+            wrong.append(f"{op}: no x-permission (declare require(P.X))")
+        elif op.spec.get("x-roles") != roles_with(Permission(permission)):
+            wrong.append(f"{op}: x-roles {op.spec.get('x-roles')} is not the table's")
+    assert wrong == [], "\n".join(wrong)
+    # The member list above is exactly the operations a member's row allows.
+    member_ops = {(op.service, op.key) for op in all_operations()
+                  if "member" in op.spec.get("x-roles", []) and not public_reason(op)}
+    assert member_ops == MEMBER - OPTIONAL_TOKEN
+
+
+async def _role_headers(role: Role, world: World, make_token: TokenFactory) -> dict[str, str]:
+    if role == "member":
+        return world.a.headers
+    subject = {"coordinator": str(uuid.uuid4()), "kpi_editor": DEPARTMENT}.get(role)
+    return bearer(await make_token(role, subject=subject, name=f"matrix {role}"))
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_role_gets_exactly_what_its_row_allows(
+    clients: dict[str, httpx.AsyncClient], world: World, make_token: TokenFactory, role: Role
+) -> None:
+    """For every operation that needs a token: a role without the permission gets a 403 problem
+    (and nothing runs); a role with it is not refused (reads are sent, aimed at member A's data;
+    writes are exercised with real data in tests/security/test_roles.py and the service tests)."""
+    headers = await _role_headers(role, world, make_token)
+    wrong: list[str] = []
+    refused = allowed = 0
+    for op in all_operations():
+        permission = op.spec.get("x-permission")
+        if permission is None:
+            continue
+        may = allows(role, Permission(permission))
+        if may and op.method != "GET":
+            continue
+        if may and set(op.path_params) & SCOPED_PATH_PARAMS.get(role, set()):
+            continue
+        r = await send(clients[op.service], op, headers, **world.a.ids)
+        if not may:
+            refused += 1
+            if r.status_code != 403 or not r.headers["content-type"].startswith("application/problem+json"):
+                wrong.append(f"{op}: {role} lacks {permission} but got {r.status_code} {r.text[:160]}")
+        else:
+            allowed += 1
+            if r.status_code in (401, 403) or r.status_code >= 500:
+                wrong.append(f"{op}: {role} holds {permission} but got {r.status_code} {r.text[:160]}")
+    assert wrong == [], "\n".join(wrong)
+    if role == "admin":
+        assert refused == 0
+    else:
+        assert refused > 0
+    if role != "kpi_editor":  # its only permission is a write
+        assert allowed > 0
