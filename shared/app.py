@@ -105,6 +105,11 @@ def operation_id(route: APIRoute) -> str:
     return camel(route.name)
 
 
+def operation_id_of(method: str, path: str, name: str) -> str:
+    """The same id for a request being served (the audit trail records it)."""
+    return OPERATION_IDS.get((method, path)) or camel(name)
+
+
 #: What every operation that reads a token can answer: no/invalid token, not allowed, too many failures.
 AUTH_PROBLEM_RESPONSES = problem_responses(401, 403, 429)
 
@@ -150,7 +155,9 @@ def document_auth_responses(schema: dict[str, Any]) -> None:
                     responses[str(status)] = {
                         "description": AUTH_PROBLEM_RESPONSES[status]["description"],
                         "content": {
-                            "application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDetail"}}
+                            "application/problem+json": {
+                                "schema": {"$ref": "#/components/schemas/ProblemDetail"}
+                            }
                         },
                     }
 

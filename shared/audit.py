@@ -167,6 +167,7 @@ class AuditEntry(AuthBase):
 
 AUDIT_TABLE: Table = AuditEntry.__table__  # type: ignore[assignment]
 
+
 @dataclasses.dataclass(frozen=True)
 class Actor:
     kind: str
@@ -201,9 +202,17 @@ class AuditContext:
 
 def operation_of(request: Request) -> str:
     """The route's operationId (its endpoint name in camelCase; see shared/app.py)."""
+    from shared.app import operation_id_of  # shared.app is the app factory; imported late
+
     route = request.scope.get("route")
-    name = getattr(route, "operation_id", None) or getattr(route, "unique_id", None)
-    return str(name) if name else f"{request.method} {request.url.path}"
+    explicit = getattr(route, "operation_id", None)
+    if explicit:
+        return str(explicit)
+    path = getattr(route, "path_format", None) or getattr(route, "path", None)
+    name = getattr(route, "name", None)
+    if not path or not name:
+        return f"{request.method} {request.url.path}"
+    return operation_id_of(request.method, str(path), str(name))
 
 
 def context_of(request: Request, principal: Principal) -> AuditContext:
@@ -244,10 +253,15 @@ def _snapshot(obj: Any, *, before: bool) -> dict[str, Any]:
 
 
 def _key(obj: Any) -> str | None:
-    identity = inspect(obj).identity
-    if not identity:
-        return None
-    return ",".join(str(v) for v in identity)
+    """The row's primary key from memory (the identity key is assigned only after the flush)."""
+    state = inspect(obj)
+    values = []
+    for column in state.mapper.primary_key:
+        value = state.dict.get(state.mapper.get_property_by_column(column).key)
+        if value is None:
+            return None
+        values.append(str(value))
+    return ",".join(values)
 
 
 def _changed(obj: Any) -> bool:
