@@ -77,7 +77,10 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("netsugen_booking", "GET /v1/consultation-slots"): "free consultation slots (no names)",
     ("netsugen_booking", "GET /v1/feeds/events.ics"): "iCalendar feed of public events",
     ("netsugen_booking", "POST /v1/billing/quote"): "price calculator: no stored data",
-    ("netsugen_booking", "GET /frontdesk"): "the front-desk page shell; every API call it makes needs a staff token",
+    (
+        "netsugen_booking",
+        "GET /frontdesk",
+    ): "the front-desk page shell; every API call it makes needs a staff token",
 }
 
 #: Operations a ``member`` token may call, for its own data only. Everything else that is not
@@ -148,7 +151,9 @@ ANONYMOUS_BODIES: dict[str, Any] = {
 }
 
 
-async def send(client: httpx.AsyncClient, op: Operation, headers: dict[str, str], **path: str) -> httpx.Response:
+async def send(
+    client: httpx.AsyncClient, op: Operation, headers: dict[str, str], **path: str
+) -> httpx.Response:
     body = ANONYMOUS_BODIES.get(op.key) if not headers and op.key in ANONYMOUS_BODIES else example_body(op)
     kwargs: dict[str, Any] = {"headers": headers}
     if body is not None:
@@ -168,10 +173,11 @@ def assert_problem(r: httpx.Response, status: int, what: str) -> None:
 def test_allow_lists_name_real_operations() -> None:
     keys = {(op.service, op.key) for op in all_operations()}
     assert MEMBER <= keys, sorted(MEMBER - keys)
-    for (service, pattern) in PUBLIC:
-        assert any(
-            service in ("*", s) and fnmatch.fnmatchcase(k, pattern) for s, k in keys
-        ), (service, pattern)
+    for service, pattern in PUBLIC:
+        assert any(service in ("*", s) and fnmatch.fnmatchcase(k, pattern) for s, k in keys), (
+            service,
+            pattern,
+        )
     assert not [op for op in all_operations() if is_member_operation(op) and public_reason(op)]
 
 
@@ -243,8 +249,12 @@ def ok(r: httpx.Response, what: str) -> dict[str, Any]:
 
 async def _member(client: httpx.AsyncClient, staff: dict[str, str], n: int, kind: str) -> Member:
     body = {
-        "kind": kind, "name": f"認可 テスト{n}", "email": f"authz{n}@example.jp", "language": "ja",
-        "plan": "dropin" if kind == "individual" else "corporate_monthly", "plan_start": "2026-09-01",
+        "kind": kind,
+        "name": f"認可 テスト{n}",
+        "email": f"authz{n}@example.jp",
+        "language": "ja",
+        "plan": "dropin" if kind == "individual" else "corporate_monthly",
+        "plan_start": "2026-09-01",
     }
     m = ok(await client.post("/v1/members", json=body, headers=staff), "create member")
     member = Member(id=m["id"], number=m["member_number"], name=body["name"])
@@ -267,7 +277,12 @@ async def world(
         b = await _member(client, staff, 2, "corporate")
         for m in (a, b):
             if m is b:
-                user = ok(await client.post(f"/v1/members/{m.id}/users", json={"name": "認可 利用者"}, headers=staff), "user")
+                user = ok(
+                    await client.post(
+                        f"/v1/members/{m.id}/users", json={"name": "認可 利用者"}, headers=staff
+                    ),
+                    "user",
+                )
                 m.ids["user_id"] = user["id"]
                 who: dict[str, str] = {"member_id": m.id, "member_user_id": user["id"]}
             else:
@@ -280,43 +295,105 @@ async def world(
             m.ids["visit_id"] = v["id"]
         # October's invoices, issued.
         clock.set(jst(2026, 11, 2, 10, 0))
-        ok(await client.post("/v1/invoice-runs", json={"period": "2026-10", "issue": True}, headers=ADMIN), "invoice run")
+        ok(
+            await client.post("/v1/invoice-runs", json={"period": "2026-10", "issue": True}, headers=ADMIN),
+            "invoice run",
+        )
         for m in (a, b):
-            items = ok(await client.get("/v1/invoices", params={"member_id": m.id}, headers=staff), "invoices")["items"]
+            items = ok(
+                await client.get("/v1/invoices", params={"member_id": m.id}, headers=staff), "invoices"
+            )["items"]
             assert items, f"no invoice for {m.name}"
             m.ids["invoice_id"] = items[0]["id"]
         # December: an event, a booking and a consultation each.
         clock.set(jst(2026, 12, 1, 9, 0))
         event = {
-            "title_ja": "認可テスト", "title_en": "Authz test", "description_ja": "説明", "description_en": "About",
-            "category": "seminar", "resource_id": str(resource_id("event-space")),
-            "start": "2026-12-10T18:00:00+09:00", "end": "2026-12-10T20:00:00+09:00", "capacity": 10,
+            "title_ja": "認可テスト",
+            "title_en": "Authz test",
+            "description_ja": "説明",
+            "description_en": "About",
+            "category": "seminar",
+            "resource_id": str(resource_id("event-space")),
+            "start": "2026-12-10T18:00:00+09:00",
+            "end": "2026-12-10T20:00:00+09:00",
+            "capacity": 10,
             "registration_closes_at": "2026-12-10T12:00:00+09:00",
         }
         program = ok(await client.post("/v1/programs", json=event, headers=staff), "event")
-        coordinator = ok(await client.post("/v1/coordinators", json={
-            "name": "相談 員", "name_en": "Coordinator", "title": "中小企業診断士", "expertise": ["funding"], "bio": "資金",
-        }, headers=staff), "coordinator")
-        ok(await client.post(f"/v1/coordinators/{coordinator['id']}/availability", json={
-            "weekday": 2, "starts_at": "13:00", "ends_at": "17:00", "slot_minutes": 60,
-        }, headers=staff), "window")
-        slots = ok(await client.get("/v1/consultation-slots", params={"coordinator_id": coordinator["id"], "limit": 50}),
-                   "slots")["items"]
+        coordinator = ok(
+            await client.post(
+                "/v1/coordinators",
+                json={
+                    "name": "相談 員",
+                    "name_en": "Coordinator",
+                    "title": "中小企業診断士",
+                    "expertise": ["funding"],
+                    "bio": "資金",
+                },
+                headers=staff,
+            ),
+            "coordinator",
+        )
+        ok(
+            await client.post(
+                f"/v1/coordinators/{coordinator['id']}/availability",
+                json={
+                    "weekday": 2,
+                    "starts_at": "13:00",
+                    "ends_at": "17:00",
+                    "slot_minutes": 60,
+                },
+                headers=staff,
+            ),
+            "window",
+        )
+        slots = ok(
+            await client.get(
+                "/v1/consultation-slots", params={"coordinator_id": coordinator["id"], "limit": 50}
+            ),
+            "slots",
+        )["items"]
         free = [s["id"] for s in slots]
         for i, m in enumerate((a, b)):
-            reg = ok(await client.post(f"/v1/programs/{program['id']}/registrations", json={"member_id": m.id},
-                                       headers=staff), "registration")
+            reg = ok(
+                await client.post(
+                    f"/v1/programs/{program['id']}/registrations", json={"member_id": m.id}, headers=staff
+                ),
+                "registration",
+            )
             m.ids["registration_id"] = reg["id"]
             start = f"2026-12-1{5 + i}T10:00:00+09:00"
-            booking = ok(await client.post("/v1/bookings", json={
-                "resource_id": MEETING_ROOM, "member_id": m.id, "start": start, "end": start.replace("T10", "T11"),
-            }, headers=staff), "booking")
+            booking = ok(
+                await client.post(
+                    "/v1/bookings",
+                    json={
+                        "resource_id": MEETING_ROOM,
+                        "member_id": m.id,
+                        "start": start,
+                        "end": start.replace("T10", "T11"),
+                    },
+                    headers=staff,
+                ),
+                "booking",
+            )
             m.ids["booking_id"] = booking["id"]
-            consultation = ok(await client.post("/v1/consultations", json={
-                "slot_id": free.pop(0), "member_id": m.id, "topic": "資金調達の相談",
-            }, headers=staff), "consultation")
+            consultation = ok(
+                await client.post(
+                    "/v1/consultations",
+                    json={
+                        "slot_id": free.pop(0),
+                        "member_id": m.id,
+                        "topic": "資金調達の相談",
+                    },
+                    headers=staff,
+                ),
+                "consultation",
+            )
             m.ids["consultation_id"] = consultation["id"]
-            ok(await notifier_client.put(f"/v1/preferences/{m.id}", json={"news": False}, headers=staff), "preferences")
+            ok(
+                await notifier_client.put(f"/v1/preferences/{m.id}", json={"news": False}, headers=staff),
+                "preferences",
+            )
             ok(await client.post(f"/v1/feeds/members/{m.id}/token", headers=staff), "feed token")
             m.token = await make_token("member", subject=m.id)
         yield World(a, b, program["id"], free)
@@ -342,8 +419,12 @@ def member_request(op: Operation, world: World, target: Member) -> tuple[str, di
 
 
 def _future_booking(world: World, m: Member) -> dict[str, Any]:
-    return {"resource_id": MEETING_ROOM, "member_id": m.id, "start": "2026-12-22T14:00:00+09:00",
-            "end": "2026-12-22T15:00:00+09:00"}
+    return {
+        "resource_id": MEETING_ROOM,
+        "member_id": m.id,
+        "start": "2026-12-22T14:00:00+09:00",
+        "end": "2026-12-22T15:00:00+09:00",
+    }
 
 
 MEMBER_BODIES: dict[str, Any] = {
@@ -382,10 +463,12 @@ async def _snapshot(clients: dict[str, httpx.AsyncClient], m: Member) -> dict[st
     n, staff = clients["netsugen_booking"], ADMIN
     out: dict[str, Any] = {}
     for name, url in {
-        "visit": f"/v1/visits/{m.ids['visit_id']}", "booking": f"/v1/bookings/{m.ids['booking_id']}",
+        "visit": f"/v1/visits/{m.ids['visit_id']}",
+        "booking": f"/v1/bookings/{m.ids['booking_id']}",
         "consultation": f"/v1/consultations/{m.ids['consultation_id']}",
         "registration": f"/v1/event-registrations/{m.ids['registration_id']}",
-        "invoice": f"/v1/invoices/{m.ids['invoice_id']}", "member": f"/v1/members/{m.id}",
+        "invoice": f"/v1/invoices/{m.ids['invoice_id']}",
+        "member": f"/v1/members/{m.id}",
     }.items():
         r = await n.get(url, headers=staff)
         assert r.status_code == 200, (url, r.text)
@@ -393,7 +476,9 @@ async def _snapshot(clients: dict[str, httpx.AsyncClient], m: Member) -> dict[st
     r = await clients["notifier"].get(f"/v1/preferences/{m.id}", headers=staff)
     out["preferences"] = r.json()
     out["bookings"] = (await n.get("/v1/bookings", params={"member_id": m.id}, headers=staff)).json()
-    out["consultations"] = (await n.get("/v1/consultations", params={"member_id": m.id}, headers=staff)).json()
+    out["consultations"] = (
+        await n.get("/v1/consultations", params={"member_id": m.id}, headers=staff)
+    ).json()
     return out
 
 
@@ -401,7 +486,9 @@ def _mentions(body: str, m: Member) -> bool:
     return m.id in body or m.name in body or m.number in body
 
 
-async def test_member_cannot_reach_another_members_data(clients: dict[str, httpx.AsyncClient], world: World) -> None:
+async def test_member_cannot_reach_another_members_data(
+    clients: dict[str, httpx.AsyncClient], world: World
+) -> None:
     a, b = world.a, world.b
     before = await _snapshot(clients, b)
     wrong = []
@@ -449,13 +536,18 @@ async def test_member_lists_never_show_others(clients: dict[str, httpx.AsyncClie
         assert not _mentions(r.text, b), f"{op}: A's list shows B's data"
 
 
-async def test_member_cannot_register_another_member(netsugen_client: httpx.AsyncClient, world: World) -> None:
+async def test_member_cannot_register_another_member(
+    netsugen_client: httpx.AsyncClient, world: World
+) -> None:
     r = await netsugen_client.post(
-        f"/v1/programs/{world.program_id}/registrations", json={"member_id": world.b.id}, headers=world.a.headers
+        f"/v1/programs/{world.program_id}/registrations",
+        json={"member_id": world.b.id},
+        headers=world.a.headers,
     )
     assert r.status_code in (403, 409), r.text  # 409: B is registered already; never a new registration
     r = await netsugen_client.post(
-        f"/v1/programs/{world.program_id}/registrations", json={"member_id": str(uuid.uuid4())},
+        f"/v1/programs/{world.program_id}/registrations",
+        json={"member_id": str(uuid.uuid4())},
         headers=world.a.headers,
     )
     assert_problem(r, 403, "member registering an unknown other member")
@@ -478,12 +570,15 @@ def _from(app: FastAPI, address: str) -> httpx.AsyncClient:
 async def test_failed_authentication_is_rate_limited_per_client(
     request: pytest.FixtureRequest, clean_db: None, service: str
 ) -> None:
-    app: FastAPI = request.getfixturevalue({"kpi_api": "kpi_app", "netsugen_booking": "netsugen_app",
-                                            "notifier": "notifier_app"}[service])
+    app: FastAPI = request.getfixturevalue(
+        {"kpi_api": "kpi_app", "netsugen_booking": "netsugen_app", "notifier": "notifier_app"}[service]
+    )
     limiter = app.state.auth_limiter
     limiter._hits.clear()
     # Operations that read the token (the KPI reads are public and never look at one).
-    url = {"kpi_api": "/v1/initiatives", "netsugen_booking": "/v1/members", "notifier": "/v1/deliveries"}[service]
+    url = {"kpi_api": "/v1/initiatives", "netsugen_booking": "/v1/members", "notifier": "/v1/deliveries"}[
+        service
+    ]
     method = "POST" if service == "kpi_api" else "GET"
     try:
         async with _from(app, "203.0.113.10") as attacker, _from(app, "203.0.113.20") as bystander:
@@ -575,8 +670,11 @@ def test_every_authenticated_operation_declares_a_permission() -> None:
             wrong.append(f"{op}: x-roles {op.spec.get('x-roles')} is not the table's")
     assert wrong == [], "\n".join(wrong)
     # The member list above is exactly the operations a member's row allows.
-    member_ops = {(op.service, op.key) for op in all_operations()
-                  if "member" in op.spec.get("x-roles", []) and not public_reason(op)}
+    member_ops = {
+        (op.service, op.key)
+        for op in all_operations()
+        if "member" in op.spec.get("x-roles", []) and not public_reason(op)
+    }
     assert member_ops == MEMBER - OPTIONAL_TOKEN
 
 
