@@ -38,45 +38,34 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from shared.auth import AuthBase, Principal
 from shared.logging import request_id_var
 
-#: Fields holding personal data: their values never reach the audit trail (only that they changed).
-PERSONAL_FIELDS = frozenset(
-    {
-        "name",
-        "name_kana",
-        "email",
-        "phone",
-        "address",
-        "postal_code",
-        "contact_name",
-        "contact_email",
-        "contact_phone",
-        "billing_name",
-        "billing_address",
-        "billing_email",
-        "notification_email",
-        "card_token",
-        "card_token_hash",
-        "token_hash",
-        "secret",
-        "secret_hash",
-        "password",
-        "password_hash",
-        "cancel_token",
-        "cancel_token_hash",
-        "feed_token",
-        "feed_token_hash",
-        "guest_name",
-        "guest_email",
-        "company_name",
-        "representative",
-        "recipient",
-        "to",
-        "totp_secret",
-        "note",
-    }
+#: Fields holding personal data, secrets or free text (a reason may name a person): their values never
+#: reach the audit trail, only that they changed. A key is masked when it contains one of these parts
+#: (``name``, ``guest_email``, ``card_token_hash``, ``status_reason`` …); plan and room names are
+#: masked too, harmlessly.
+PERSONAL_PARTS = (
+    "name",
+    "kana",
+    "email",
+    "phone",
+    "tel",
+    "address",
+    "postal",
+    "birth",
+    "card",
+    "token",
+    "secret",
+    "password",
+    "totp",
+    "note",
+    "topic",
+    "reason",
+    "comment",
+    "recipient",
+    "representative",
+    "contact",
 )
-_PERSONAL_SUFFIXES = ("_email", "_phone", "_address", "_token", "_token_hash", "_secret", "_password")
 MASK = "***"
+
 
 #: Tables whose rows are bookkeeping, not decisions (counters, outboxes, caches, the trail itself).
 NOT_AUDITED = frozenset(
@@ -99,7 +88,8 @@ _EXPLICIT = "audit_explicit"
 
 
 def is_personal(field: str) -> bool:
-    return field in PERSONAL_FIELDS or field.endswith(_PERSONAL_SUFFIXES)
+    key = field.lower()
+    return any(part in key for part in PERSONAL_PARTS)
 
 
 def _plain(value: Any) -> Any:
