@@ -316,6 +316,8 @@ def require_role(*roles: Role) -> Callable[[Principal], Coroutine[Any, Any, Prin
     return dependency
 
 
+# Legacy: routes declare permissions with shared.permissions.require(P.X), which also opens the audit
+# context; these remain for code not yet moved (the authorization matrix flags such routes).
 AdminPrincipal = Annotated[Principal, Depends(require_role("admin"))]
 StaffPrincipal = Annotated[Principal, Depends(require_role("staff"))]
 ServiceOrAdmin = Annotated[Principal, Depends(require_role("admin", "service"))]
