@@ -93,6 +93,9 @@ class Permission(enum.StrEnum):
     PREFERENCES_WRITE = "preferences.write"  # member: own
     EVENT_TYPES_READ = "event_types.read"
     EVENT_TYPES_WRITE = "event_types.write"  # pause, resume
+    # staff accounts and their roles (the sign-in work: POST /v1/staff-accounts is admin only)
+    ACCOUNTS_READ = "accounts.read"
+    ACCOUNTS_WRITE = "accounts.write"
     # the audit trail
     AUDIT_READ = "audit.read"
     AUDIT_EXPORT = "audit.export"
@@ -161,6 +164,7 @@ _AUDITOR: frozenset[Permission] = frozenset(
         P.WEBHOOKS_READ,
         P.PREFERENCES_READ,
         P.EVENT_TYPES_READ,
+        P.ACCOUNTS_READ,
         P.AUDIT_READ,
         P.AUDIT_EXPORT,
     }
@@ -319,8 +323,10 @@ def require(permission: Permission) -> Any:
         if not allows(principal.role, permission):
             raise _forbidden(principal, permission)
         await _check_scope(session, principal, permission, dict(request.path_params))
-        async for value in _audited(request, session, principal):
-            yield value
+        audited = _open_audit(request, session, principal)
+        yield principal
+        if audited:  # the endpoint returned normally: its entries join the transaction before commit
+            await audit.finish(session, request)
 
     dependency.__name__ = f"require_{permission.name.lower()}"
     dependency.__permission__ = permission.value  # type: ignore[attr-defined]  # read by shared/app.py
@@ -340,8 +346,10 @@ def require_optional(permission: Permission) -> Any:
             return
         if not allows(principal.role, permission):
             raise _forbidden(principal, permission)
-        async for value in _audited(request, session, principal):
-            yield value
+        audited = _open_audit(request, session, principal)
+        yield principal
+        if audited:
+            await audit.finish(session, request)
 
     dependency.__name__ = f"optional_{permission.name.lower()}"
     dependency.__permission__ = permission.value  # type: ignore[attr-defined]
@@ -349,12 +357,9 @@ def require_optional(permission: Permission) -> Any:
     return Depends(dependency, scope="function")
 
 
-async def _audited(request: Request, session: AsyncSession, principal: Principal) -> AsyncIterator[Principal]:
-    """Open the audit context; when the endpoint returns normally, write its entries (before the
-    request's session commits: the same transaction)."""
-    write = request.method in _WRITES
-    if write:
-        audit.begin(session, audit.context_of(request, principal))
-    yield principal
-    if write:
-        await audit.finish(session, request)
+def _open_audit(request: Request, session: AsyncSession, principal: Principal) -> bool:
+    """Open the request's audit context for a write (its ORM changes are collected from here on)."""
+    if request.method not in _WRITES:
+        return False
+    audit.begin(session, audit.context_of(request, principal))
+    return True
