@@ -133,7 +133,10 @@ async def _detail(session: DbSession, request: Request, indicator_id: str) -> In
     responses=problem_responses(401, 403, 409, 422),
 )
 async def create_indicator(
-    request: Request, session: DbSession, principal: Annotated[Principal, require(P.KPI_WRITE)], payload: IndicatorCreate
+    request: Request,
+    session: DbSession,
+    principal: Annotated[Principal, require(P.KPI_WRITE)],
+    payload: IndicatorCreate,
 ) -> Response:
     await service.create_indicator(session, payload)
     detail = await _detail(session, request, payload.id)
@@ -220,7 +223,10 @@ async def list_targets(request: Request, session: DbSession, indicator_id: Indic
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def create_target(
-    session: DbSession, principal: Annotated[Principal, require(P.KPI_WRITE)], indicator_id: IndicatorPath, payload: TargetIn
+    session: DbSession,
+    principal: Annotated[Principal, require(P.KPI_WRITE)],
+    indicator_id: IndicatorPath,
+    payload: TargetIn,
 ) -> Response:
     target, _ = await service.create_target(session, indicator_id, payload)
     return json_response(
@@ -254,7 +260,10 @@ async def replace_target(
     responses=problem_responses(401, 403, 404),
 )
 async def delete_target(
-    session: DbSession, principal: Annotated[Principal, require(P.KPI_WRITE)], indicator_id: IndicatorPath, target_id: int
+    session: DbSession,
+    principal: Annotated[Principal, require(P.KPI_WRITE)],
+    indicator_id: IndicatorPath,
+    target_id: int,
 ) -> Response:
     await service.delete_target(session, indicator_id, target_id)
     return Response(status_code=204)

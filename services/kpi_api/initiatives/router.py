@@ -190,7 +190,10 @@ async def _replace_kpis(session: AsyncSession, initiative_id: str, kpis: Sequenc
     responses=problem_responses(401, 403, 409, 422),
 )
 async def create_initiative(
-    request: Request, session: DbSession, principal: Annotated[Principal, require(P.KPI_WRITE)], payload: InitiativeCreate
+    request: Request,
+    session: DbSession,
+    principal: Annotated[Principal, require(P.KPI_WRITE)],
+    payload: InitiativeCreate,
 ) -> Response:
     await _check_kpis(session, payload.kpis)
     statement = (

@@ -149,7 +149,9 @@ async def _csv_bytes(request: Request) -> bytes:
     },
     responses=problem_responses(401, 403, 413, 422),
 )
-async def import_observations(request: Request, session: DbSession, principal: Annotated[Principal, require(P.OBSERVATIONS_WRITE)]) -> Response:
+async def import_observations(
+    request: Request, session: DbSession, principal: Annotated[Principal, require(P.OBSERVATIONS_WRITE)]
+) -> Response:
     data = await _csv_bytes(request)
     result = await csv_import.import_observations(session, data, principal, language(request))
     return json_response(result)

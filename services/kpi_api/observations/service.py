@@ -223,8 +223,13 @@ async def apply_writes(
                 "kpi.observation",
                 observation_id,
                 None if current is None else {"value": current.value, "revision": current.revision},
-                {"indicator_id": write.indicator_id, "fiscal_year": write.fiscal_year, "breakdown": write.breakdown,
-                 "value": write.value, "revision": 1 if current is None else current.revision + 1},
+                {
+                    "indicator_id": write.indicator_id,
+                    "fiscal_year": write.fiscal_year,
+                    "breakdown": write.breakdown,
+                    "value": write.value,
+                    "revision": 1 if current is None else current.revision + 1,
+                },
             )
             for (write, current), (outcome, observation_id) in zip(writes, outcomes, strict=True)
             if outcome != "unchanged"

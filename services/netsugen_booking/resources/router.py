@@ -43,7 +43,9 @@ async def list_resources(session: DbSession) -> ResourceList:
     description="Admin.",
     responses=problem_responses(401, 403, 409),
 )
-async def create_resource(body: ResourceCreate, session: DbSession, _: Annotated[Principal, require(P.RESOURCES_WRITE)]) -> ResourceOut:
+async def create_resource(
+    body: ResourceCreate, session: DbSession, _: Annotated[Principal, require(P.RESOURCES_WRITE)]
+) -> ResourceOut:
     return ResourceOut.of(await service.create_resource(session, body))
 
 
@@ -64,7 +66,10 @@ async def get_resource(resource_id: uuid.UUID, session: DbSession) -> ResourceOu
     responses=problem_responses(401, 403, 404),
 )
 async def update_resource(
-    resource_id: uuid.UUID, body: ResourceUpdate, session: DbSession, _: Annotated[Principal, require(P.RESOURCES_WRITE)]
+    resource_id: uuid.UUID,
+    body: ResourceUpdate,
+    session: DbSession,
+    _: Annotated[Principal, require(P.RESOURCES_WRITE)],
 ) -> ResourceOut:
     resource = await service.get_resource(session, resource_id, for_update=True)
     return ResourceOut.of(await service.update_resource(session, resource, body))
