@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def import_all_models() -> None:
     importlib.import_module("shared.auth")
+    importlib.import_module("shared.audit")  # auth.audit_entry
     for path in sorted((ROOT / "services").rglob("models.py")):
         module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
         importlib.import_module(module)

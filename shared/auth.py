@@ -53,6 +53,8 @@ ROLES: tuple[Role, ...] = (
     "accountant",
     "auditor",
 )
+#: Roles not tied to one member (see ``Principal.can_act_for_member``).
+MEMBER_WIDE_ROLES: frozenset[str] = frozenset({"admin", "staff", "auditor", "accountant", "coordinator"})
 ROLE_CHECK_SQL = "role IN (" + ", ".join(f"'{r}'" for r in ROLES) + ")"
 TOKEN_PREFIX = "gsk_"
 
@@ -109,9 +111,17 @@ class Principal:
     def is_staff(self) -> bool:
         return self.role in ("admin", "staff")
 
+    @property
+    def sees_every_member(self) -> bool:
+        """Roles whose permissions (shared/permissions.py) reach every member's data: lists are not
+        narrowed to one member. What each may do with it is the route's permission."""
+        return self.role in MEMBER_WIDE_ROLES
+
     def can_act_for_member(self, member_id: object) -> bool:
-        """Staff act for any member; a member only for itself."""
-        if self.is_staff:
+        """Staff act for any member; a member only for itself. The narrow roles that read across
+        members (auditor, accountant, coordinator) pass too: every route's permission
+        (``shared.permissions.require``) has already limited them to what their row allows."""
+        if self.role in MEMBER_WIDE_ROLES:
             return True
         return self.role == "member" and self.subject is not None and self.subject == str(member_id)
 
@@ -129,7 +139,31 @@ async def create_token(
     )
     session.add(token)
     await session.flush()
+    await _audit_token(
+        session, "createToken", token.id, after={"name": name, "role": role, "subject": subject}
+    )
     return token, secret
+
+
+async def _audit_token(
+    session: AsyncSession,
+    operation: str,
+    token_id: object,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """Account and role changes go to the audit trail (the CLI's today; shared/audit.py)."""
+    from shared.audit import record_audit  # shared.audit builds on this module
+
+    await record_audit(
+        session,
+        operation=operation,
+        object_type="auth.api_token",
+        object_id=token_id,
+        before=before,
+        after=after,
+    )
 
 
 async def ensure_token(session: AsyncSession, *, name: str, role: Role, secret: str) -> bool:
@@ -143,19 +177,33 @@ async def ensure_token(session: AsyncSession, *, name: str, role: Role, secret: 
     exists = await session.scalar(select(ApiToken.id).where(ApiToken.token_hash == digest))
     if exists is not None:
         return False
-    session.add(ApiToken(name=name, role=role, token_hash=digest, display_prefix=secret[:10]))
+    token = ApiToken(name=name, role=role, token_hash=digest, display_prefix=secret[:10])
+    session.add(token)
     await session.flush()
+    await _audit_token(session, "registerToken", token.id, after={"name": name, "role": role})
     return True
 
 
 async def revoke_token(session: AsyncSession, token_id: uuid.UUID) -> bool:
     invalidate_after_commit(session, TOKENS_CHANNEL)
-    result = await session.execute(
-        update(ApiToken)
-        .where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
+    revoked = (
+        await session.execute(
+            update(ApiToken)
+            .where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+            .returning(ApiToken.name, ApiToken.role, ApiToken.revoked_at)
+        )
+    ).first()
+    if revoked is None:
+        return False
+    await _audit_token(
+        session,
+        "revokeToken",
+        token_id,
+        before={"name": revoked.name, "role": revoked.role, "revoked_at": None},
+        after={"name": revoked.name, "role": revoked.role, "revoked_at": revoked.revoked_at},
     )
-    return bool(getattr(result, "rowcount", 0))
+    return True
 
 
 class FailureLimiter:
@@ -340,6 +388,8 @@ def require_role(*roles: Role) -> Callable[[Principal], Coroutine[Any, Any, Prin
     return dependency
 
 
+# Legacy: routes declare permissions with shared.permissions.require(P.X), which also opens the audit
+# context; these remain for code not yet moved (the authorization matrix flags such routes).
 AdminPrincipal = Annotated[Principal, Depends(require_role("admin"))]
 StaffPrincipal = Annotated[Principal, Depends(require_role("staff"))]
 ServiceOrAdmin = Annotated[Principal, Depends(require_role("admin", "service"))]

@@ -87,6 +87,11 @@ class CommonSettings(BaseSettings):
         description="Failed authentications per client address, and per presented credential, in any "
         "60 s before 429 (counted in Redis, shared by every process). A valid token is never refused.",
     )
+    audit_retention_years: int = Field(
+        default=7, ge=1, le=100,
+        description="Years the audit trail keeps its entries (as invoices); older ones are purged daily.",
+    )
+
     api_docs_enabled: bool | None = Field(
         default=None,
         description="Interactive API docs (/docs, Swagger UI) served from pinned local assets under a strict CSP. "

@@ -11,6 +11,7 @@ from typing import Any
 
 from arq.cron import CronJob
 
+from services.netsugen_booking.audit import tasks as audit_tasks
 from services.netsugen_booking.billing import tasks as billing_tasks
 from services.netsugen_booking.bookings import tasks as bookings_tasks
 from services.netsugen_booking.consultations import tasks as consultations_tasks
@@ -19,6 +20,15 @@ from services.netsugen_booking.kpi_reporting import tasks as kpi_reporting_tasks
 from services.netsugen_booking.programs import tasks as programs_tasks
 from services.netsugen_booking.visits import tasks as visits_tasks
 
-TASK_MODULES: tuple[ModuleType, ...] = (billing_tasks, bookings_tasks, consultations_tasks, frontdesk_common_tasks, kpi_reporting_tasks, programs_tasks, visits_tasks,)
+TASK_MODULES: tuple[ModuleType, ...] = (
+    audit_tasks,
+    billing_tasks,
+    bookings_tasks,
+    consultations_tasks,
+    frontdesk_common_tasks,
+    kpi_reporting_tasks,
+    programs_tasks,
+    visits_tasks,
+)
 FUNCTIONS: list[Any] = [f for m in TASK_MODULES for f in getattr(m, "FUNCTIONS", [])]
 CRON_JOBS: list[CronJob] = [c for m in TASK_MODULES for c in getattr(m, "CRON_JOBS", [])]

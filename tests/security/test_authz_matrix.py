@@ -11,6 +11,11 @@ A new endpoint is covered the moment it exists:
   403/404 (never their data), and the other member's data is unchanged afterwards; aimed at its
   own data, the same operation works (so the refusals are not an artefact of a broken token).
 
+Every role (admin, staff, member, service, coordinator, kpi_editor, accountant, auditor) is walked
+against every operation: each authenticated operation carries the permission its route declares
+(``x-permission``, shared/permissions.py); a role without it gets a 403 problem, a role with it is
+not refused; the README's role table is the same table as the code's ``ROLE_PERMISSIONS``.
+
 Failed authentication is rate-limited per client address and per credential (429 +
 ``Retry-After``; a valid token is always answered), and the check-in per token.
 """
@@ -18,10 +23,12 @@ Failed authentication is rate-limited per client address and per credential (429
 from __future__ import annotations
 
 import fnmatch
+import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,7 +37,9 @@ from fastapi import FastAPI
 
 from services.netsugen_booking.frontdesk_common.clock import get_now
 from services.netsugen_booking.resources.seed import resource_id
+from shared.auth import ROLES, Role
 from shared.jst import JST
+from shared.permissions import ROLE_PERMISSIONS, Permission, allows, roles_with
 from tests.conftest import BOOTSTRAP_TOKEN, TokenFactory, bearer
 from tests.security.openapi_walk import (
     SERVICES,
@@ -72,7 +81,10 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("netsugen_booking", "GET /v1/consultation-slots"): "free consultation slots (no names)",
     ("netsugen_booking", "GET /v1/feeds/events.ics"): "iCalendar feed of public events",
     ("netsugen_booking", "POST /v1/billing/quote"): "price calculator: no stored data",
-    ("netsugen_booking", "GET /frontdesk"): "the front-desk page shell; every API call it makes needs a staff token",
+    (
+        "netsugen_booking",
+        "GET /frontdesk",
+    ): "the front-desk page shell; every API call it makes needs a staff token",
 }
 
 #: Exceptions to the patterns above: these need a token although a PUBLIC pattern covers them.
@@ -151,7 +163,9 @@ ANONYMOUS_BODIES: dict[str, Any] = {
 }
 
 
-async def send(client: httpx.AsyncClient, op: Operation, headers: dict[str, str], **path: str) -> httpx.Response:
+async def send(
+    client: httpx.AsyncClient, op: Operation, headers: dict[str, str], **path: str
+) -> httpx.Response:
     body = ANONYMOUS_BODIES.get(op.key) if not headers and op.key in ANONYMOUS_BODIES else example_body(op)
     kwargs: dict[str, Any] = {"headers": headers}
     if body is not None:
@@ -247,8 +261,12 @@ def ok(r: httpx.Response, what: str) -> dict[str, Any]:
 
 async def _member(client: httpx.AsyncClient, staff: dict[str, str], n: int, kind: str) -> Member:
     body = {
-        "kind": kind, "name": f"認可 テスト{n}", "email": f"authz{n}@example.jp", "language": "ja",
-        "plan": "dropin" if kind == "individual" else "corporate_monthly", "plan_start": "2026-09-01",
+        "kind": kind,
+        "name": f"認可 テスト{n}",
+        "email": f"authz{n}@example.jp",
+        "language": "ja",
+        "plan": "dropin" if kind == "individual" else "corporate_monthly",
+        "plan_start": "2026-09-01",
     }
     m = ok(await client.post("/v1/members", json=body, headers=staff), "create member")
     member = Member(id=m["id"], number=m["member_number"], name=body["name"])
@@ -271,7 +289,12 @@ async def world(
         b = await _member(client, staff, 2, "corporate")
         for m in (a, b):
             if m is b:
-                user = ok(await client.post(f"/v1/members/{m.id}/users", json={"name": "認可 利用者"}, headers=staff), "user")
+                user = ok(
+                    await client.post(
+                        f"/v1/members/{m.id}/users", json={"name": "認可 利用者"}, headers=staff
+                    ),
+                    "user",
+                )
                 m.ids["user_id"] = user["id"]
                 who: dict[str, str] = {"member_id": m.id, "member_user_id": user["id"]}
             else:
@@ -284,43 +307,105 @@ async def world(
             m.ids["visit_id"] = v["id"]
         # October's invoices, issued.
         clock.set(jst(2026, 11, 2, 10, 0))
-        ok(await client.post("/v1/invoice-runs", json={"period": "2026-10", "issue": True}, headers=ADMIN), "invoice run")
+        ok(
+            await client.post("/v1/invoice-runs", json={"period": "2026-10", "issue": True}, headers=ADMIN),
+            "invoice run",
+        )
         for m in (a, b):
-            items = ok(await client.get("/v1/invoices", params={"member_id": m.id}, headers=staff), "invoices")["items"]
+            items = ok(
+                await client.get("/v1/invoices", params={"member_id": m.id}, headers=staff), "invoices"
+            )["items"]
             assert items, f"no invoice for {m.name}"
             m.ids["invoice_id"] = items[0]["id"]
         # December: an event, a booking and a consultation each.
         clock.set(jst(2026, 12, 1, 9, 0))
         event = {
-            "title_ja": "認可テスト", "title_en": "Authz test", "description_ja": "説明", "description_en": "About",
-            "category": "seminar", "resource_id": str(resource_id("event-space")),
-            "start": "2026-12-10T18:00:00+09:00", "end": "2026-12-10T20:00:00+09:00", "capacity": 10,
+            "title_ja": "認可テスト",
+            "title_en": "Authz test",
+            "description_ja": "説明",
+            "description_en": "About",
+            "category": "seminar",
+            "resource_id": str(resource_id("event-space")),
+            "start": "2026-12-10T18:00:00+09:00",
+            "end": "2026-12-10T20:00:00+09:00",
+            "capacity": 10,
             "registration_closes_at": "2026-12-10T12:00:00+09:00",
         }
         program = ok(await client.post("/v1/programs", json=event, headers=staff), "event")
-        coordinator = ok(await client.post("/v1/coordinators", json={
-            "name": "相談 員", "name_en": "Coordinator", "title": "中小企業診断士", "expertise": ["funding"], "bio": "資金",
-        }, headers=staff), "coordinator")
-        ok(await client.post(f"/v1/coordinators/{coordinator['id']}/availability", json={
-            "weekday": 2, "starts_at": "13:00", "ends_at": "17:00", "slot_minutes": 60,
-        }, headers=staff), "window")
-        slots = ok(await client.get("/v1/consultation-slots", params={"coordinator_id": coordinator["id"], "limit": 50}),
-                   "slots")["items"]
+        coordinator = ok(
+            await client.post(
+                "/v1/coordinators",
+                json={
+                    "name": "相談 員",
+                    "name_en": "Coordinator",
+                    "title": "中小企業診断士",
+                    "expertise": ["funding"],
+                    "bio": "資金",
+                },
+                headers=staff,
+            ),
+            "coordinator",
+        )
+        ok(
+            await client.post(
+                f"/v1/coordinators/{coordinator['id']}/availability",
+                json={
+                    "weekday": 2,
+                    "starts_at": "13:00",
+                    "ends_at": "17:00",
+                    "slot_minutes": 60,
+                },
+                headers=staff,
+            ),
+            "window",
+        )
+        slots = ok(
+            await client.get(
+                "/v1/consultation-slots", params={"coordinator_id": coordinator["id"], "limit": 50}
+            ),
+            "slots",
+        )["items"]
         free = [s["id"] for s in slots]
         for i, m in enumerate((a, b)):
-            reg = ok(await client.post(f"/v1/programs/{program['id']}/registrations", json={"member_id": m.id},
-                                       headers=staff), "registration")
+            reg = ok(
+                await client.post(
+                    f"/v1/programs/{program['id']}/registrations", json={"member_id": m.id}, headers=staff
+                ),
+                "registration",
+            )
             m.ids["registration_id"] = reg["id"]
             start = f"2026-12-1{5 + i}T10:00:00+09:00"
-            booking = ok(await client.post("/v1/bookings", json={
-                "resource_id": MEETING_ROOM, "member_id": m.id, "start": start, "end": start.replace("T10", "T11"),
-            }, headers=staff), "booking")
+            booking = ok(
+                await client.post(
+                    "/v1/bookings",
+                    json={
+                        "resource_id": MEETING_ROOM,
+                        "member_id": m.id,
+                        "start": start,
+                        "end": start.replace("T10", "T11"),
+                    },
+                    headers=staff,
+                ),
+                "booking",
+            )
             m.ids["booking_id"] = booking["id"]
-            consultation = ok(await client.post("/v1/consultations", json={
-                "slot_id": free.pop(0), "member_id": m.id, "topic": "資金調達の相談",
-            }, headers=staff), "consultation")
+            consultation = ok(
+                await client.post(
+                    "/v1/consultations",
+                    json={
+                        "slot_id": free.pop(0),
+                        "member_id": m.id,
+                        "topic": "資金調達の相談",
+                    },
+                    headers=staff,
+                ),
+                "consultation",
+            )
             m.ids["consultation_id"] = consultation["id"]
-            ok(await notifier_client.put(f"/v1/preferences/{m.id}", json={"news": False}, headers=staff), "preferences")
+            ok(
+                await notifier_client.put(f"/v1/preferences/{m.id}", json={"news": False}, headers=staff),
+                "preferences",
+            )
             ok(await client.post(f"/v1/feeds/members/{m.id}/token", headers=staff), "feed token")
             m.token = await make_token("member", subject=m.id)
         yield World(a, b, program["id"], free)
@@ -346,8 +431,12 @@ def member_request(op: Operation, world: World, target: Member) -> tuple[str, di
 
 
 def _future_booking(world: World, m: Member) -> dict[str, Any]:
-    return {"resource_id": MEETING_ROOM, "member_id": m.id, "start": "2026-12-22T14:00:00+09:00",
-            "end": "2026-12-22T15:00:00+09:00"}
+    return {
+        "resource_id": MEETING_ROOM,
+        "member_id": m.id,
+        "start": "2026-12-22T14:00:00+09:00",
+        "end": "2026-12-22T15:00:00+09:00",
+    }
 
 
 MEMBER_BODIES: dict[str, Any] = {
@@ -386,10 +475,12 @@ async def _snapshot(clients: dict[str, httpx.AsyncClient], m: Member) -> dict[st
     n, staff = clients["netsugen_booking"], ADMIN
     out: dict[str, Any] = {}
     for name, url in {
-        "visit": f"/v1/visits/{m.ids['visit_id']}", "booking": f"/v1/bookings/{m.ids['booking_id']}",
+        "visit": f"/v1/visits/{m.ids['visit_id']}",
+        "booking": f"/v1/bookings/{m.ids['booking_id']}",
         "consultation": f"/v1/consultations/{m.ids['consultation_id']}",
         "registration": f"/v1/event-registrations/{m.ids['registration_id']}",
-        "invoice": f"/v1/invoices/{m.ids['invoice_id']}", "member": f"/v1/members/{m.id}",
+        "invoice": f"/v1/invoices/{m.ids['invoice_id']}",
+        "member": f"/v1/members/{m.id}",
     }.items():
         r = await n.get(url, headers=staff)
         assert r.status_code == 200, (url, r.text)
@@ -397,7 +488,9 @@ async def _snapshot(clients: dict[str, httpx.AsyncClient], m: Member) -> dict[st
     r = await clients["notifier"].get(f"/v1/preferences/{m.id}", headers=staff)
     out["preferences"] = r.json()
     out["bookings"] = (await n.get("/v1/bookings", params={"member_id": m.id}, headers=staff)).json()
-    out["consultations"] = (await n.get("/v1/consultations", params={"member_id": m.id}, headers=staff)).json()
+    out["consultations"] = (
+        await n.get("/v1/consultations", params={"member_id": m.id}, headers=staff)
+    ).json()
     return out
 
 
@@ -405,7 +498,9 @@ def _mentions(body: str, m: Member) -> bool:
     return m.id in body or m.name in body or m.number in body
 
 
-async def test_member_cannot_reach_another_members_data(clients: dict[str, httpx.AsyncClient], world: World) -> None:
+async def test_member_cannot_reach_another_members_data(
+    clients: dict[str, httpx.AsyncClient], world: World
+) -> None:
     a, b = world.a, world.b
     before = await _snapshot(clients, b)
     wrong = []
@@ -453,13 +548,18 @@ async def test_member_lists_never_show_others(clients: dict[str, httpx.AsyncClie
         assert not _mentions(r.text, b), f"{op}: A's list shows B's data"
 
 
-async def test_member_cannot_register_another_member(netsugen_client: httpx.AsyncClient, world: World) -> None:
+async def test_member_cannot_register_another_member(
+    netsugen_client: httpx.AsyncClient, world: World
+) -> None:
     r = await netsugen_client.post(
-        f"/v1/programs/{world.program_id}/registrations", json={"member_id": world.b.id}, headers=world.a.headers
+        f"/v1/programs/{world.program_id}/registrations",
+        json={"member_id": world.b.id},
+        headers=world.a.headers,
     )
     assert r.status_code in (403, 409), r.text  # 409: B is registered already; never a new registration
     r = await netsugen_client.post(
-        f"/v1/programs/{world.program_id}/registrations", json={"member_id": str(uuid.uuid4())},
+        f"/v1/programs/{world.program_id}/registrations",
+        json={"member_id": str(uuid.uuid4())},
         headers=world.a.headers,
     )
     assert_problem(r, 403, "member registering an unknown other member")
@@ -482,11 +582,14 @@ def _from(app: FastAPI, address: str) -> httpx.AsyncClient:
 async def test_failed_authentication_is_rate_limited_per_client(
     request: pytest.FixtureRequest, clean_db: None, service: str
 ) -> None:
-    app: FastAPI = request.getfixturevalue({"kpi_api": "kpi_app", "netsugen_booking": "netsugen_app",
-                                            "notifier": "notifier_app"}[service])
+    app: FastAPI = request.getfixturevalue(
+        {"kpi_api": "kpi_app", "netsugen_booking": "netsugen_app", "notifier": "notifier_app"}[service]
+    )
     limiter = app.state.auth_limiter
     # Operations that read the token (the KPI reads are public and never look at one).
-    url = {"kpi_api": "/v1/initiatives", "netsugen_booking": "/v1/members", "notifier": "/v1/deliveries"}[service]
+    url = {"kpi_api": "/v1/initiatives", "netsugen_booking": "/v1/members", "notifier": "/v1/deliveries"}[
+        service
+    ]
     method = "POST" if service == "kpi_api" else "GET"
     # Addresses of this run only: the counters live in Redis for a minute.
     run = uuid.uuid4().int
@@ -526,3 +629,105 @@ async def test_check_in_is_rate_limited_per_token(
     assert int(r.headers["retry-after"]) >= 1
     r = await netsugen_client.post("/v1/visits", json={"member_number": "M999999"}, headers=desk)
     assert r.status_code == 404, r.text
+
+
+# ---- every role against the policy table ---------------------------------------------------------
+#: Operations that read a token without requiring one (public with extras for staff, or a member's
+#: feed that also accepts the feed's own token): no ``x-permission``.
+OPTIONAL_TOKEN: set[tuple[str, str]] = {
+    ("netsugen_booking", "GET /v1/programs"),
+    ("netsugen_booking", "GET /v1/programs/{program_id}"),
+    ("netsugen_booking", "GET /v1/coordinators"),
+    ("netsugen_booking", "GET /v1/feeds/members/{member_id}.ics"),
+}
+#: Roles whose allowed reads are narrowed to their own objects (tested with their own data in
+#: tests/security/test_roles.py); here a path naming another's object may be 403.
+SCOPED_PATH_PARAMS = {"coordinator": {"coordinator_id", "consultation_id"}}
+DEPARTMENT = "環境森林部"
+
+
+def readme_role_table() -> dict[str, set[str] | None]:
+    """The README's role table: role → permission values (``None`` for "every permission")."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = text.split("<!-- role-table:start -->")[1].split("<!-- role-table:end -->")[0]
+    table: dict[str, set[str] | None] = {}
+    for line in block.strip().splitlines()[2:]:
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        role = cells[0].strip("`")
+        table[role] = None if cells[2] == "every permission" else set(re.findall(r"`([^`]+)`", cells[2]))
+    return table
+
+
+def test_readme_role_table_is_the_policy() -> None:
+    table = readme_role_table()
+    assert list(table) == list(ROLES)
+    for role in ROLES:
+        expected = {p.value for p in ROLE_PERMISSIONS[role]}
+        if table[role] is None:
+            assert expected == {p.value for p in Permission}, role
+        else:
+            assert table[role] == expected, f"README row of {role} differs from ROLE_PERMISSIONS"
+
+
+def test_every_authenticated_operation_declares_a_permission() -> None:
+    wrong = []
+    for op in all_operations():
+        if public_reason(op) or (op.service, op.key) in OPTIONAL_TOKEN:
+            continue
+        permission = op.spec.get("x-permission")
+        if permission is None:
+            wrong.append(f"{op}: no x-permission (declare require(P.X))")
+        elif op.spec.get("x-roles") != roles_with(Permission(permission)):
+            wrong.append(f"{op}: x-roles {op.spec.get('x-roles')} is not the table's")
+    assert wrong == [], "\n".join(wrong)
+    # The member list above is exactly the operations a member's row allows.
+    member_ops = {
+        (op.service, op.key)
+        for op in all_operations()
+        if "member" in op.spec.get("x-roles", []) and not public_reason(op)
+    }
+    assert member_ops == MEMBER - OPTIONAL_TOKEN
+
+
+async def _role_headers(role: Role, world: World, make_token: TokenFactory) -> dict[str, str]:
+    if role == "member":
+        return world.a.headers
+    subject = {"coordinator": str(uuid.uuid4()), "kpi_editor": DEPARTMENT}.get(role)
+    return bearer(await make_token(role, subject=subject, name=f"matrix {role}"))
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_role_gets_exactly_what_its_row_allows(
+    clients: dict[str, httpx.AsyncClient], world: World, make_token: TokenFactory, role: Role
+) -> None:
+    """For every operation that needs a token: a role without the permission gets a 403 problem
+    (and nothing runs); a role with it is not refused (reads are sent, aimed at member A's data;
+    writes are exercised with real data in tests/security/test_roles.py and the service tests)."""
+    headers = await _role_headers(role, world, make_token)
+    wrong: list[str] = []
+    refused = allowed = 0
+    for op in all_operations():
+        permission = op.spec.get("x-permission")
+        if permission is None:
+            continue
+        may = allows(role, Permission(permission))
+        if may and op.method != "GET":
+            continue
+        if may and set(op.path_params) & SCOPED_PATH_PARAMS.get(role, set()):
+            continue
+        r = await send(clients[op.service], op, headers, **world.a.ids)
+        if not may:
+            refused += 1
+            if r.status_code != 403 or not r.headers["content-type"].startswith("application/problem+json"):
+                wrong.append(f"{op}: {role} lacks {permission} but got {r.status_code} {r.text[:160]}")
+        else:
+            allowed += 1
+            if r.status_code in (401, 403) or r.status_code >= 500:
+                wrong.append(f"{op}: {role} holds {permission} but got {r.status_code} {r.text[:160]}")
+    assert wrong == [], "\n".join(wrong)
+    if role == "admin":
+        assert refused == 0
+    else:
+        assert refused > 0
+    if role != "kpi_editor":  # its only permission is a write
+        assert allowed > 0

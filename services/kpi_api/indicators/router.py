@@ -24,9 +24,10 @@ from services.kpi_api.indicators.schemas import (
 )
 from services.kpi_api.progress.rules import Status
 from services.kpi_api.sdgs.models import SdgTarget
-from shared.auth import AdminPrincipal
+from shared.auth import Principal
 from shared.db import DbSession
 from shared.errors import problem_responses
+from shared.permissions import P, require
 
 router = APIRouter(prefix="/v1/kpis", tags=["indicators"])
 
@@ -131,7 +132,10 @@ async def _detail(session: DbSession, request: Request, indicator_id: str) -> In
     responses=problem_responses(401, 403, 409, 422),
 )
 async def create_indicator(
-    request: Request, session: DbSession, principal: AdminPrincipal, payload: IndicatorCreate
+    request: Request,
+    session: DbSession,
+    principal: Annotated[Principal, require(P.KPI_WRITE)],
+    payload: IndicatorCreate,
 ) -> Response:
     await service.create_indicator(session, payload)
     detail = await _detail(session, request, payload.id)
@@ -151,7 +155,7 @@ async def create_indicator(
 async def update_indicator(
     request: Request,
     session: DbSession,
-    principal: AdminPrincipal,
+    principal: Annotated[Principal, require(P.KPI_WRITE)],
     indicator_id: IndicatorPath,
     payload: IndicatorUpdate,
 ) -> Response:
@@ -167,7 +171,7 @@ async def update_indicator(
     responses=problem_responses(401, 403, 404, 409),
 )
 async def delete_indicator(
-    session: DbSession, principal: AdminPrincipal, indicator_id: IndicatorPath
+    session: DbSession, principal: Annotated[Principal, require(P.KPI_WRITE)], indicator_id: IndicatorPath
 ) -> Response:
     await service.delete_indicator(session, indicator_id)
     return Response(status_code=204)
@@ -218,7 +222,10 @@ async def list_targets(request: Request, session: DbSession, indicator_id: Indic
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def create_target(
-    session: DbSession, principal: AdminPrincipal, indicator_id: IndicatorPath, payload: TargetIn
+    session: DbSession,
+    principal: Annotated[Principal, require(P.KPI_WRITE)],
+    indicator_id: IndicatorPath,
+    payload: TargetIn,
 ) -> Response:
     target, _ = await service.create_target(session, indicator_id, payload)
     return json_response(
@@ -236,7 +243,7 @@ async def create_target(
 )
 async def replace_target(
     session: DbSession,
-    principal: AdminPrincipal,
+    principal: Annotated[Principal, require(P.KPI_WRITE)],
     indicator_id: IndicatorPath,
     target_id: int,
     payload: TargetIn,
@@ -252,7 +259,10 @@ async def replace_target(
     responses=problem_responses(401, 403, 404),
 )
 async def delete_target(
-    session: DbSession, principal: AdminPrincipal, indicator_id: IndicatorPath, target_id: int
+    session: DbSession,
+    principal: Annotated[Principal, require(P.KPI_WRITE)],
+    indicator_id: IndicatorPath,
+    target_id: int,
 ) -> Response:
     await service.delete_target(session, indicator_id, target_id)
     return Response(status_code=204)

@@ -30,9 +30,10 @@ from services.kpi_api.initiatives.schemas import (
     InitiativePage,
     InitiativeUpdate,
 )
-from shared.auth import AdminPrincipal
+from shared.auth import Principal
 from shared.db import DbSession
 from shared.errors import NotFound, problem_responses
+from shared.permissions import P, require
 
 router = APIRouter(prefix="/v1/initiatives", tags=["initiatives"])
 
@@ -188,7 +189,10 @@ async def _replace_kpis(session: AsyncSession, initiative_id: str, kpis: Sequenc
     responses=problem_responses(401, 403, 409, 422),
 )
 async def create_initiative(
-    request: Request, session: DbSession, principal: AdminPrincipal, payload: InitiativeCreate
+    request: Request,
+    session: DbSession,
+    principal: Annotated[Principal, require(P.KPI_WRITE)],
+    payload: InitiativeCreate,
 ) -> Response:
     await _check_kpis(session, payload.kpis)
     statement = (
@@ -223,7 +227,7 @@ async def create_initiative(
 async def update_initiative(
     request: Request,
     session: DbSession,
-    principal: AdminPrincipal,
+    principal: Annotated[Principal, require(P.KPI_WRITE)],
     initiative_id: InitiativePath,
     payload: InitiativeUpdate,
 ) -> Response:
@@ -252,7 +256,7 @@ async def update_initiative(
     responses=problem_responses(401, 403, 404),
 )
 async def delete_initiative(
-    session: DbSession, principal: AdminPrincipal, initiative_id: InitiativePath
+    session: DbSession, principal: Annotated[Principal, require(P.KPI_WRITE)], initiative_id: InitiativePath
 ) -> Response:
     result = await session.execute(
         delete(Initiative).where(Initiative.id == initiative_id).returning(Initiative.id)

@@ -18,9 +18,10 @@ from services.kpi_api.observations.schemas import (
     ObservationPage,
     ObservationRecorded,
 )
-from shared.auth import ServiceOrAdmin
+from shared.auth import Principal
 from shared.db import DbSession
 from shared.errors import Unprocessable, problem_responses
+from shared.permissions import P, require
 
 router = APIRouter(prefix="/v1", tags=["observations"])
 
@@ -72,7 +73,7 @@ async def list_observations(
 async def record_observation(
     request: Request,
     session: DbSession,
-    principal: ServiceOrAdmin,
+    principal: Annotated[Principal, require(P.OBSERVATIONS_WRITE)],
     indicator_id: IndicatorPath,
     payload: ObservationIn,
 ) -> Response:
@@ -147,7 +148,9 @@ async def _csv_bytes(request: Request) -> bytes:
     },
     responses=problem_responses(401, 403, 413, 422),
 )
-async def import_observations(request: Request, session: DbSession, principal: ServiceOrAdmin) -> Response:
+async def import_observations(
+    request: Request, session: DbSession, principal: Annotated[Principal, require(P.OBSERVATIONS_WRITE)]
+) -> Response:
     data = await _csv_bytes(request)
     result = await csv_import.import_observations(session, data, principal, language(request))
     return json_response(result)

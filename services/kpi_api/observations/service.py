@@ -36,11 +36,13 @@ from services.kpi_api.observations.models import Observation, ObservationRevisio
 from services.kpi_api.observations.schemas import ObservationIn, ObservationOut, Outcome, RevisionOut
 from services.kpi_api.progress.models import IndicatorProgress
 from services.kpi_api.progress.service import StatusChange, refresh_progress
+from shared.audit import record_audit_many
 from shared.auth import Principal
 from shared.errors import Unprocessable
 from shared.events import EventData, KpiObservationRecorded, make_event
 from shared.logging import request_id_var
 from shared.outbox import emit
+from shared.permissions import authorize_indicators
 
 # Core tables: bulk writes go through executemany (insertmanyvalues), without ORM overhead.
 OBSERVATION = typing_cast(Table, Observation.__table__)
@@ -241,6 +243,7 @@ async def apply_writes(
     principal: Principal,
 ) -> list[tuple[Outcome, uuid.UUID]]:
     """Write validated values (conflicts already refused). Returns each write's outcome and observation id."""
+    await authorize_indicators(session, principal, [write.indicator_id for write, _ in writes])
     outcomes: list[tuple[Outcome, uuid.UUID]] = []
     new_observations: list[dict[str, Any]] = []
     corrections: list[dict[str, Any]] = []
@@ -297,6 +300,25 @@ async def apply_writes(
         )
     if revisions:
         await session.execute(REVISION.insert(), revisions)
+    await record_audit_many(
+        session,
+        changes=[
+            (
+                "kpi.observation",
+                observation_id,
+                None if current is None else {"value": current.value, "revision": current.revision},
+                {
+                    "indicator_id": write.indicator_id,
+                    "fiscal_year": write.fiscal_year,
+                    "breakdown": write.breakdown,
+                    "value": write.value,
+                    "revision": 1 if current is None else current.revision + 1,
+                },
+            )
+            for (write, current), (outcome, observation_id) in zip(writes, outcomes, strict=True)
+            if outcome != "unchanged"
+        ],
+    )
     await emit_all(
         session,
         [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from services.kpi_api.core.http import language
@@ -12,13 +12,14 @@ from services.kpi_api.core.vocab import Language
 from services.kpi_api.reports.html import PAGE_CSP, render_report
 from services.kpi_api.reports.service import FIRST_REPORT_FISCAL_YEAR, LAST_REPORT_FISCAL_YEAR, build_report
 from services.kpi_api.reports.xlsx import XLSX_MEDIA_TYPE, build_workbook
-from shared.auth import Principal, require_role
+from shared.auth import Principal
 from shared.db import DbSession
 from shared.errors import problem_responses
+from shared.permissions import P, require
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
-ReportReader = Annotated[Principal, Depends(require_role("admin", "auditor"))]
+ReportReader = Annotated[Principal, require(P.KPI_PROGRESS_REPORT)]
 FiscalYear = Annotated[
     int,
     Query(

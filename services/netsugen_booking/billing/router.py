@@ -38,10 +38,11 @@ from services.netsugen_booking.frontdesk_common.pagination import (
     encode_cursor,
 )
 from services.netsugen_booking.settings import NetsugenSettings
-from shared.auth import AdminPrincipal, Principal, StaffPrincipal, require_role
+from shared.auth import Principal, require_role
 from shared.db import DbSession
 from shared.errors import problem_responses
 from shared.jst import jst_date
+from shared.permissions import P, require
 
 router = APIRouter(prefix="/v1", tags=["billing"])
 
@@ -99,7 +100,7 @@ def _run_out(run: InvoiceRun) -> InvoiceRunOut:
     responses=problem_responses(401, 403, 422),
 )
 async def create_invoice_run(
-    body: InvoiceRunCreate, session: DbSession, principal: AdminPrincipal, settings: Settings, now: Now
+    body: InvoiceRunCreate, session: DbSession, principal: Annotated[Principal, require(P.INVOICE_RUN)], settings: Settings, now: Now
 ) -> InvoiceRunOut:
     run = await run_invoices(
         session, settings, period=Period.parse(body.period), trigger="api", requested_by=principal.name,
@@ -117,7 +118,7 @@ async def create_invoice_run(
 )
 async def list_invoice_runs(
     session: DbSession,
-    principal: StaffPrincipal,
+    principal: Annotated[Principal, require(P.BILLING_REPORTS)],
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> InvoiceRunList:
@@ -151,7 +152,7 @@ async def list_invoice_runs(
 )
 async def list_invoices(
     session: DbSession,
-    principal: InvoiceReader,
+    principal: Annotated[Principal, require(P.BILLING_READ)],
     member_id: uuid.UUID | None = None,
     period: Annotated[str | None, Query(pattern=PERIOD_PATTERN, max_length=7)] = None,
     status: InvoiceStatus | None = None,
@@ -174,7 +175,7 @@ async def list_invoices(
 )
 async def overdue(
     session: DbSession,
-    principal: StaffPrincipal,
+    principal: Annotated[Principal, require(P.BILLING_REPORTS)],
     now: Now,
     as_of: Annotated[date | None, Query(description="Default: today (JST).")] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
@@ -194,7 +195,7 @@ async def overdue(
 )
 async def export_csv(
     request: Request,
-    principal: StaffPrincipal,
+    principal: Annotated[Principal, require(P.BILLING_EXPORT)],
     date_from: Annotated[date, Query(alias="from")],
     date_to: Annotated[date, Query(alias="to")],
 ) -> StreamingResponse:
@@ -213,7 +214,7 @@ async def export_csv(
     response_model=InvoiceOut,
     responses=problem_responses(401, 403, 404),
 )
-async def get_invoice(invoice_id: uuid.UUID, session: DbSession, principal: InvoiceReader) -> InvoiceOut:
+async def get_invoice(invoice_id: uuid.UUID, session: DbSession, principal: Annotated[Principal, require(P.BILLING_READ)]) -> InvoiceOut:
     return await service.invoice_detail(session, invoice_id, principal)
 
 
@@ -229,7 +230,7 @@ async def get_invoice(invoice_id: uuid.UUID, session: DbSession, principal: Invo
     responses={200: {"content": {"text/html": {}}, "description": "HTML"}, **problem_responses(401, 403, 404)},
 )
 async def invoice_document(
-    invoice_id: uuid.UUID, session: DbSession, principal: InvoiceReader, settings: Settings
+    invoice_id: uuid.UUID, session: DbSession, principal: Annotated[Principal, require(P.BILLING_READ)], settings: Settings
 ) -> HTMLResponse:
     html = await service.render_document(session, invoice_id, principal, settings)
     return HTMLResponse(html)
@@ -242,7 +243,7 @@ async def invoice_document(
     responses=problem_responses(401, 403, 404, 409),
 )
 async def issue_invoice(
-    invoice_id: uuid.UUID, session: DbSession, principal: StaffPrincipal, settings: Settings, now: Now
+    invoice_id: uuid.UUID, session: DbSession, principal: Annotated[Principal, require(P.INVOICE_ISSUE)], settings: Settings, now: Now
 ) -> InvoiceOut:
     return await service.issue_invoice(session, settings, invoice_id, issue_date=jst_date(now))
 
@@ -256,7 +257,7 @@ async def issue_invoice(
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def record_payment(
-    invoice_id: uuid.UUID, body: PaymentCreate, session: DbSession, principal: StaffPrincipal
+    invoice_id: uuid.UUID, body: PaymentCreate, session: DbSession, principal: Annotated[Principal, require(P.PAYMENTS_WRITE)]
 ) -> PaymentResult:
     return await service.record_payment(session, invoice_id, body, principal)
 
@@ -274,7 +275,7 @@ async def record_payment(
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def create_credit_note(
-    invoice_id: uuid.UUID, body: CreditNoteCreate, session: DbSession, principal: StaffPrincipal,
+    invoice_id: uuid.UUID, body: CreditNoteCreate, session: DbSession, principal: Annotated[Principal, require(P.CREDIT_NOTES_WRITE)],
     settings: Settings, now: Now,
 ) -> InvoiceOut:
     return await service.create_credit_note(session, settings, invoice_id, body, principal, issue_date=jst_date(now))

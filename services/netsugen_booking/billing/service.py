@@ -75,6 +75,7 @@ from services.netsugen_booking.db import outbox
 from services.netsugen_booking.frontdesk_common.pagination import InvalidCursor, decode_cursor, encode_cursor
 from services.netsugen_booking.members.models import Member, MemberUser
 from services.netsugen_booking.settings import NetsugenSettings
+from shared.audit import record_audit_many
 from shared.auth import Principal
 from shared.csvsafe import CsvWriter
 from shared.db import transaction_driver
@@ -231,6 +232,9 @@ async def issue_drafts(
         )
     ).all()
     issued = [(row.id, row.member_id) for row in rows]
+    await record_audit_many(  # Core statement: the audit trail is told explicitly (shared/audit.py)
+        session, changes=[("netsugen.invoice", i, {"status": "draft"}, {"status": "issued"}) for i, _ in issued]
+    )
     if len(issued) == 1:
         await emit(session, outbox, InvoiceIssued(member_id=issued[0][1], invoice_id=issued[0][0]))
     else:

@@ -22,9 +22,10 @@ from services.netsugen_booking.frontdesk_common.clock import Now
 from services.netsugen_booking.frontdesk_common.language import request_language
 from services.netsugen_booking.frontdesk_common.pagination import DEFAULT_LIMIT, Cursor, Limit
 from services.netsugen_booking.settings import NetsugenSettings
-from shared.auth import MemberOrStaff
+from shared.auth import Principal
 from shared.db import DbSession
 from shared.errors import problem_responses
+from shared.permissions import P, require
 
 router = APIRouter(prefix="/v1/bookings", tags=["bookings"])
 
@@ -52,7 +53,7 @@ def _out(request: Request, booking: Booking) -> BookingOut:
     responses=problem_responses(401, 403, 409, 422),
 )
 async def create_booking(
-    body: BookingCreate, request: Request, session: DbSession, now: Now, principal: MemberOrStaff
+    body: BookingCreate, request: Request, session: DbSession, now: Now, principal: Annotated[Principal, require(P.BOOKINGS_WRITE)]
 ) -> BookingOut:
     ensure_can_act_for(principal, body.member_id)
     booking = await service.create_booking(
@@ -77,7 +78,7 @@ async def create_booking(
 async def list_bookings(
     request: Request,
     session: DbSession,
-    principal: MemberOrStaff,
+    principal: Annotated[Principal, require(P.BOOKINGS_READ)],
     member_id: uuid.UUID | None = None,
     resource_id: uuid.UUID | None = None,
     booking_status: Annotated[BookingStatus | None, Query(alias="status")] = None,
@@ -86,7 +87,7 @@ async def list_bookings(
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> BookingList:
-    if not principal.is_staff:
+    if not principal.sees_every_member:
         own = member_subject(principal)
         if member_id is not None:
             ensure_can_act_for(principal, member_id)
@@ -105,7 +106,7 @@ async def list_bookings(
     responses=problem_responses(401, 403, 404),
 )
 async def get_booking(
-    booking_id: uuid.UUID, request: Request, session: DbSession, principal: MemberOrStaff
+    booking_id: uuid.UUID, request: Request, session: DbSession, principal: Annotated[Principal, require(P.BOOKINGS_READ)]
 ) -> BookingOut:
     return _out(request, await service.get_booking(session, booking_id, principal))
 
@@ -126,7 +127,7 @@ async def cancel_booking(
     request: Request,
     session: DbSession,
     now: Now,
-    principal: MemberOrStaff,
+    principal: Annotated[Principal, require(P.BOOKINGS_WRITE)],
     body: BookingCancel | None = None,
 ) -> BookingOut:
     body = body or BookingCancel()

@@ -25,10 +25,11 @@ from services.netsugen_booking.calendar.schemas import (
 )
 from services.netsugen_booking.frontdesk_common.clock import Now
 from services.netsugen_booking.frontdesk_common.language import request_language
-from shared.auth import AdminPrincipal, StaffPrincipal
+from shared.auth import Principal
 from shared.db import DbSession
 from shared.errors import problem_responses
 from shared.jst import jst_date
+from shared.permissions import P, require
 
 router = APIRouter(prefix="/v1/calendar", tags=["calendar"])
 
@@ -65,7 +66,7 @@ async def get_calendar(
     description="Staff. Closures overlapping `from`..`to` (all when omitted), by start date.",
     responses=problem_responses(401, 403),
 )
-async def list_closures(session: DbSession, _: StaffPrincipal, from_: FromDate = None, to: ToDate = None) -> ClosureList:
+async def list_closures(session: DbSession, _: Annotated[Principal, require(P.CALENDAR_READ)], from_: FromDate = None, to: ToDate = None) -> ClosureList:
     stmt = select(CalendarClosure).order_by(CalendarClosure.start_date, CalendarClosure.created_at)
     if from_ is not None:
         stmt = stmt.where(CalendarClosure.end_date >= from_)
@@ -81,7 +82,7 @@ async def list_closures(session: DbSession, _: StaffPrincipal, from_: FromDate =
     description="Admin. The space is closed on every day of the range (year-end break, maintenance …).",
     responses=problem_responses(401, 403),
 )
-async def add_closure(body: ClosureCreate, session: DbSession, principal: AdminPrincipal) -> ClosureOut:
+async def add_closure(body: ClosureCreate, session: DbSession, principal: Annotated[Principal, require(P.CALENDAR_WRITE)]) -> ClosureOut:
     row = await service.add_closure(
         session, start=body.start_date, end=body.end_date or body.start_date, reason_ja=body.reason_ja,
         reason_en=body.reason_en or body.reason_ja, created_by=principal.name,
@@ -93,7 +94,7 @@ async def add_closure(body: ClosureCreate, session: DbSession, principal: AdminP
     "/closures/{closure_id}", summary="Read a closure", description="Staff.",
     responses=problem_responses(401, 403, 404),
 )
-async def get_closure(closure_id: uuid.UUID, session: DbSession, _: StaffPrincipal) -> ClosureOut:
+async def get_closure(closure_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.CALENDAR_READ)]) -> ClosureOut:
     return ClosureOut.of(await service.get_closure(session, closure_id))
 
 
@@ -102,7 +103,7 @@ async def get_closure(closure_id: uuid.UUID, session: DbSession, _: StaffPrincip
     responses=problem_responses(401, 403, 404),
 )
 async def update_closure(
-    closure_id: uuid.UUID, body: ClosureUpdate, session: DbSession, _: AdminPrincipal
+    closure_id: uuid.UUID, body: ClosureUpdate, session: DbSession, _: Annotated[Principal, require(P.CALENDAR_WRITE)]
 ) -> ClosureOut:
     row = await service.get_closure(session, closure_id)
     start = body.start_date or row.start_date
@@ -121,7 +122,7 @@ async def update_closure(
     "/closures/{closure_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a closure",
     description="Admin.", responses=problem_responses(401, 403, 404),
 )
-async def delete_closure(closure_id: uuid.UUID, session: DbSession, _: AdminPrincipal) -> Response:
+async def delete_closure(closure_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.CALENDAR_WRITE)]) -> Response:
     await session.delete(await service.get_closure(session, closure_id))
     await session.flush()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -135,7 +136,7 @@ async def delete_closure(closure_id: uuid.UUID, session: DbSession, _: AdminPrin
     responses=problem_responses(401, 403),
 )
 async def list_special_hours(
-    session: DbSession, _: StaffPrincipal, from_: FromDate = None, to: ToDate = None
+    session: DbSession, _: Annotated[Principal, require(P.CALENDAR_READ)], from_: FromDate = None, to: ToDate = None
 ) -> SpecialHoursList:
     stmt = select(CalendarSpecialHours).order_by(CalendarSpecialHours.start_date)
     if from_ is not None:
@@ -156,7 +157,7 @@ async def list_special_hours(
     responses=problem_responses(401, 403, 409),
 )
 async def add_special_hours(
-    body: SpecialHoursCreate, session: DbSession, principal: AdminPrincipal
+    body: SpecialHoursCreate, session: DbSession, principal: Annotated[Principal, require(P.CALENDAR_WRITE)]
 ) -> SpecialHoursOut:
     row = await service.add_special_hours(
         session, start=body.start_date, end=body.end_date or body.start_date, opens_at=body.opens_at,
@@ -170,7 +171,7 @@ async def add_special_hours(
     "/special-hours/{sh_id}", summary="Read special hours", description="Staff.",
     responses=problem_responses(401, 403, 404),
 )
-async def get_special_hours(sh_id: uuid.UUID, session: DbSession, _: StaffPrincipal) -> SpecialHoursOut:
+async def get_special_hours(sh_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.CALENDAR_READ)]) -> SpecialHoursOut:
     return SpecialHoursOut.of(await service.get_special_hours(session, sh_id))
 
 
@@ -179,7 +180,7 @@ async def get_special_hours(sh_id: uuid.UUID, session: DbSession, _: StaffPrinci
     responses=problem_responses(401, 403, 404, 409),
 )
 async def update_special_hours(
-    sh_id: uuid.UUID, body: SpecialHoursUpdate, session: DbSession, _: AdminPrincipal
+    sh_id: uuid.UUID, body: SpecialHoursUpdate, session: DbSession, _: Annotated[Principal, require(P.CALENDAR_WRITE)]
 ) -> SpecialHoursOut:
     row = await service.get_special_hours(session, sh_id)
     start = body.start_date or row.start_date
@@ -204,7 +205,7 @@ async def update_special_hours(
     "/special-hours/{sh_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete special hours",
     description="Admin.", responses=problem_responses(401, 403, 404),
 )
-async def delete_special_hours(sh_id: uuid.UUID, session: DbSession, _: AdminPrincipal) -> Response:
+async def delete_special_hours(sh_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.CALENDAR_WRITE)]) -> Response:
     await session.delete(await service.get_special_hours(session, sh_id))
     await session.flush()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

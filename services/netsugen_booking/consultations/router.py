@@ -32,9 +32,10 @@ from services.netsugen_booking.consultations.schemas import (
 from services.netsugen_booking.frontdesk_common.clock import Now
 from services.netsugen_booking.frontdesk_common.pagination import DEFAULT_LIMIT, Cursor, Limit
 from services.netsugen_booking.settings import NetsugenSettings
-from shared.auth import MemberOrStaff, OptionalPrincipal, StaffPrincipal
+from shared.auth import OptionalPrincipal, Principal
 from shared.db import DbSession
 from shared.errors import problem_responses
+from shared.permissions import P, coordinator_scope, require
 
 router = APIRouter(tags=["consultations"])
 
@@ -51,7 +52,7 @@ def _settings(request: Request) -> NetsugenSettings:
     description="Staff. Name, title and areas of expertise (e.g. accounting, sme_management, funding).",
     responses=problem_responses(401, 403),
 )
-async def create_coordinator(body: CoordinatorCreate, session: DbSession, now: Now, _: StaffPrincipal) -> CoordinatorOut:
+async def create_coordinator(body: CoordinatorCreate, session: DbSession, now: Now, _: Annotated[Principal, require(P.COORDINATORS_WRITE)]) -> CoordinatorOut:
     coordinator = await service.create_coordinator(session, body, now=now)
     return CoordinatorOut.of(coordinator, [])
 
@@ -91,7 +92,7 @@ async def get_coordinator(coordinator_id: uuid.UUID, session: DbSession) -> Coor
     responses=problem_responses(401, 403, 404),
 )
 async def update_coordinator(
-    coordinator_id: uuid.UUID, body: CoordinatorUpdate, session: DbSession, _: StaffPrincipal
+    coordinator_id: uuid.UUID, body: CoordinatorUpdate, session: DbSession, _: Annotated[Principal, require(P.COORDINATOR_SCHEDULE)]
 ) -> CoordinatorOut:
     coordinator = await service.get_coordinator(session, coordinator_id, for_update=True)
     await service.update_coordinator(session, coordinator, body)
@@ -115,7 +116,7 @@ async def add_availability(
     request: Request,
     session: DbSession,
     now: Now,
-    _: StaffPrincipal,
+    _: Annotated[Principal, require(P.COORDINATOR_SCHEDULE)],
 ) -> AvailabilityCreated:
     coordinator = await service.get_coordinator(session, coordinator_id, for_update=True)
     window = await service.add_window(session, coordinator, body, now=now)
@@ -133,7 +134,7 @@ async def add_availability(
     responses=problem_responses(401, 403, 404),
 )
 async def remove_availability(
-    coordinator_id: uuid.UUID, window_id: uuid.UUID, session: DbSession, now: Now, _: StaffPrincipal
+    coordinator_id: uuid.UUID, window_id: uuid.UUID, session: DbSession, now: Now, _: Annotated[Principal, require(P.COORDINATOR_SCHEDULE)]
 ) -> Response:
     await service.remove_window(session, coordinator_id, window_id, now=now)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -145,7 +146,7 @@ async def remove_availability(
     description="Staff. Idempotent; the scheduler does the same every hour.",
     responses=problem_responses(401, 403),
 )
-async def generate_slots(body: SlotGenerate, session: DbSession, now: Now, _: StaffPrincipal) -> SlotGenerated:
+async def generate_slots(body: SlotGenerate, session: DbSession, now: Now, _: Annotated[Principal, require(P.COORDINATORS_WRITE)]) -> SlotGenerated:
     return SlotGenerated(slots_created=await service.generate_slots(session, now=now, days=body.days))
 
 
@@ -183,7 +184,7 @@ async def list_slots(
     responses=problem_responses(401, 403, 409, 422),
 )
 async def book_consultation(
-    body: ConsultationCreate, session: DbSession, now: Now, principal: MemberOrStaff
+    body: ConsultationCreate, session: DbSession, now: Now, principal: Annotated[Principal, require(P.CONSULTATIONS_BOOK)]
 ) -> ConsultationOut:
     ensure_can_act_for(principal, body.member_id)
     consultation, slot = await service.book(
@@ -200,17 +201,18 @@ async def book_consultation(
 )
 async def list_consultations(
     session: DbSession,
-    principal: MemberOrStaff,
+    principal: Annotated[Principal, require(P.CONSULTATIONS_READ)],
     member_id: uuid.UUID | None = None,
     coordinator_id: uuid.UUID | None = None,
     consultation_status: Annotated[ConsultationStatus | None, Query(alias="status")] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> ConsultationList:
-    if not principal.is_staff:
+    if not principal.sees_every_member:
         if member_id is not None:
             ensure_can_act_for(principal, member_id)
         member_id = member_subject(principal)
+    coordinator_id = coordinator_scope(principal, coordinator_id)
     items, next_cursor = await service.list_consultations(
         session, member_id=member_id, coordinator_id=coordinator_id, status=consultation_status,
         limit=limit, cursor=cursor,
@@ -226,7 +228,7 @@ async def list_consultations(
     description="Staff, or the member whose consultation it is (without the coordinator's note).",
     responses=problem_responses(401, 403, 404),
 )
-async def get_consultation(consultation_id: uuid.UUID, session: DbSession, principal: MemberOrStaff) -> ConsultationOut:
+async def get_consultation(consultation_id: uuid.UUID, session: DbSession, principal: Annotated[Principal, require(P.CONSULTATIONS_READ)]) -> ConsultationOut:
     consultation, slot = await service.get_consultation(session, consultation_id, principal)
     return ConsultationOut.of(consultation, slot, show_note=principal.is_staff)
 
@@ -245,7 +247,7 @@ async def cancel_consultation(
     request: Request,
     session: DbSession,
     now: Now,
-    principal: MemberOrStaff,
+    principal: Annotated[Principal, require(P.CONSULTATIONS_CANCEL)],
     body: ConsultationCancel | None = None,
 ) -> ConsultationOut:
     consultation, slot = await service.cancel(
@@ -267,7 +269,7 @@ async def cancel_consultation(
     responses=problem_responses(401, 403, 404, 409),
 )
 async def record_consultation(
-    consultation_id: uuid.UUID, body: ConsultationRecord, session: DbSession, now: Now, principal: StaffPrincipal
+    consultation_id: uuid.UUID, body: ConsultationRecord, session: DbSession, now: Now, principal: Annotated[Principal, require(P.CONSULTATIONS_RECORD)]
 ) -> ConsultationOut:
     consultation, slot = await service.record(
         session, consultation_id, note=body.note, outcome=body.outcome, principal=principal, now=now

@@ -19,9 +19,10 @@ from services.netsugen_booking.feeds import service
 from services.netsugen_booking.feeds.schemas import FeedToken
 from services.netsugen_booking.frontdesk_common.clock import Now
 from services.netsugen_booking.members.models import Member
-from shared.auth import MemberOrStaff, OptionalPrincipal
+from shared.auth import OptionalPrincipal, Principal
 from shared.db import DbSession
 from shared.errors import NotFound, Unauthorized, problem_responses
+from shared.permissions import P, require
 
 router = APIRouter(prefix="/v1/feeds", tags=["calendar feeds"])
 
@@ -105,7 +106,7 @@ async def member_feed(
     responses=problem_responses(401, 403, 422),
 )
 async def make_feed_token(
-    member_id: uuid.UUID, request: Request, session: DbSession, now: Now, principal: MemberOrStaff
+    member_id: uuid.UUID, request: Request, session: DbSession, now: Now, principal: Annotated[Principal, require(P.FEEDS_MEMBER)]
 ) -> FeedToken:
     ensure_can_act_for(principal, member_id)
     if await session.get(Member, member_id) is None:

@@ -11,9 +11,10 @@ from services.netsugen_booking.bookings.service import time_id_cursor
 from services.netsugen_booking.frontdesk_common.pagination import DEFAULT_LIMIT, Cursor, Limit, encode_cursor
 from services.netsugen_booking.kpi_reporting.models import KpiReport
 from services.netsugen_booking.kpi_reporting.schemas import KpiReportList, KpiReportOut
-from shared.auth import StaffPrincipal
+from shared.auth import Principal
 from shared.db import DbSession
 from shared.errors import problem_responses
+from shared.permissions import P, require
 
 router = APIRouter(prefix="/v1/kpi-reports", tags=["kpi reporting"])
 
@@ -30,7 +31,7 @@ router = APIRouter(prefix="/v1/kpi-reports", tags=["kpi reporting"])
 )
 async def list_reports(
     session: DbSession,
-    _: StaffPrincipal,
+    _: Annotated[Principal, require(P.KPI_REPORTS_READ)],
     report_status: Annotated[Literal["pending", "sent"] | None, Query(alias="status")] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,

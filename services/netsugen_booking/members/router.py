@@ -42,10 +42,11 @@ from services.netsugen_booking.members.schemas import (
     PlanHistory,
     StatusChange,
 )
-from shared.auth import MemberOrStaff, Principal, ServiceOrStaff, StaffPrincipal
+from shared.auth import Principal
 from shared.db import DbSession
 from shared.errors import Forbidden, problem_responses
 from shared.jst import jst_date
+from shared.permissions import P, require
 
 router = APIRouter(prefix="/v1/members", tags=["members"])
 
@@ -77,7 +78,7 @@ async def _out(session: DbSession, member: Member, now: datetime) -> MemberOut:
 async def create_member(
     body: MemberCreate,
     session: DbSession,
-    principal: StaffPrincipal,
+    principal: Annotated[Principal, require(P.MEMBERS_WRITE)],
     now: Now,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> MemberCreated | JSONResponse:
@@ -108,7 +109,7 @@ async def create_member(
 )
 async def list_members(
     session: DbSession,
-    _: StaffPrincipal,
+    _: Annotated[Principal, require(P.MEMBERS_LIST)],
     now: Now,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
@@ -142,7 +143,7 @@ async def list_members(
     description="Staff, or the member itself with a `member` token.",
     responses=problem_responses(401, 403, 404),
 )
-async def get_member(member_id: uuid.UUID, session: DbSession, principal: MemberOrStaff, now: Now) -> MemberOut:
+async def get_member(member_id: uuid.UUID, session: DbSession, principal: Annotated[Principal, require(P.MEMBER_NAMES_READ)], now: Now) -> MemberOut:
     ensure_own(principal, member_id)
     return await _out(session, await service.get_member(session, member_id), now)
 
@@ -154,7 +155,7 @@ async def get_member(member_id: uuid.UUID, session: DbSession, principal: Member
     responses=problem_responses(401, 403, 404),
 )
 async def update_member(
-    member_id: uuid.UUID, body: MemberUpdate, session: DbSession, _: StaffPrincipal, now: Now
+    member_id: uuid.UUID, body: MemberUpdate, session: DbSession, _: Annotated[Principal, require(P.MEMBERS_WRITE)], now: Now
 ) -> MemberOut:
     member = await service.get_member(session, member_id, for_update=True)
     changes = body.model_dump(exclude_unset=True)
@@ -173,7 +174,7 @@ async def update_member(
     ),
     responses=problem_responses(401, 403, 404, 410),
 )
-async def get_contact(member_id: uuid.UUID, session: DbSession, _: ServiceOrStaff) -> MemberContact:
+async def get_contact(member_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.MEMBERS_CONTACT)]) -> MemberContact:
     member = service.contact_of(await service.get_member(session, member_id))
     return MemberContact(
         member_id=member.id, name=member.name, email=member.email,
@@ -189,7 +190,7 @@ async def get_contact(member_id: uuid.UUID, session: DbSession, _: ServiceOrStaf
     responses=problem_responses(401, 403, 404),
 )
 async def suspend_member(
-    member_id: uuid.UUID, body: StatusChange, session: DbSession, _: StaffPrincipal, now: Now
+    member_id: uuid.UUID, body: StatusChange, session: DbSession, _: Annotated[Principal, require(P.MEMBERS_WRITE)], now: Now
 ) -> MemberOut:
     member = await service.get_member(session, member_id, for_update=True)
     return await _out(session, await service.suspend(session, member, body.reason), now)
@@ -201,7 +202,7 @@ async def suspend_member(
     description="Staff. 409 `member-not-suspended` when the member is not suspended.",
     responses=problem_responses(401, 403, 404, 409),
 )
-async def reactivate_member(member_id: uuid.UUID, session: DbSession, _: StaffPrincipal, now: Now) -> MemberOut:
+async def reactivate_member(member_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.MEMBERS_WRITE)], now: Now) -> MemberOut:
     member = await service.get_member(session, member_id, for_update=True)
     return await _out(session, await service.reactivate(session, member), now)
 
@@ -217,7 +218,7 @@ async def reactivate_member(member_id: uuid.UUID, session: DbSession, _: StaffPr
     responses=problem_responses(401, 403, 404, 409),
 )
 async def leave_member(
-    member_id: uuid.UUID, body: StatusChange, session: DbSession, _: StaffPrincipal, now: Now
+    member_id: uuid.UUID, body: StatusChange, session: DbSession, _: Annotated[Principal, require(P.MEMBERS_WRITE)], now: Now
 ) -> MemberOut:
     member = await service.get_member(session, member_id, for_update=True)
     await service.leave(session, member, reason=body.reason, now=now, today=jst_date(now))
@@ -230,7 +231,7 @@ async def leave_member(
     description="Staff, or the member itself. Every assignment, oldest first; `end_date` is inclusive.",
     responses=problem_responses(401, 403, 404),
 )
-async def get_plan_history(member_id: uuid.UUID, session: DbSession, principal: MemberOrStaff) -> PlanHistory:
+async def get_plan_history(member_id: uuid.UUID, session: DbSession, principal: Annotated[Principal, require(P.MEMBERS_READ)]) -> PlanHistory:
     ensure_own(principal, member_id)
     await service.get_member(session, member_id)
     rows = await service.plan_history(session, member_id)
@@ -249,7 +250,7 @@ async def get_plan_history(member_id: uuid.UUID, session: DbSession, principal: 
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def change_plan(
-    member_id: uuid.UUID, body: PlanChange, session: DbSession, principal: StaffPrincipal, now: Now
+    member_id: uuid.UUID, body: PlanChange, session: DbSession, principal: Annotated[Principal, require(P.MEMBERS_WRITE)], now: Now
 ) -> PlanHistory:
     member = await service.get_member(session, member_id, for_update=True)
     rows = await service.change_plan(
@@ -265,7 +266,7 @@ async def change_plan(
     description="Staff. The old card stops working at once. The new token is returned only here.",
     responses=problem_responses(401, 403, 404),
 )
-async def regenerate_card(member_id: uuid.UUID, session: DbSession, _: StaffPrincipal) -> CardTokenOut:
+async def regenerate_card(member_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.MEMBERS_WRITE)]) -> CardTokenOut:
     member = await service.get_member(session, member_id, for_update=True)
     token = await service.regenerate_card(session, member)
     return CardTokenOut(member_id=member.id, member_user_id=None, card_token=token)
@@ -283,7 +284,7 @@ async def regenerate_card(member_id: uuid.UUID, session: DbSession, _: StaffPrin
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def add_user(
-    member_id: uuid.UUID, body: MemberUserCreate, session: DbSession, _: StaffPrincipal, now: Now
+    member_id: uuid.UUID, body: MemberUserCreate, session: DbSession, _: Annotated[Principal, require(P.MEMBERS_WRITE)], now: Now
 ) -> MemberUserCreated:
     member = await service.get_member(session, member_id, for_update=True)
     user, token = await service.add_user(
@@ -298,7 +299,7 @@ async def add_user(
     description="Staff, or the member itself.",
     responses=problem_responses(401, 403, 404),
 )
-async def list_users(member_id: uuid.UUID, session: DbSession, principal: MemberOrStaff) -> MemberUserList:
+async def list_users(member_id: uuid.UUID, session: DbSession, principal: Annotated[Principal, require(P.MEMBERS_READ)]) -> MemberUserList:
     ensure_own(principal, member_id)
     await service.get_member(session, member_id)
     return MemberUserList(items=[MemberUserOut.of(u) for u in await service.list_users(session, member_id)])
@@ -311,7 +312,7 @@ async def list_users(member_id: uuid.UUID, session: DbSession, principal: Member
     responses=problem_responses(401, 403, 404, 409),
 )
 async def update_user(
-    member_id: uuid.UUID, user_id: uuid.UUID, body: MemberUserUpdate, session: DbSession, _: StaffPrincipal,
+    member_id: uuid.UUID, user_id: uuid.UUID, body: MemberUserUpdate, session: DbSession, _: Annotated[Principal, require(P.MEMBERS_WRITE)],
     now: Now,
 ) -> MemberUserOut:
     member = await service.get_member(session, member_id, for_update=True)
@@ -329,7 +330,7 @@ async def update_user(
     responses=problem_responses(401, 403, 404),
 )
 async def regenerate_user_card(
-    member_id: uuid.UUID, user_id: uuid.UUID, session: DbSession, _: StaffPrincipal
+    member_id: uuid.UUID, user_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.MEMBERS_WRITE)]
 ) -> CardTokenOut:
     member = await service.get_member(session, member_id, for_update=True)
     user = await service.get_user(session, member, user_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Request, status
 
 from services.netsugen_booking.frontdesk_common.clock import Now
@@ -15,10 +17,11 @@ from services.netsugen_booking.plans.schemas import (
     PriceCreate,
     PriceOut,
 )
-from shared.auth import AdminPrincipal
+from shared.auth import Principal
 from shared.db import DbSession
 from shared.errors import problem_responses
 from shared.jst import jst_date
+from shared.permissions import P, require
 
 router = APIRouter(prefix="/v1/plans", tags=["plans"])
 
@@ -51,7 +54,7 @@ async def get_plan(code: PlanCode, request: Request, session: DbSession, now: No
     responses=problem_responses(401, 403, 404),
 )
 async def update_plan(
-    code: PlanCode, body: PlanUpdate, request: Request, session: DbSession, now: Now, _: AdminPrincipal
+    code: PlanCode, body: PlanUpdate, request: Request, session: DbSession, now: Now, _: Annotated[Principal, require(P.PLANS_WRITE)]
 ) -> PlanOut:
     plan = await service.get_plan(session, code, for_update=True)
     fields = body.model_fields_set
@@ -76,7 +79,7 @@ async def update_plan(
     ),
     responses=problem_responses(401, 403, 404, 409),
 )
-async def add_price(code: PlanCode, body: PriceCreate, session: DbSession, now: Now, _: AdminPrincipal) -> PriceOut:
+async def add_price(code: PlanCode, body: PriceCreate, session: DbSession, now: Now, _: Annotated[Principal, require(P.PLANS_WRITE)]) -> PriceOut:
     plan = await service.get_plan(session, code)
     row = await service.add_price(
         session, plan=plan, today=jst_date(now), effective_from=body.effective_from,

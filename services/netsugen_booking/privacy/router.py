@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 from fastapi import APIRouter, Request
 
@@ -10,9 +11,10 @@ from services.netsugen_booking.frontdesk_common.clock import Now
 from services.netsugen_booking.privacy import service
 from services.netsugen_booking.privacy.schemas import AnonymizeResult, MemberExport
 from services.netsugen_booking.settings import NetsugenSettings
-from shared.auth import AdminPrincipal
+from shared.auth import Principal
 from shared.db import DbSession
 from shared.errors import problem_responses
+from shared.permissions import P, require
 
 router = APIRouter(prefix="/v1/members", tags=["privacy"])
 
@@ -32,7 +34,7 @@ router = APIRouter(prefix="/v1/members", tags=["privacy"])
     responses=problem_responses(401, 403, 404),
 )
 async def export_member(
-    member_id: uuid.UUID, request: Request, session: DbSession, _: AdminPrincipal, now: Now
+    member_id: uuid.UUID, request: Request, session: DbSession, _: Annotated[Principal, require(P.MEMBERS_EXPORT)], now: Now
 ) -> MemberExport:
     settings = request.app.state.settings
     assert isinstance(settings, NetsugenSettings)
@@ -56,5 +58,5 @@ async def export_member(
     ),
     responses=problem_responses(401, 403, 404, 409),
 )
-async def anonymize_member(member_id: uuid.UUID, session: DbSession, _: AdminPrincipal, now: Now) -> AnonymizeResult:
+async def anonymize_member(member_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.MEMBERS_ANONYMIZE)], now: Now) -> AnonymizeResult:
     return await service.anonymize_member(session, member_id, now=now)

@@ -31,18 +31,11 @@ from services.netsugen_booking.programs.schemas import (
     RegistrationOut,
 )
 from services.netsugen_booking.settings import NetsugenSettings
-from shared.auth import (
-    MemberOrStaff,
-    OptionalPrincipal,
-    Principal,
-    ServiceOrAdmin,
-    ServiceOrStaff,
-    StaffPrincipal,
-    client_address,
-)
+from shared.auth import OptionalPrincipal, Principal, client_address
 from shared.db import DbSession
 from shared.errors import problem_responses
 from shared.fixed_window import raise_if_limited
+from shared.permissions import P, require, require_optional
 
 router = APIRouter(tags=["events"])
 
@@ -72,7 +65,7 @@ async def _registration_out(
     responses=problem_responses(401, 403, 409, 422),
 )
 async def create_program(
-    body: ProgramCreate, request: Request, session: DbSession, now: Now, principal: StaffPrincipal
+    body: ProgramCreate, request: Request, session: DbSession, now: Now, principal: Annotated[Principal, require(P.PROGRAMS_WRITE)]
 ) -> ProgramOut:
     program = await service.create_program(
         session, body, principal=principal, now=now, language=request_language(request)
@@ -175,7 +168,7 @@ async def register(
     request: Request,
     session: DbSession,
     now: Now,
-    principal: OptionalPrincipal,
+    principal: Annotated[Principal | None, require_optional(P.REGISTRATIONS_WRITE)],
 ) -> RegistrationOut:
     settings: NetsugenSettings = request.app.state.settings
     if body.guest is not None:
@@ -218,9 +211,7 @@ async def confirm_registration(
     description="Staff. In arrival order, with each waitlisted registration's position.",
     responses=problem_responses(401, 403, 404),
 )
-async def list_registrations(
-    program_id: uuid.UUID, session: DbSession, principal: StaffPrincipal
-) -> RegistrationList:
+async def list_registrations(program_id: uuid.UUID, session: DbSession, principal: Annotated[Principal, require(P.REGISTRANTS_READ)]) -> RegistrationList:
     await service.get_program(session, program_id, principal=principal)
     rows = await service.list_registrations(session, program_id)
     items: list[RegistrationOut] = []
@@ -249,7 +240,7 @@ async def close_program(
     background: BackgroundTasks,
     session: DbSession,
     now: Now,
-    principal: StaffPrincipal,
+    principal: Annotated[Principal, require(P.PROGRAMS_WRITE)],
 ) -> ProgramOut:
     settings: NetsugenSettings = request.app.state.settings
     program = await service.get_program(session, program_id, principal=principal, for_update=True)
@@ -269,7 +260,7 @@ async def close_program(
     responses=problem_responses(401, 403, 404),
 )
 async def get_registration(
-    registration_id: uuid.UUID, session: DbSession, principal: MemberOrStaff
+    registration_id: uuid.UUID, session: DbSession, principal: Annotated[Principal, require(P.REGISTRATIONS_READ)]
 ) -> RegistrationOut:
     registration = await service.get_registration(session, registration_id, principal=principal)
     return await _registration_out(session, registration)
@@ -290,7 +281,7 @@ async def cancel_registration(
     registration_id: uuid.UUID,
     session: DbSession,
     now: Now,
-    principal: OptionalPrincipal,
+    principal: Annotated[Principal | None, require_optional(P.REGISTRATIONS_WRITE)],
     body: RegistrationCancel | None = None,
 ) -> RegistrationOut:
     registration = await service.cancel_registration(
@@ -309,9 +300,7 @@ async def cancel_registration(
     description="Staff, from one hour before the start until the event is closed. Repeating it answers the same.",
     responses=problem_responses(401, 403, 404, 409),
 )
-async def check_in(
-    registration_id: uuid.UUID, session: DbSession, now: Now, principal: StaffPrincipal
-) -> RegistrationOut:
+async def check_in(registration_id: uuid.UUID, session: DbSession, now: Now, principal: Annotated[Principal, require(P.PROGRAMS_WRITE)]) -> RegistrationOut:
     registration = await service.check_in(session, registration_id, principal=principal, now=now)
     return await _registration_out(session, registration)
 
@@ -326,7 +315,7 @@ async def check_in(
     responses=problem_responses(401, 403, 404),
 )
 async def registration_contact(
-    registration_id: uuid.UUID, session: DbSession, _: ServiceOrStaff
+    registration_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.REGISTRATIONS_CONTACT)]
 ) -> RegistrationContact:
     return await service.contact(session, registration_id)
 
@@ -344,6 +333,6 @@ async def registration_contact(
     responses=problem_responses(401, 403, 404, 410),
 )
 async def confirmation_contact(
-    registration_id: uuid.UUID, session: DbSession, now: Now, _: ServiceOrAdmin
+    registration_id: uuid.UUID, session: DbSession, now: Now, _: Annotated[Principal, require(P.REGISTRATIONS_CONTACT)]
 ) -> ConfirmationContact:
     return await service.confirmation_contact(session, registration_id, now=now)

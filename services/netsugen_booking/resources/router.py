@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 
@@ -17,9 +18,10 @@ from services.netsugen_booking.resources.schemas import (
     ResourceOut,
     ResourceUpdate,
 )
-from shared.auth import AdminPrincipal
+from shared.auth import Principal
 from shared.db import DbSession
 from shared.errors import problem_responses
+from shared.permissions import P, require
 
 router = APIRouter(prefix="/v1/resources", tags=["resources"])
 
@@ -40,7 +42,9 @@ async def list_resources(session: DbSession) -> ResourceList:
     description="Admin.",
     responses=problem_responses(401, 403, 409),
 )
-async def create_resource(body: ResourceCreate, session: DbSession, _: AdminPrincipal) -> ResourceOut:
+async def create_resource(
+    body: ResourceCreate, session: DbSession, _: Annotated[Principal, require(P.RESOURCES_WRITE)]
+) -> ResourceOut:
     return ResourceOut.of(await service.create_resource(session, body))
 
 
@@ -61,7 +65,10 @@ async def get_resource(resource_id: uuid.UUID, session: DbSession) -> ResourceOu
     responses=problem_responses(401, 403, 404),
 )
 async def update_resource(
-    resource_id: uuid.UUID, body: ResourceUpdate, session: DbSession, _: AdminPrincipal
+    resource_id: uuid.UUID,
+    body: ResourceUpdate,
+    session: DbSession,
+    _: Annotated[Principal, require(P.RESOURCES_WRITE)],
 ) -> ResourceOut:
     resource = await service.get_resource(session, resource_id, for_update=True)
     return ResourceOut.of(await service.update_resource(session, resource, body))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from services.netsugen_booking.frontdesk_common.clock import Now
@@ -15,15 +15,16 @@ from services.netsugen_booking.usage_stats.rules import parse_period
 from services.netsugen_booking.usage_stats.schemas import UsageStatsOut
 from services.netsugen_booking.usage_stats.service import usage_stats
 from services.netsugen_booking.usage_stats.xlsx import XLSX_MEDIA_TYPE, build_workbook
-from shared.auth import Principal, require_role
+from shared.auth import Principal
 from shared.db import DbSession
 from shared.errors import problem_responses
 from shared.jst import to_jst
+from shared.permissions import P, require
 
 router = APIRouter(tags=["usage statistics"])
 
 #: Staff (and admins), and the narrow accountant and auditor roles.
-StatsReader = Annotated[Principal, Depends(require_role("staff", "accountant", "auditor"))]
+StatsReader = Annotated[Principal, require(P.USAGE_STATS_READ)]
 
 MonthQuery = Annotated[
     str | None,

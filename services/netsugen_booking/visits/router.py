@@ -35,10 +35,11 @@ from services.netsugen_booking.visits.schemas import (
     VisitList,
     VisitOut,
 )
-from shared.auth import MemberOrStaff, StaffPrincipal
+from shared.auth import Principal
 from shared.db import DbSession
 from shared.errors import Forbidden, problem_responses
 from shared.jst import jst_date, to_jst
+from shared.permissions import P, require
 from shared.ratelimit import per_token_limit
 
 router = APIRouter(prefix="/v1", tags=["visits"])
@@ -76,7 +77,7 @@ async def check_in(
     body: CheckInRequest,
     request: Request,
     session: DbSession,
-    principal: StaffPrincipal,
+    principal: Annotated[Principal, require(P.VISITS_WRITE)],
     now: Now,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
@@ -121,7 +122,7 @@ def _json(out: VisitOut, status_code: int = status.HTTP_200_OK) -> Response:
 async def manual_entry(
     body: ManualVisitCreate,
     session: DbSession,
-    principal: StaffPrincipal,
+    principal: Annotated[Principal, require(P.VISITS_WRITE)],
     now: Now,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> VisitOut | JSONResponse:
@@ -155,7 +156,7 @@ async def manual_entry(
 )
 async def list_visits(
     session: DbSession,
-    principal: MemberOrStaff,
+    principal: Annotated[Principal, require(P.VISITS_READ)],
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
     member_id: uuid.UUID | None = None,
@@ -164,7 +165,7 @@ async def list_visits(
     to: Annotated[date | None, Query(description="Last JST day, inclusive.")] = None,
     open_: Annotated[bool | None, Query(alias="open", description="Only open (true) or closed (false).")] = None,
 ) -> VisitList:
-    if not principal.is_staff:
+    if not principal.sees_every_member:
         if member_id is not None and str(member_id) != principal.subject:
             raise Forbidden(
                 "A member token can only list its own visits.", detail_ja="ご自身の入館記録のみ参照できます。"
@@ -197,7 +198,7 @@ async def list_visits(
     description="Staff, or the member whose visit it is.",
     responses=problem_responses(401, 403, 404),
 )
-async def get_visit(visit_id: uuid.UUID, session: DbSession, principal: MemberOrStaff) -> VisitOut:
+async def get_visit(visit_id: uuid.UUID, session: DbSession, principal: Annotated[Principal, require(P.VISITS_READ)]) -> VisitOut:
     visit = await service.get_visit(session, visit_id)
     service.ensure_visible(principal, visit)
     return VisitOut.of(visit)
@@ -214,7 +215,7 @@ async def get_visit(visit_id: uuid.UUID, session: DbSession, principal: MemberOr
     ),
     responses=problem_responses(401, 403, 404),
 )
-async def check_out(visit_id: uuid.UUID, session: DbSession, principal: MemberOrStaff, now: Now) -> Response:
+async def check_out(visit_id: uuid.UUID, session: DbSession, principal: Annotated[Principal, require(P.VISITS_CHECK_OUT)], now: Now) -> Response:
     visit = await service.get_visit(session, visit_id, for_update=True)
     service.ensure_visible(principal, visit)
     return _json(VisitOut.of(await service.check_out(session, visit, actor=service.Actor.of(principal), now=now)))
@@ -231,7 +232,7 @@ async def check_out(visit_id: uuid.UUID, session: DbSession, principal: MemberOr
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def correct_visit(
-    visit_id: uuid.UUID, body: VisitCorrection, session: DbSession, principal: StaffPrincipal, now: Now
+    visit_id: uuid.UUID, body: VisitCorrection, session: DbSession, principal: Annotated[Principal, require(P.VISITS_WRITE)], now: Now
 ) -> VisitOut:
     visit = await service.get_visit(session, visit_id, for_update=True)
     visit = await service.correct(
@@ -247,7 +248,7 @@ async def correct_visit(
     description="Staff. Every change of the visit: who, when, action, reason, before and after.",
     responses=problem_responses(401, 403, 404),
 )
-async def visit_audit(visit_id: uuid.UUID, session: DbSession, _: StaffPrincipal) -> AuditList:
+async def visit_audit(visit_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.FRONTDESK_READ)]) -> AuditList:
     await service.get_visit(session, visit_id)
     return AuditList(items=[AuditOut.of(a) for a in await service.audit_of(session, visit_id)])
 
@@ -258,7 +259,7 @@ async def visit_audit(visit_id: uuid.UUID, session: DbSession, _: StaffPrincipal
     description="Staff. The people checked in now, their count, the capacity and today's hours.",
     responses=problem_responses(401, 403),
 )
-async def occupancy(request: Request, session: DbSession, _: StaffPrincipal, now: Now) -> OccupancyOut:
+async def occupancy(request: Request, session: DbSession, _: Annotated[Principal, require(P.FRONTDESK_READ)], now: Now) -> OccupancyOut:
     today = jst_date(now)
     hours = await hours_on(session, today)
     rows = await service.occupants(session, today)

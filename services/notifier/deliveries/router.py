@@ -17,9 +17,10 @@ from services.notifier.deliveries.schemas import (
     DeliveryStatus,
 )
 from services.notifier.dispatch.kick import kick_delivery
-from shared.auth import AdminPrincipal, StaffPrincipal
+from shared.auth import Principal
 from shared.db import DbSession
 from shared.errors import problem_responses
+from shared.permissions import P, require
 
 router = APIRouter(prefix="/v1/deliveries", tags=["deliveries"])
 
@@ -37,7 +38,7 @@ router = APIRouter(prefix="/v1/deliveries", tags=["deliveries"])
 )
 async def list_deliveries(
     session: DbSession,
-    _: StaffPrincipal,
+    _: Annotated[Principal, require(P.DELIVERIES_READ)],
     status: Annotated[DeliveryStatus | None, Query(description="Only this status.")] = None,
     event_type: Annotated[str | None, Query(max_length=64, examples=["member.registered"])] = None,
     recipient: Annotated[str | None, Query(max_length=80, examples=["member:0b7e4c1a-2d3e-4f50-8a9b-0c1d2e3f4a5b"])] = None,
@@ -62,7 +63,7 @@ async def list_deliveries(
     response_model=DeliveryDetail,
     responses=problem_responses(401, 403, 404),
 )
-async def get_delivery(delivery_id: uuid.UUID, session: DbSession, _: StaffPrincipal) -> DeliveryDetail:
+async def get_delivery(delivery_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.DELIVERIES_READ)]) -> DeliveryDetail:
     return await service.get_delivery(session, delivery_id)
 
 
@@ -79,7 +80,7 @@ async def get_delivery(delivery_id: uuid.UUID, session: DbSession, _: StaffPrinc
     responses=problem_responses(401, 403, 404, 409),
 )
 async def retry_delivery(
-    delivery_id: uuid.UUID, request: Request, session: DbSession, _: AdminPrincipal, background: BackgroundTasks
+    delivery_id: uuid.UUID, request: Request, session: DbSession, _: Annotated[Principal, require(P.DELIVERIES_RETRY)], background: BackgroundTasks
 ) -> DeliveryOut:
     delivery = await service.retry_delivery(session, delivery_id)
     # Queued after the commit (the response is sent after it): the job then sees `queued`.

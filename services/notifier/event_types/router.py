@@ -16,10 +16,11 @@ from services.notifier.dispatch.kick import kick_resume
 from services.notifier.dispatch.render import default_catalog
 from services.notifier.event_types.models import EventTypePause
 from services.notifier.event_types.schemas import EventTypeList, EventTypeOut, PauseRequest
-from shared.auth import AdminPrincipal, StaffPrincipal
+from shared.auth import Principal
 from shared.db import DbSession
 from shared.errors import NotFound, problem_responses
 from shared.events import EVENT_TYPES
+from shared.permissions import P, require
 
 router = APIRouter(prefix="/v1/event-types", tags=["event types"])
 
@@ -69,7 +70,7 @@ async def _pause_of(session: AsyncSession, event_type: str) -> EventTypePause | 
     response_model=EventTypeList,
     responses=problem_responses(401, 403),
 )
-async def list_event_types(session: DbSession, _: StaffPrincipal) -> EventTypeList:
+async def list_event_types(session: DbSession, _: Annotated[Principal, require(P.EVENT_TYPES_READ)]) -> EventTypeList:
     pauses = {p.event_type: p for p in (await session.scalars(select(EventTypePause))).all()}
     return EventTypeList(items=[_out(t, pauses.get(t)) for t in sorted(EVENT_TYPES)])
 
@@ -85,7 +86,7 @@ async def list_event_types(session: DbSession, _: StaffPrincipal) -> EventTypeLi
     responses=problem_responses(401, 403, 404, 422),
 )
 async def pause(
-    event_type: EventTypePath, session: DbSession, principal: AdminPrincipal, body: PauseRequest | None = None
+    event_type: EventTypePath, session: DbSession, principal: Annotated[Principal, require(P.EVENT_TYPES_WRITE)], body: PauseRequest | None = None
 ) -> EventTypeOut:
     _known(event_type)
     await session.execute(
@@ -105,7 +106,7 @@ async def pause(
     responses=problem_responses(401, 403, 404),
 )
 async def resume(
-    event_type: EventTypePath, request: Request, session: DbSession, _: AdminPrincipal, background: BackgroundTasks
+    event_type: EventTypePath, request: Request, session: DbSession, _: Annotated[Principal, require(P.EVENT_TYPES_WRITE)], background: BackgroundTasks
 ) -> EventTypeOut:
     _known(event_type)
     removed = await session.execute(

@@ -7,6 +7,8 @@ and a Redis outage delays it without losing it.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 from sqlalchemy import exists, select
@@ -16,12 +18,13 @@ from services.notifier.db import outbox
 from services.notifier.deliveries.models import Inbox
 from services.notifier.notifications.schemas import NotificationAccepted, NotificationIn
 from services.notifier.webhooks.exceptions import UnknownEventType
-from shared.auth import ServiceOrAdmin
+from shared.auth import Principal
 from shared.db import DbSession
 from shared.errors import Unprocessable, problem_responses
 from shared.events import EVENT_TYPES, Event
 from shared.jst import utcnow
 from shared.logging import request_id_var
+from shared.permissions import P, require
 
 router = APIRouter(prefix="/v1/notifications", tags=["notifications"])
 
@@ -44,7 +47,7 @@ class InvalidEventData(Unprocessable):
     responses={200: {"model": NotificationAccepted, "description": "Duplicate"}, **problem_responses(401, 403, 422)},
 )
 async def submit(
-    body: NotificationIn, request: Request, response: Response, session: DbSession, _: ServiceOrAdmin
+    body: NotificationIn, request: Request, response: Response, session: DbSession, _: Annotated[Principal, require(P.NOTIFICATIONS_SUBMIT)]
 ) -> NotificationAccepted:
     cls = EVENT_TYPES.get(body.type)
     if cls is None:

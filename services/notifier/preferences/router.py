@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 from fastapi import APIRouter
 
 from services.notifier.preferences import service
 from services.notifier.preferences.schemas import PreferencesOut, PreferencesUpdate
-from shared.auth import MemberOrStaff, Principal
+from shared.auth import Principal
 from shared.db import DbSession
 from shared.errors import Forbidden, problem_responses
+from shared.permissions import P, require
 
 router = APIRouter(prefix="/v1/preferences", tags=["preferences"])
 
@@ -30,7 +32,7 @@ def _check_acting_for(principal: Principal, member_id: uuid.UUID) -> None:
     response_model=PreferencesOut,
     responses=problem_responses(401, 403),
 )
-async def get_preferences(member_id: uuid.UUID, session: DbSession, principal: MemberOrStaff) -> PreferencesOut:
+async def get_preferences(member_id: uuid.UUID, session: DbSession, principal: Annotated[Principal, require(P.PREFERENCES_READ)]) -> PreferencesOut:
     _check_acting_for(principal, member_id)
     return await service.get_preferences(session, member_id)
 
@@ -47,7 +49,7 @@ async def get_preferences(member_id: uuid.UUID, session: DbSession, principal: M
     responses=problem_responses(401, 403, 422),
 )
 async def put_preferences(
-    member_id: uuid.UUID, body: PreferencesUpdate, session: DbSession, principal: MemberOrStaff
+    member_id: uuid.UUID, body: PreferencesUpdate, session: DbSession, principal: Annotated[Principal, require(P.PREFERENCES_WRITE)]
 ) -> PreferencesOut:
     _check_acting_for(principal, member_id)
     return await service.put_preferences(session, member_id, body, by=f"{principal.role}:{principal.name}"[:200])

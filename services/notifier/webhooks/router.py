@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
 
@@ -16,9 +17,10 @@ from services.notifier.webhooks.schemas import (
     WebhookEndpointUpdate,
     WebhookEndpointWithSecret,
 )
-from shared.auth import AdminPrincipal
+from shared.auth import Principal
 from shared.db import DbSession
 from shared.errors import problem_responses
+from shared.permissions import P, require
 
 router = APIRouter(prefix="/v1/webhook-endpoints", tags=["webhooks"])
 
@@ -53,7 +55,7 @@ _SIGNING = (
     responses=problem_responses(401, 403, 422),
 )
 async def create_endpoint(
-    body: WebhookEndpointCreate, request: Request, session: DbSession, _: AdminPrincipal
+    body: WebhookEndpointCreate, request: Request, session: DbSession, _: Annotated[Principal, require(P.WEBHOOKS_WRITE)]
 ) -> WebhookEndpointWithSecret:
     settings = _settings(request)
     box = settings.secret_box()
@@ -70,7 +72,7 @@ async def create_endpoint(
     response_model=WebhookEndpointList,
     responses=problem_responses(401, 403),
 )
-async def list_endpoints(request: Request, session: DbSession, _: AdminPrincipal) -> WebhookEndpointList:
+async def list_endpoints(request: Request, session: DbSession, _: Annotated[Principal, require(P.WEBHOOKS_READ)]) -> WebhookEndpointList:
     box = _settings(request).secret_box()
     return WebhookEndpointList(items=[service.to_out(e, box) for e in await service.list_all(session)])
 
@@ -83,7 +85,7 @@ async def list_endpoints(request: Request, session: DbSession, _: AdminPrincipal
     responses=problem_responses(401, 403, 404),
 )
 async def get_endpoint(
-    endpoint_id: uuid.UUID, request: Request, session: DbSession, _: AdminPrincipal
+    endpoint_id: uuid.UUID, request: Request, session: DbSession, _: Annotated[Principal, require(P.WEBHOOKS_READ)]
 ) -> WebhookEndpointOut:
     return service.to_out(await service.get(session, endpoint_id), _settings(request).secret_box())
 
@@ -101,7 +103,7 @@ async def update_endpoint(
     body: WebhookEndpointUpdate,
     request: Request,
     session: DbSession,
-    _: AdminPrincipal,
+    _: Annotated[Principal, require(P.WEBHOOKS_WRITE)],
 ) -> WebhookEndpointOut:
     settings = _settings(request)
     endpoint = await service.update(
@@ -125,7 +127,7 @@ async def rotate_secret(
     endpoint_id: uuid.UUID,
     request: Request,
     session: DbSession,
-    _: AdminPrincipal,
+    _: Annotated[Principal, require(P.WEBHOOKS_WRITE)],
     body: RotateSecret | None = None,
 ) -> WebhookEndpointWithSecret:
     settings = _settings(request)
@@ -145,6 +147,6 @@ async def rotate_secret(
     description="Admin. Its waiting deliveries end as `failed_permanent`; the ledger keeps its history.",
     responses=problem_responses(401, 403, 404),
 )
-async def delete_endpoint(endpoint_id: uuid.UUID, session: DbSession, _: AdminPrincipal) -> Response:
+async def delete_endpoint(endpoint_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.WEBHOOKS_WRITE)]) -> Response:
     await service.delete(session, endpoint_id)
     return Response(status_code=204)
