@@ -202,6 +202,15 @@ async def get_optional_principal(
     key = _client_key(request)
     limiter.check(key)
     secret = credentials.credentials
+    if secret.startswith("gsa_"):  # an access token of a sign-in session (shared/sessions.py)
+        from shared.sessions import verify_session_token
+
+        try:
+            return await verify_session_token(session, secret)
+        except Unauthorized:
+            limiter.record(key)
+            AUTH_FAILURES.labels(request.app.title).inc()
+            raise
     bootstrap = request.app.state.settings.bootstrap_admin_token
     if bootstrap is not None and hmac.compare_digest(secret, bootstrap.get_secret_value()):
         return Principal(role="admin", subject=None, token_id=None, name="bootstrap-admin")

@@ -22,8 +22,10 @@ from services.notifier.dispatch.render import Language
 CONTACT_PATHS = {
     "member": "/v1/members/{id}/contact",
     "event_registration": "/v1/event-registrations/{id}/contact",
+    # One-time sign-in links/codes: the owner answers the secret once, then erases it (410 after).
+    "auth_message": "/v1/auth/messages/{id}/contact",
 }
-_KIND_LABEL = {"member": "member", "event_registration": "event registration"}
+_KIND_LABEL = {"member": "member", "event_registration": "event registration", "auth_message": "sign-in message"}
 #: A contact in one of these states is never mailed again (defensive: the owner answers 410).
 GONE_STATUSES = frozenset({"left", "anonymized", "deleted", "withdrawn"})
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
@@ -42,6 +44,8 @@ class Contact:
     name: str | None
     language: Language
     member_id: str | None
+    #: One-time values for the template (``auth_message`` contacts only: link, code, minutes).
+    secret: dict[str, str] | None = None
 
 
 def parse_recipient(recipient: str) -> tuple[str, str]:
@@ -92,9 +96,12 @@ class ContactResolver:
         language: Language = "en" if str(body.get("language") or "ja").lower().startswith("en") else "ja"
         name = body.get("name")
         member_id = body.get("member_id")
+        raw_secret = body.get("secret")
+        secret = {str(k): str(v) for k, v in raw_secret.items()} if isinstance(raw_secret, dict) else None
         return Contact(
             email=email,
             name=str(name) if name else None,
             language=language,
             member_id=str(member_id) if member_id else None,
+            secret=secret,
         )

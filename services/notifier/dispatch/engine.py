@@ -336,6 +336,9 @@ def recipient_ref(data: EventData) -> tuple[str, uuid.UUID] | None:
     """Whom to email for an event: ``("member", id)``, ``("event_registration", id)`` or nobody."""
     if data.recipient_kind == "none":
         return None
+    if data.recipient_kind == "auth_message":  # sign-in links and codes (netsugen_booking/accounts)
+        message_id = getattr(data, "message_id", None)
+        return ("auth_message", message_id) if message_id is not None else None
     member_id = getattr(data, "member_id", None)
     registration_id = getattr(data, "registration_id", None)
     if data.recipient_kind == "event_registration" or (member_id is None and registration_id is not None):
@@ -518,6 +521,7 @@ class Dispatcher:
         mail = self.catalog.render(
             c.event_type, contact.language, name=contact.name, data=c.data, event_id=str(c.event_id),
             occurred_at=c.occurred_at, portal_url=self.settings.portal_url, unsubscribe_url=unsubscribe,
+            secret=contact.secret,
         )
         message = build_outgoing(
             mail, delivery_id=c.id, mail_from=self.settings.mail_from, domain=self.settings.mail_domain,

@@ -112,6 +112,7 @@ class TemplateCatalog:
         occurred_at: datetime,
         portal_url: str,
         unsubscribe_url: str | None = None,
+        secret: dict[str, str] | None = None,
     ) -> RenderedMail:
         context: dict[str, Any] = {
             "name": name,
@@ -121,6 +122,8 @@ class TemplateCatalog:
             "occurred_at": _format_datetime(language, occurred_at),
             "portal_url": portal_url.rstrip("/"),
             "unsubscribe_url": unsubscribe_url,
+            # One-time link/code of sign-in messages, read once from the owner (never stored here).
+            "secret": secret or {},
             "ref": short_ref,
             "fmt_date": lambda value: _format_date(language, value),
         }
