@@ -564,3 +564,20 @@ async def test_expired_session_is_refused(netsugen_client, netsugen_app, admin_h
         401,
         "invalid-refresh-token",
     )
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_sign_in_mail_carries_the_link_and_code(language: str) -> None:
+    from datetime import UTC, datetime
+
+    from services.notifier.dispatch.render import default_catalog
+
+    link = "https://portal.example.jp/signin#token=gml_abc"
+    mail = default_catalog().render(
+        "auth.sign_in_link", language, name=None, data={"message_id": "m"}, event_id="e",  # type: ignore[arg-type]
+        occurred_at=datetime(2026, 12, 3, tzinfo=UTC), portal_url="https://portal.example.jp",
+        secret={"link_url": link, "code": "042917", "minutes": "15"},
+    )
+    assert link in mail.text and f'href="{link}"' in mail.html
+    assert "042917" in mail.text and "042917" in mail.html
+    assert ("15 分" if language == "ja" else "15 minutes") in mail.text
