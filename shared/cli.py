@@ -6,6 +6,7 @@
     gunma seed                      load the seed data, idempotently
     gunma token create --role staff --name "Front desk"
     gunma token list / revoke ID
+    gunma accounts create --email … --name … --role staff     staff sign-in accounts
 
 Services add their own command groups in ``services/<svc>/cli.py`` (``app = typer.Typer()``),
 for example ``gunma netsugen invoice-run`` or ``gunma kpi import``.
@@ -222,6 +223,11 @@ def _register_service_commands() -> None:
 
 
 _register_service_commands()
+
+# Staff accounts concern every service: also mounted at the top, as `gunma accounts …`.
+_accounts_cli = _optional_module("services.netsugen_booking.accounts.cli")
+if _accounts_cli is not None:
+    app.add_typer(_accounts_cli.app, name="accounts")  # type: ignore[attr-defined]
 
 if __name__ == "__main__":
     app()

@@ -574,10 +574,37 @@ def test_sign_in_mail_carries_the_link_and_code(language: str) -> None:
 
     link = "https://portal.example.jp/signin#token=gml_abc"
     mail = default_catalog().render(
-        "auth.sign_in_link", language, name=None, data={"message_id": "m"}, event_id="e",  # type: ignore[arg-type]
-        occurred_at=datetime(2026, 12, 3, tzinfo=UTC), portal_url="https://portal.example.jp",
+        "auth.sign_in_link",
+        language,
+        name=None,
+        data={"message_id": "m"},
+        event_id="e",  # type: ignore[arg-type]
+        occurred_at=datetime(2026, 12, 3, tzinfo=UTC),
+        portal_url="https://portal.example.jp",
         secret={"link_url": link, "code": "042917", "minutes": "15"},
     )
     assert link in mail.text and f'href="{link}"' in mail.html
     assert "042917" in mail.text and "042917" in mail.html
     assert ("15 分" if language == "ja" else "15 minutes") in mail.text
+
+
+async def test_cli_creates_an_account_that_signs_in(netsugen_client, stack) -> None:
+    import asyncio
+
+    from typer.testing import CliRunner
+
+    from shared.cli import app
+
+    args = ["accounts", "create", "--email", "cli@netsugen.example.jp", "--name", "受付", "--role", "staff"]
+    weak = await asyncio.to_thread(CliRunner().invoke, app, [*args, "--password-stdin"], input="password1\n")
+    assert weak.exit_code == 1 and "common or breached" in weak.output
+    result = await asyncio.to_thread(
+        CliRunner().invoke, app, [*args, "--password-stdin"], input=f"{PASSWORD}\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert "created staff account" in result.output
+    assert (await login(netsugen_client, "cli@netsugen.example.jp")).status_code == 200
+    listed = await asyncio.to_thread(CliRunner().invoke, app, ["accounts", "list"])
+    assert (
+        listed.exit_code == 0 and "staff" in listed.output and "受付" in listed.output
+    )  # narrow terminal: cells wrap
