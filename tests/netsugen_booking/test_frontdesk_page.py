@@ -70,16 +70,29 @@ class TestPage:
         assert r.headers["content-type"].startswith("text/html")
         assert r.headers["content-language"] == "ja"
         assert r.headers["cache-control"] == "no-store"
-        csp = r.headers["content-security-policy"]
-        assert "default-src 'self'" in csp and "script-src 'self' 'unsafe-inline'" in csp
+        # Finding 11 of issue 14: one strict policy, no 'unsafe-inline' anywhere.
+        assert r.headers.get_list("content-security-policy") == [
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        ]
+        assert "unsafe-inline" not in r.headers["content-security-policy"]
         assert '<html lang="ja">' in r.text
         assert "<title data-i18n=\"page.title\">NETSUGEN 受付コンソール</title>" in r.text
-        assert "スタッフトークン" in r.text
+        assert "メールアドレス" in r.text and "パスワード" in r.text and "トークン" not in r.text
+        # No inline script or handler: every <script> is external or a JSON data block.
+        page = parse(r.text)
+        for tag, attrs in page.elements:
+            assert not any(k.startswith("on") for k in attrs), (tag, attrs)
+            if tag == "script":
+                assert "src" in attrs or attrs.get("type") == "application/json", attrs
+        for name in ("frontdesk.js", "frontdesk.css"):
+            asset = await netsugen_client.get(f"/frontdesk/static/{name}")
+            assert asset.headers.get_list("content-security-policy") == r.headers.get_list("content-security-policy")
 
     async def test_english_from_accept_language_or_query(self, netsugen_client: httpx.AsyncClient) -> None:
         r = await netsugen_client.get("/frontdesk", headers={"Accept-Language": "en-US,en;q=0.9"})
         assert r.status_code == 200
-        assert '<html lang="en">' in r.text and "Staff token" in r.text
+        assert '<html lang="en">' in r.text and "Email" in r.text and "Password" in r.text
         assert r.headers["content-language"] == "en"
         r = await netsugen_client.get("/frontdesk?lang=en", headers={"Accept-Language": "ja"})
         assert '<html lang="en">' in r.text
@@ -98,7 +111,7 @@ class TestPage:
         page = parse((await netsugen_client.get("/frontdesk")).text)
         label_for = {a["for"] for tag, a in page.elements if tag == "label" and "for" in a}
         fields = [a["id"] for tag, a in page.elements if tag == "input" and a.get("type") != "hidden"]
-        assert fields == ["token-input", "scan-input", "search-input"]
+        assert fields == ["email-input", "password-input", "totp-input", "scan-input", "search-input"]
         assert set(fields) <= label_for
         assert page.by_id("status-msg")[1]["role"] == "status"
         assert page.by_id("status-msg")[1]["aria-live"] == "polite"
@@ -112,9 +125,11 @@ class TestPage:
         for tag, attrs in page.elements:
             if tag == "button":
                 assert attrs.get("data-i18n") or attrs.get("aria-label"), attrs
-        # The token field never autocompletes into the browser's password store.
-        assert page.by_id("token-input")[1]["type"] == "password"
-        assert page.by_id("token-input")[1]["autocomplete"] == "off"
+        # Password managers fill the sign-in; the code field is a one-time code.
+        assert page.by_id("email-input")[1]["autocomplete"] == "username"
+        assert page.by_id("password-input")[1]["type"] == "password"
+        assert page.by_id("password-input")[1]["autocomplete"] == "current-password"
+        assert page.by_id("totp-input")[1]["autocomplete"] == "one-time-code"
 
     async def test_only_same_origin_assets(self, netsugen_client: httpx.AsyncClient) -> None:
         page = parse((await netsugen_client.get("/frontdesk")).text)
@@ -159,7 +174,8 @@ class TestPage:
         assert json.loads(page.scripts["frontdesk-i18n"]) == i18n.catalog()
         config = json.loads(page.scripts["frontdesk-config"])
         assert config == {
-            "near_capacity_ratio": 0.9, "refresh_seconds": 30, "language": "en", "card_prefix": "nsc_"
+            "near_capacity_ratio": 0.9, "refresh_seconds": 30, "language": "en", "card_prefix": "nsc_",
+            "idle_minutes": 15,
         }
 
     async def test_page_needs_no_token_and_is_in_the_openapi(self, netsugen_client: httpx.AsyncClient) -> None:

@@ -608,3 +608,74 @@ async def test_cli_creates_an_account_that_signs_in(netsugen_client, stack) -> N
     assert (
         listed.exit_code == 0 and "staff" in listed.output and "受付" in listed.output
     )  # narrow terminal: cells wrap
+
+
+class TestConsoleSession:
+    """/frontdesk/session: the refresh token only ever travels in an HttpOnly cookie."""
+
+    @staticmethod
+    def cookie_of(response: httpx.Response) -> tuple[str, str]:
+        header = response.headers["set-cookie"]
+        value = header.split(";", 1)[0].split("=", 1)[1]
+        return value, header
+
+    async def test_cookie_session_rotates_and_signs_out(self, netsugen_client, admin_headers) -> None:
+        await make_staff(netsugen_client, admin_headers, "fd@netsugen.example.jp")
+        r = await netsugen_client.post(
+            "/frontdesk/session", json={"email": "fd@netsugen.example.jp", "password": PASSWORD}
+        )
+        assert r.status_code == 200, r.text
+        assert set(r.json()) == {"access_token", "expires_in", "token_type"}  # no refresh token in the body
+        first, header = self.cookie_of(r)
+        assert first.startswith("gsr_")
+        attrs = {a.strip().split("=")[0].lower(): a.strip() for a in header.split(";")[1:]}
+        assert attrs["path"] == "Path=/frontdesk/session" and "httponly" in attrs and "secure" in attrs
+        assert attrs["samesite"].lower() == "samesite=strict"
+        access = r.json()["access_token"]
+        assert (await netsugen_client.get("/v1/occupancy", headers=bearer(access))).status_code == 200
+        netsugen_client.cookies.clear()
+        cookie = {"Cookie": f"netsugen_frontdesk_refresh={first}"}
+        r = await netsugen_client.post("/frontdesk/session/refresh", headers=cookie)
+        assert r.status_code == 200, r.text
+        second, _ = self.cookie_of(r)
+        assert second != first
+        # Another site's page cannot use the cookie.
+        evil = await netsugen_client.post(
+            "/frontdesk/session/refresh", headers={**cookie, "Origin": "https://evil.example"}
+        )
+        assert_problem(evil, 403, "forbidden")
+        # The old cookie again: reuse ends the session.
+        assert_problem(
+            await netsugen_client.post("/frontdesk/session/refresh", headers=cookie),
+            401,
+            "invalid-refresh-token",
+        )
+        assert_problem(
+            await netsugen_client.get("/v1/auth/me", headers=bearer(r.json()["access_token"])),
+            401,
+            "unauthorized",
+        )
+        # A fresh sign-in, then sign-out clears the cookie and revokes.
+        r = await netsugen_client.post(
+            "/frontdesk/session", json={"email": "fd@netsugen.example.jp", "password": PASSWORD}
+        )
+        third, _ = self.cookie_of(r)
+        out = await netsugen_client.post(
+            "/frontdesk/session/logout", headers={"Cookie": f"netsugen_frontdesk_refresh={third}"}
+        )
+        assert out.status_code == 204 and 'netsugen_frontdesk_refresh=""' in out.headers["set-cookie"]
+        assert_problem(
+            await netsugen_client.get("/v1/auth/me", headers=bearer(r.json()["access_token"])),
+            401,
+            "unauthorized",
+        )
+        netsugen_client.cookies.clear()
+        assert_problem(await netsugen_client.post("/frontdesk/session/refresh"), 401, "invalid-refresh-token")
+
+    async def test_wrong_password_is_the_same_401(self, netsugen_client, admin_headers) -> None:
+        await make_staff(netsugen_client, admin_headers, "fd2@netsugen.example.jp")
+        r = await netsugen_client.post(
+            "/frontdesk/session", json={"email": "fd2@netsugen.example.jp", "password": "nope nope nope"}
+        )
+        assert_problem(r, 401, "invalid-credentials")
+        assert "set-cookie" not in r.headers
