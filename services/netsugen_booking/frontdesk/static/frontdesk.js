@@ -139,6 +139,7 @@
   function api(method, path, opts) {
     opts = opts || {};
     var headers = { "Accept": "application/json", "Accept-Language": state.lang };
+    var sentWith = state.token;
     if (state.token && opts.auth !== false) { headers.Authorization = "Bearer " + state.token; }
     if (opts.body !== undefined) { headers["Content-Type"] = "application/json"; }
     if (opts.idempotencyKey) { headers["Idempotency-Key"] = opts.idempotencyKey; }
@@ -163,6 +164,7 @@
         if (!resp.ok) {
           var err = new ApiError(resp.status, data && typeof data === "object" ? data : { title: resp.statusText });
           err.lang = headers["Accept-Language"];  // the language the problem's detail is written in
+          err.afterSignOut = Boolean(sentWith) && !state.token && !opts.signingIn;
           if (resp.status === 401 && state.token && !opts.signingIn && !opts.retried) {
             // The access token expired or was revoked: renew it once, then repeat the request.
             return renewAccess().then(function (ok) {
@@ -176,7 +178,9 @@
       });
     }, function () {
       window.clearTimeout(timer);
-      throw new ApiError(0, {});
+      var err = new ApiError(0, {});
+      err.afterSignOut = Boolean(sentWith) && !state.token && !opts.signingIn;
+      throw err;
     });
   }
 
@@ -218,6 +222,8 @@
   }
 
   function showError(err) {
+    // A request that was under way when the session ended answers nobody at the desk now.
+    if (err && err.afterSignOut) { return; }
     state.lastError = err;
     $("status-msg").textContent = "";
     renderError(err);
