@@ -344,6 +344,7 @@ async def refresh(session: AsyncSession, settings: AuthSettings, refresh_token: 
     invalid = InvalidRefreshToken(
         "The refresh token is unknown, expired, already used or its session ended.",
         detail_ja="リフレッシュトークンが無効、期限切れ、使用済みか、セッションが終了しています。",
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
     )
     if token is None:
         raise invalid

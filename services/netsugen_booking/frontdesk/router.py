@@ -263,7 +263,9 @@ async def console_refresh(request: Request, session: DbSession) -> JSONResponse:
     _same_origin(request)
     token = request.cookies.get(REFRESH_COOKIE)
     if not token:
-        raise InvalidRefreshToken("Not signed in.", detail_ja="サインインしていません。")
+        raise InvalidRefreshToken(
+            "Not signed in.", detail_ja="サインインしていません。", headers={"WWW-Authenticate": "Bearer"}
+        )
     try:
         pair = await accounts.refresh(session, request.app.state.settings, token)
     except CommitThenRaise as exc:
