@@ -679,3 +679,42 @@ class TestConsoleSession:
         )
         assert_problem(r, 401, "invalid-credentials")
         assert "set-cookie" not in r.headers
+
+
+async def test_housekeeping_deletes_expired_tokens_messages_and_old_sessions(
+    netsugen_client, admin_headers, staff_headers, engine, sessionmaker
+) -> None:
+    from services.netsugen_booking.accounts.tasks import purge_sign_in_data
+
+    await make_staff(netsugen_client, admin_headers, "h@netsugen.example.jp")
+    old = await signed_in(netsugen_client, "h@netsugen.example.jp")
+    live = await signed_in(netsugen_client, "h@netsugen.example.jp")
+    await netsugen_client.post("/v1/auth/password-reset", json={"email": "h@netsugen.example.jp"})
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE auth.session SET revoked_at = now() - interval '31 days' WHERE id = :id"),
+            {"id": old["session_id"]},
+        )
+        await conn.execute(text("UPDATE auth.message SET expires_at = now() - interval '2 days'"))
+        await conn.execute(
+            text(
+                "UPDATE auth.session_token SET expires_at = now() - interval '2 days' "
+                "WHERE session_id = :id AND kind = 'access'"
+            ),
+            {"id": live["session_id"]},
+        )
+    assert await purge_sign_in_data({"sessionmaker": sessionmaker}) == {
+        "tokens": 1,
+        "messages": 1,
+        "sessions": 1,
+    }
+    assert await purge_sign_in_data({"sessionmaker": sessionmaker}) == {
+        "tokens": 0,
+        "messages": 0,
+        "sessions": 0,
+    }
+    async with engine.connect() as conn:
+        left = (await conn.execute(text("SELECT session_id, kind FROM auth.session_token"))).all()
+    assert [(str(s), k) for s, k in left] == [(live["session_id"], "refresh")]
+    r = await netsugen_client.post("/v1/auth/refresh", json={"refresh_token": live["refresh_token"]})
+    assert r.status_code == 200
