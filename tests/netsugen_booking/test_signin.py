@@ -718,3 +718,28 @@ async def test_housekeeping_deletes_expired_tokens_messages_and_old_sessions(
     assert [(str(s), k) for s, k in left] == [(live["session_id"], "refresh")]
     r = await netsugen_client.post("/v1/auth/refresh", json={"refresh_token": live["refresh_token"]})
     assert r.status_code == 200
+
+
+async def test_staff_account_list_pages_and_refuses_forged_cursors(netsugen_client, admin_headers) -> None:
+    from services.netsugen_booking.frontdesk_common.pagination import encode_cursor
+
+    for n in range(3):
+        await make_staff(netsugen_client, admin_headers, f"page{n}@netsugen.example.jp")
+    first = (
+        await netsugen_client.get("/v1/staff-accounts", params={"limit": 2}, headers=admin_headers)
+    ).json()
+    assert len(first["items"]) == 2 and first["next_cursor"]
+    rest = await netsugen_client.get(
+        "/v1/staff-accounts", params={"limit": 2, "cursor": first["next_cursor"]}, headers=admin_headers
+    )
+    emails = [a["email"] for a in first["items"] + rest.json()["items"]]
+    assert (
+        sorted(emails) == [f"page{n}@netsugen.example.jp" for n in range(3)]
+        and rest.json()["next_cursor"] is None
+    )
+    for forged in (
+        encode_cursor("2026-12-03T09:00:00", "6f1e9a70-4f0e-4d43-9c55-2f4f0e1d2c3b"),
+        encode_cursor("x", "y"),
+    ):
+        r = await netsugen_client.get("/v1/staff-accounts", params={"cursor": forged}, headers=admin_headers)
+        assert_problem(r, 422, "invalid-cursor")

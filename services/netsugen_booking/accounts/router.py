@@ -442,6 +442,8 @@ async def list_staff_accounts(
         try:
             after = (datetime.fromisoformat(str(created)), uuid.UUID(str(ident)))
         except ValueError:
+            after = None
+        if after is None or after[0].tzinfo is None:
             decode_cursor("!", 2)  # raises the standard invalid-cursor problem
     rows = await service.list_staff_accounts(session, limit=limit, after=after)
     next_cursor = None

@@ -111,6 +111,26 @@ class SessionOut(BaseModel):
 
 
 class SessionList(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "id": "0b8c1c1e-6d9e-4bbf-9f43-0f7a0e1d2c3b",
+                            "method": "password",
+                            "user_agent": "Mozilla/5.0",
+                            "created_at": "2026-12-03T09:00:00+09:00",
+                            "last_used_at": "2026-12-03T09:15:00+09:00",
+                            "expires_at": "2027-01-02T09:00:00+09:00",
+                            "current": True,
+                        }
+                    ],
+                    "next_cursor": None,
+                }
+            ]
+        }
+    )
     items: list[SessionOut]
     next_cursor: str | None = None
 
@@ -252,11 +272,52 @@ class StaffAccountOut(BaseModel):
 
 
 class StaffAccountList(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "id": "6f1e9a70-4f0e-4d43-9c55-2f4f0e1d2c3b",
+                            "email": "desk@netsugen.example.jp",
+                            "name": "受付 一郎",
+                            "role": "staff",
+                            "subject": None,
+                            "active": True,
+                            "totp_enabled": False,
+                            "locked_until": None,
+                            "created_at": "2026-12-03T09:00:00+09:00",
+                            "last_sign_in_at": None,
+                        }
+                    ],
+                    "next_cursor": None,
+                }
+            ]
+        }
+    )
     items: list[StaffAccountOut]
     next_cursor: str | None
 
 
 class MessageContact(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "member_id": "0b7e4c1a-2d3e-4f50-8a9b-0c1d2e3f4a5b",
+                    "name": None,
+                    "email": "taro@example.jp",
+                    "language": "ja",
+                    "status": "active",
+                    "secret": {
+                        "link_url": "https://portal.example.jp/signin#token=gml_…",
+                        "code": "042917",
+                        "minutes": "15",
+                    },
+                }
+            ]
+        }
+    )
     member_id: str | None
     name: str | None
     email: str
