@@ -9,8 +9,9 @@ Create Date: 2026-12-03
 ``auth.message`` (one-time sign-in links and codes, password resets, email changes; hashes only,
 the clear secret only until the notifier has read it). Every API process caches the principals
 of access tokens behind the ``auth_tokens`` channel (shared/pgnotify.py): the triggers below
-notify it at commit when an account or a session changes, so a deactivation or a revocation
-reaches every process at once. ``ENABLE ALWAYS`` as in 0008.
+notify it at commit when what a principal is made of changes (an account's role, name, scope or
+activity; a session's revocation or expiry), so a deactivation or a revocation reaches every
+process at once. New sessions need no notification (unknown tokens are never cached). ``ENABLE ALWAYS`` as in 0008.
 """
 
 from __future__ import annotations
@@ -28,7 +29,13 @@ depends_on: str | Sequence[str] | None = None
 ROLES = (
     "role IN ('admin', 'staff', 'member', 'service', 'coordinator', 'kpi_editor', 'accountant', 'auditor')"
 )
-NOTIFIED = ("account", "session")
+# What changes a cached principal (shared/sessions.py): not the bookkeeping of every sign-in and
+# refresh (last_sign_in_at, failed_attempts, last_used_at), which would empty every process's cache
+# of API-token principals too, many times a minute.
+NOTIFIED = {
+    "account": "UPDATE OF kind, name, role, subject, member_id, member_user_id, active OR DELETE",
+    "session": "UPDATE OF account_id, expires_at, revoked_at OR DELETE",
+}
 
 
 def upgrade() -> None:
@@ -159,8 +166,8 @@ def upgrade() -> None:
     )
     op.create_index("ix_message_email", "message", [sa.text("lower(email)"), "created_at"], schema="auth")
     # auth.notify_tokens_changed() exists since 0008 (it notifies 'auth_tokens').
-    for table in NOTIFIED:
-        for suffix, events in (("notify", "INSERT OR UPDATE OR DELETE"), ("notify_truncate", "TRUNCATE")):
+    for table, changes in NOTIFIED.items():
+        for suffix, events in (("notify", changes), ("notify_truncate", "TRUNCATE")):
             name = f"{table}_{suffix}"
             op.execute(
                 f"CREATE TRIGGER {name} AFTER {events} ON auth.{table} "
