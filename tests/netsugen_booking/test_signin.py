@@ -743,3 +743,33 @@ async def test_staff_account_list_pages_and_refuses_forged_cursors(netsugen_clie
     ):
         r = await netsugen_client.get("/v1/staff-accounts", params={"cursor": forged}, headers=admin_headers)
         assert_problem(r, 422, "invalid-cursor")
+
+
+async def test_a_suspended_member_cannot_refresh(
+    netsugen_client, staff_headers, service_headers, engine
+) -> None:
+    member = await create_member(netsugen_client, staff_headers, email="sus@example.jp")
+    await netsugen_client.post("/v1/auth/email-link", json={"email": "sus@example.jp"})
+    token = token_of(
+        (await read_message(netsugen_client, service_headers, engine, "sign_in"))["secret"]["link_url"]
+    )
+    pair = (await netsugen_client.post("/v1/auth/email-link/verify", json={"token": token})).json()
+    r = await netsugen_client.post(
+        f"/v1/members/{member['id']}/suspend", json={"reason": "未払い"}, headers=staff_headers
+    )
+    assert r.status_code == 200, r.text
+    assert_problem(
+        await netsugen_client.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}),
+        401,
+        "invalid-refresh-token",
+    )
+    assert_problem(
+        await netsugen_client.get("/v1/auth/me", headers=bearer(pair["access_token"])), 401, "unauthorized"
+    )
+    # No new link either.
+    assert (
+        await netsugen_client.post("/v1/auth/email-link", json={"email": "sus@example.jp"})
+    ).status_code == 202
+    async with engine.connect() as conn:
+        count = (await conn.execute(text("SELECT count(*) FROM auth.message"))).scalar_one()
+    assert count == 1

@@ -368,6 +368,13 @@ async def refresh(session: AsyncSession, settings: AuthSettings, refresh_token: 
         or not account.active
     ):
         raise invalid
+    if account.kind == "member" and not await _member_active(
+        session, account.member_id, account.member_user_id
+    ):
+        # The member left or was suspended (or the named user removed): the session ends here.
+        auth_session.revoked_at, auth_session.revoked_reason = now, "member_inactive"
+        await session.flush()
+        raise CommitThenRaise(invalid)
     token.used_at = now
     auth_session.last_used_at = now
     await session.flush()
@@ -554,14 +561,20 @@ async def _member_account(
     return account
 
 
-async def _member_still_active(session: AsyncSession, message: AuthMessage) -> bool:
-    member = await session.get(Member, message.member_id) if message.member_id else None
+async def _member_active(
+    session: AsyncSession, member_id: uuid.UUID | None, member_user_id: uuid.UUID | None
+) -> bool:
+    member = await session.get(Member, member_id) if member_id else None
     if member is None or member.status != "active":
         return False
-    if message.member_user_id:
-        user = await session.get(MemberUser, message.member_user_id)
-        return user is not None and user.active
+    if member_user_id:
+        user = await session.get(MemberUser, member_user_id)
+        return user is not None and user.active and user.member_id == member.id
     return True
+
+
+async def _member_still_active(session: AsyncSession, message: AuthMessage) -> bool:
+    return await _member_active(session, message.member_id, message.member_user_id)
 
 
 def _invalid_link() -> InvalidLink:
