@@ -20,13 +20,13 @@ from tests.test_session_revocation import other_process  # noqa: F401  (fixture:
 async def test_member_signs_in_with_the_emailed_link(
     netsugen_client,
     staff_headers,
-    other_process,
+    other_process,  # noqa: F811  (the fixture imported above)
     sessionmaker,
     relay,
     run_worker,
     make_settings,
     smtp,
-    engine,  # noqa: F811
+    engine,
 ) -> None:
     async with session_scope(sessionmaker) as session:
         await ensure_token(session, name="notifier", role="service", secret=SERVICE_TOKEN)
