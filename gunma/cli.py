@@ -10,6 +10,7 @@
     gunma seed                      load the seed data, idempotently
     gunma token create --role staff --name "Front desk"
     gunma token list / revoke ID
+    gunma accounts create --email … --name … --role staff     staff sign-in accounts
 
 Services add their own command groups in ``services/<svc>/cli.py`` (``app = typer.Typer()``),
 for example ``gunma netsugen invoice-run`` or ``gunma kpi import``.
@@ -40,7 +41,7 @@ app.add_typer(token_app, name="token")
 db_app = typer.Typer(help="Database schema (Alembic migrations) / データベースのスキーマ", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 console = Console()
-SERVICE_GROUPS = ("kpi", "netsugen", "notifier")
+SERVICE_GROUPS = ("kpi", "netsugen", "notifier", "accounts")
 
 
 @app.callback()
@@ -293,6 +294,11 @@ def _register_service_commands() -> None:
 
 
 _register_service_commands()
+
+# Staff accounts concern every service: mounted at the top, as `gunma accounts …` (and under netsugen).
+from services.netsugen_booking.accounts.cli import app as accounts_app  # noqa: E402
+
+app.add_typer(accounts_app, name="accounts")
 
 if __name__ == "__main__":
     app()

@@ -297,6 +297,13 @@ async def verify_credential(request: Request, session: AsyncSession, secret: str
         return None  # every token and the bootstrap token are printable ASCII
     if _is_bootstrap(request, secret):
         return Principal(role="admin", subject=None, token_id=None, name="bootstrap-admin")
+    if secret.startswith("gsa_"):  # an access token of a sign-in session (shared/sessions.py)
+        from shared.sessions import verify_session_token
+
+        try:
+            return await verify_session_token(session, secret)
+        except Unauthorized:
+            return None
     digest = hash_token(secret)
     # A token seen before is answered from memory while no token has changed since (any revocation
     # anywhere notifies every process at commit; shared/pgnotify.py). Unknown tokens are not cached.

@@ -20,7 +20,7 @@ from shared.jst import utcnow
 
 Source = Literal["kpi_api", "netsugen_booking", "notifier"]
 Category = Literal["transactional", "activity", "reminders", "news", "kpi"]
-RecipientKind = Literal["member", "event_registration", "event_registration_confirmation", "none"]
+RecipientKind = Literal["member", "event_registration", "event_registration_confirmation", "auth_message", "none"]
 
 
 class EventData(BaseModel):
@@ -164,6 +164,31 @@ class ConsultationConfirmed(EventData):
     consultation_id: uuid.UUID
 
 
+# ---- Sign-in (netsugen_booking/accounts): one-time links and codes ----------------------------------
+class _AuthMessageEvent(EventData):
+    """The notifier reads the address and the one-time secret once from
+    ``GET /v1/auth/messages/{message_id}/contact`` (the secret is erased after that read)."""
+
+    category: ClassVar[Category] = "transactional"
+    recipient_kind: ClassVar[RecipientKind] = "auth_message"
+    message_id: uuid.UUID
+
+    def recipient_id(self) -> str | None:
+        return str(self.message_id)
+
+
+class AuthSignInLink(_AuthMessageEvent):
+    type, source = "auth.sign_in_link", "netsugen_booking"
+
+
+class AuthPasswordReset(_AuthMessageEvent):
+    type, source = "auth.password_reset", "netsugen_booking"
+
+
+class AuthEmailChange(_AuthMessageEvent):
+    type, source = "auth.email_change", "netsugen_booking"
+
+
 # ---- KPI registry -----------------------------------------------------------------------------
 class KpiObservationRecorded(EventData):
     type, source, category, urgent = "kpi.observation_recorded", "kpi_api", "kpi", False
@@ -201,6 +226,9 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         ConsultationConfirmed,
         KpiObservationRecorded,
         KpiStatusChanged,
+        AuthSignInLink,
+        AuthPasswordReset,
+        AuthEmailChange,
     )
 }
 

@@ -96,6 +96,8 @@ class Permission(enum.StrEnum):
     EVENT_TYPES_READ = "event_types.read"
     EVENT_TYPES_WRITE = "event_types.write"  # pause, resume
     # staff accounts and their roles (the sign-in work: POST /v1/staff-accounts is admin only)
+    SELF = "self"  # one's own sign-in: profile, language, email change, sessions (people, not services)
+    AUTH_MESSAGES_READ = "auth.messages"  # the notifier reads a sign-in link once to send it
     ACCOUNTS_READ = "accounts.read"
     ACCOUNTS_WRITE = "accounts.write"
     # the audit trail
@@ -122,6 +124,7 @@ _MEMBER: frozenset[Permission] = frozenset(
         P.BILLING_READ,
         P.PREFERENCES_READ,
         P.PREFERENCES_WRITE,
+        P.SELF,
     }
 )
 _STAFF: frozenset[Permission] = _MEMBER | {
@@ -172,6 +175,7 @@ _AUDITOR: frozenset[Permission] = frozenset(
         P.ACCOUNTS_READ,
         P.AUDIT_READ,
         P.AUDIT_EXPORT,
+        P.SELF,
     }
 )
 
@@ -187,6 +191,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.REGISTRATIONS_CONTACT,
             P.BILLING_READ,
             P.NOTIFICATIONS_SUBMIT,
+            P.AUTH_MESSAGES_READ,
         }
     ),
     "coordinator": frozenset(
@@ -196,9 +201,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.CONSULTATIONS_READ,
             P.CONSULTATIONS_CANCEL,
             P.CONSULTATIONS_RECORD,
+            P.SELF,
         }
     ),
-    "kpi_editor": frozenset({P.OBSERVATIONS_WRITE}),
+    "kpi_editor": frozenset({P.OBSERVATIONS_WRITE, P.SELF}),
     "accountant": frozenset(
         {
             P.BILLING_READ,
@@ -209,6 +215,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.PAYMENTS_WRITE,
             P.CREDIT_NOTES_WRITE,
             P.USAGE_STATS_READ,
+            P.SELF,
         }
     ),
     "auditor": _AUDITOR,

@@ -12,6 +12,7 @@ import uuid
 import typer
 from rich.console import Console
 
+from services.netsugen_booking.accounts import cli as accounts_cli
 from services.netsugen_booking.billing import cli as billing_cli
 from shared.db import create_engine, make_sessionmaker, session_scope
 from shared.jst import utcnow
@@ -50,4 +51,5 @@ def auto_checkout() -> None:
 
 
 # Each domain's commands, wired by hand (tests/test_structure.py checks none is missing).
+app.add_typer(accounts_cli.app, name="accounts")
 app.add_typer(billing_cli.app, name="billing")

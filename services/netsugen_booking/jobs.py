@@ -11,6 +11,7 @@ from typing import Any
 
 from arq.cron import CronJob
 
+from services.netsugen_booking.accounts import tasks as accounts_tasks
 from services.netsugen_booking.audit import tasks as audit_tasks
 from services.netsugen_booking.billing import tasks as billing_tasks
 from services.netsugen_booking.bookings import tasks as bookings_tasks
@@ -21,6 +22,7 @@ from services.netsugen_booking.programs import tasks as programs_tasks
 from services.netsugen_booking.visits import tasks as visits_tasks
 
 TASK_MODULES: tuple[ModuleType, ...] = (
+    accounts_tasks,
     audit_tasks,
     billing_tasks,
     bookings_tasks,

@@ -6,6 +6,7 @@ when a domain's ``router.py`` is not in this list).
 
 from fastapi import APIRouter
 
+from services.netsugen_booking.accounts.router import router as accounts_router
 from services.netsugen_booking.audit.router import router as audit_router
 from services.netsugen_booking.billing.router import router as billing_router
 from services.netsugen_booking.bookings.router import router as bookings_router
@@ -37,5 +38,6 @@ ROUTERS: list[APIRouter] = [
     billing_router,
     usage_stats_router,
     audit_router,
+    accounts_router,
     frontdesk_router,
 ]

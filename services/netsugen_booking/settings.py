@@ -4,6 +4,7 @@ from functools import lru_cache
 
 from pydantic import Field
 
+from services.netsugen_booking.accounts.config import AuthSettings
 from services.netsugen_booking.billing.config import BillingSettings
 from services.netsugen_booking.bookings.config import BookingSettings
 from services.netsugen_booking.programs.config import GuestRegistrationSettings
@@ -12,7 +13,7 @@ from shared.settings import CommonSettings
 
 # Billing's settings (BILLING_*) live in billing/config.py and are mixed in here; bookings', events'
 # and KPI reporting's in bookings/config.py.
-class NetsugenSettings(GuestRegistrationSettings, BookingSettings, BillingSettings, CommonSettings):
+class NetsugenSettings(AuthSettings, GuestRegistrationSettings, BookingSettings, BillingSettings, CommonSettings):
     netsugen_port: int = Field(default=8002, ge=1, le=65535)
     # How many people may be in the space at once (fire-safety capacity). Check-ins beyond it are
     # refused with 409 `space-full`. Environment: NETSUGEN_CAPACITY.

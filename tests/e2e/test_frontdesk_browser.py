@@ -7,12 +7,16 @@
   (tests/e2e/frontdesk_server.py): the service believes it is Wednesday 2026-10-07 14:00 JST, a
   regular weekday open 10:00–21:00, and the test moves time forward to check visitors out after
   30 minutes and after 4 hours without waiting.
+- The staff member signs in with email and password (a staff account created through the API): the
+  refresh token goes into an HttpOnly cookie the page cannot read, the access token stays in memory
+  (nothing in sessionStorage or localStorage), a reload resumes the session from the cookie.
+- The page runs under its strict Content-Security-Policy (no 'unsafe-inline'); every CSP violation
+  the browser reports (the ``securitypolicyviolation`` event and console messages) fails the test.
 - Screenshots of each step are saved under test-artifacts/frontdesk/ (git-ignored).
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import socket
@@ -28,8 +32,6 @@ from typing import Any
 import httpx
 import pytest
 
-from shared.auth import create_token
-from shared.db import create_engine, make_sessionmaker, session_scope
 from shared.jst import JST
 from tests.conftest import StackInfo
 from tests.e2e.frontdesk_server import CLOCK_FILE_ENV, write_offset
@@ -49,12 +51,26 @@ from playwright.sync_api import Page, ViewportSize, expect, sync_playwright  # n
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "frontdesk"
 CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 DAY = date(2026, 10, 7)  # a Wednesday, not a holiday: open 10:00–21:00
 START = datetime(2026, 10, 7, 14, 0, tzinfo=JST)
 ADMIN_TOKEN = "e2e-bootstrap-admin-token-for-the-frontdesk-test"
+STAFF_EMAIL = "desk@netsugen.example.jp"
+STAFF_PASSWORD = "akagi haruna myogi"
+REFRESH_COOKIE = "netsugen_frontdesk_refresh"
+# Records every CSP violation the page sees (an init script is not subject to the page's CSP).
+CSP_PROBE = (
+    "window.__csp = [];"
+    "document.addEventListener('securitypolicyviolation', function (e) {"
+    "  window.__csp.push(e.violatedDirective + ' ' + e.blockedURI); });"
+)
 TABLET: ViewportSize = {"width": 1024, "height": 768}
 PHONE: ViewportSize = {"width": 390, "height": 844}
 
@@ -98,9 +114,22 @@ def server(stack: StackInfo, clean_db: None, tmp_path: Path) -> Iterator[Server]
     }
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "tests.e2e.frontdesk_server:create_app",
-             "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "tests.e2e.frontdesk_server:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-access-log",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     server = Server(f"http://127.0.0.1:{port}", clock_file, log_path)
     try:
@@ -124,17 +153,28 @@ def server(stack: StackInfo, clean_db: None, tmp_path: Path) -> Iterator[Server]
             proc.wait()
 
 
-def staff_token(database_url: str) -> str:
-    async def make() -> str:
-        engine = create_engine(database_url, application_name="e2e-frontdesk")
-        try:
-            async with session_scope(make_sessionmaker(engine)) as session:
-                _, secret = await create_token(session, name="front desk (e2e)", role="staff")
-            return secret
-        finally:
-            await engine.dispose()
+def staff_account(client: httpx.Client) -> str:
+    """A staff account created by an administrator; returns an access token of its own API sign-in."""
+    call(
+        client,
+        "POST",
+        "/v1/staff-accounts",
+        ADMIN_TOKEN,
+        201,
+        json={
+            "email": STAFF_EMAIL,
+            "name": "受付 一郎",
+            "role": "staff",
+            "password": STAFF_PASSWORD,
+        },
+    )
+    r = client.post("/v1/auth/login", json={"email": STAFF_EMAIL, "password": STAFF_PASSWORD})
+    assert r.status_code == 200, r.text
+    return str(r.json()["access_token"])
 
-    return asyncio.run(make())
+
+def csp_reports(page: Page, console: list[str]) -> list[str]:
+    return [*page.evaluate("window.__csp || []"), *(m for m in console if "Content Security Policy" in m)]
 
 
 def call(client: httpx.Client, method: str, path: str, token: str, status: int, **kwargs: Any) -> Any:
@@ -159,63 +199,136 @@ def open_visit_check_in(client: httpx.Client, token: str, member_id: str) -> dat
 
 
 def test_front_desk_day_in_a_real_browser(server: Server, stack: StackInfo) -> None:
-    staff = staff_token(stack.database_url)
     with httpx.Client(base_url=server.base_url, timeout=10) as client:
+        staff = staff_account(client)
         # ---- the day's data, through the API ----------------------------------------------
         today = call(client, "GET", "/v1/calendar", staff, 200, params={"from": str(DAY), "to": str(DAY)})
         assert today["days"][0] | {"reason": None} == {
-            "date": "2026-10-07", "open": True, "opens_at": "10:00", "closes_at": "21:00",
-            "reason": None, "kind": "weekday",
+            "date": "2026-10-07",
+            "open": True,
+            "opens_at": "10:00",
+            "closes_at": "21:00",
+            "reason": None,
+            "kind": "weekday",
         }
-        member = call(client, "POST", "/v1/members", staff, 201, json={
-            "kind": "individual", "name": "上州 太郎", "email": "taro@example.jp", "language": "ja",
-            "plan": "dropin",
-        })
+        member = call(
+            client,
+            "POST",
+            "/v1/members",
+            staff,
+            201,
+            json={
+                "kind": "individual",
+                "name": "上州 太郎",
+                "email": "taro@example.jp",
+                "language": "ja",
+                "plan": "dropin",
+            },
+        )
         card, number = member["card_token"], member["member_number"]
-        corporate = call(client, "POST", "/v1/members", staff, 201, json={
-            "kind": "corporate", "name": "株式会社ぐんまラボ", "email": "office@gunma-lab.example.jp",
-            "language": "ja", "plan": "corporate_monthly",
-        })
+        corporate = call(
+            client,
+            "POST",
+            "/v1/members",
+            staff,
+            201,
+            json={
+                "kind": "corporate",
+                "name": "株式会社ぐんまラボ",
+                "email": "office@gunma-lab.example.jp",
+                "language": "ja",
+                "plan": "corporate_monthly",
+            },
+        )
         call(client, "POST", f"/v1/members/{corporate['id']}/users", staff, 201, json={"name": "前橋 花子"})
-        rooms = [r for r in call(client, "GET", "/v1/resources", staff, 200)["items"] if r["kind"] == "meeting_room"]
+        rooms = [
+            r
+            for r in call(client, "GET", "/v1/resources", staff, 200)["items"]
+            if r["kind"] == "meeting_room"
+        ]
         room = rooms[0]
-        call(client, "POST", "/v1/bookings", staff, 201, json={
-            "resource_id": room["id"], "member_id": member["id"],
-            "start": "2026-10-07T16:00:00+09:00", "end": "2026-10-07T17:00:00+09:00",
-        })
-        call(client, "POST", "/v1/programs", staff, 201, json={
-            "title_ja": "SDGs 勉強会", "title_en": "SDGs study session", "category": "seminar",
-            "start": "2026-10-07T18:00:00+09:00", "end": "2026-10-07T20:00:00+09:00", "capacity": 30,
-        })
+        call(
+            client,
+            "POST",
+            "/v1/bookings",
+            staff,
+            201,
+            json={
+                "resource_id": room["id"],
+                "member_id": member["id"],
+                "start": "2026-10-07T16:00:00+09:00",
+                "end": "2026-10-07T17:00:00+09:00",
+            },
+        )
+        call(
+            client,
+            "POST",
+            "/v1/programs",
+            staff,
+            201,
+            json={
+                "title_ja": "SDGs 勉強会",
+                "title_en": "SDGs study session",
+                "category": "seminar",
+                "start": "2026-10-07T18:00:00+09:00",
+                "end": "2026-10-07T20:00:00+09:00",
+                "capacity": 30,
+            },
+        )
 
         for old in ARTIFACTS.glob("*.png"):
             old.unlink()
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
             context = browser.new_context(viewport=TABLET, locale="ja-JP", timezone_id="Asia/Tokyo")
+            context.add_init_script(CSP_PROBE)
             page = context.new_page()
             page_errors: list[str] = []
+            console: list[str] = []
             page.on("pageerror", lambda exc: page_errors.append(str(exc)))
+            page.on("console", lambda msg: console.append(msg.text))
             try:
                 # ---- 1. sign in ------------------------------------------------------------
-                page.goto(f"{server.base_url}/frontdesk")
+                response = page.goto(f"{server.base_url}/frontdesk")
+                assert (
+                    response is not None
+                    and "unsafe-inline" not in response.headers["content-security-policy"]
+                )
                 expect(page.locator("#signin")).to_be_visible()
-                expect(page.get_by_label("スタッフトークン")).to_be_focused()
+                expect(page.get_by_label("メールアドレス")).to_be_focused()
                 shot(page, "01-sign-in")
-                page.get_by_label("スタッフトークン").fill(staff)
+                page.get_by_label("メールアドレス").fill(STAFF_EMAIL)
+                page.get_by_label("パスワード").fill("wrong password, surely")
+                page.keyboard.press("Enter")
+                expect(page.locator("#error-msg")).to_have_attribute("data-problem", "invalid-credentials")
+                expect(page.locator("#console")).to_be_hidden()
+                page.get_by_label("パスワード").fill(STAFF_PASSWORD)
                 page.keyboard.press("Enter")
                 expect(page.locator("#console")).to_be_visible()
                 expect(page.locator("#status-msg")).to_have_text("サインインしました。")
-                assert page.evaluate("sessionStorage.getItem('netsugen.frontdesk.token')") == staff
-                assert page.evaluate("JSON.stringify(localStorage)").find(staff) == -1
+                expect(page.get_by_label("パスワード")).to_have_value("")
+                # Nothing of the session in storage the page's scripts could leak; the cookie is HttpOnly.
+                stored = page.evaluate(
+                    "JSON.stringify(sessionStorage) + JSON.stringify(localStorage) + document.cookie"
+                )
+                assert "gsa_" not in stored and "gsr_" not in stored and REFRESH_COOKIE not in stored
+                (cookie,) = [c for c in context.cookies() if c["name"] == REFRESH_COOKIE]
+                assert (
+                    cookie["httpOnly"]
+                    and cookie["sameSite"] == "Strict"
+                    and cookie["path"] == "/frontdesk/session"
+                )
+                assert cookie["value"].startswith("gsr_")
                 expect(page.locator("#scan-input")).to_be_focused()
                 expect(page.locator("#today-hours")).to_have_text("10:00〜21:00")
                 expect(page.locator("#today-bookings")).to_contain_text("16:00–17:00")
                 expect(page.locator("#today-bookings")).to_contain_text(room["name_ja"])
                 expect(page.locator("#today-events")).to_contain_text("SDGs 勉強会")
                 expect(page.locator("#inside-empty")).to_be_visible()
-                page.reload()  # the tab keeps its session: no second sign-in
+                page.reload()  # the refresh cookie resumes the session: no second sign-in
                 expect(page.locator("#console")).to_be_visible()
+                rotated = [c for c in context.cookies() if c["name"] == REFRESH_COOKIE][0]["value"]
+                assert rotated != cookie["value"]  # the refresh token rotated
                 expect(page.locator("#scan-input")).to_be_focused()
                 expect(page.locator("#today-hours")).to_have_text("10:00〜21:00")
                 shot(page, "02-signed-in")
@@ -227,7 +340,9 @@ def test_front_desk_day_in_a_real_browser(server: Server, stack: StackInfo) -> N
                 row = page.locator(f'#inside-body tr[data-member-number="{number}"]')
                 expect(row).to_contain_text("上州 太郎")
                 expect(row.locator("td").nth(1)).to_have_text("14:00")
-                expect(page.locator("#status-msg")).to_have_text("上州 太郎 さんがチェックインしました(14:00)。")
+                expect(page.locator("#status-msg")).to_have_text(
+                    "上州 太郎 さんがチェックインしました(14:00)。"
+                )
                 expect(page.locator("#occupancy-text")).to_have_text("在館 1 人 / 定員 1 人")
                 expect(page.locator("#capacity-warning")).to_have_text(
                     "満員です。退館があるまでチェックインできません。"
@@ -313,7 +428,9 @@ def test_front_desk_day_in_a_real_browser(server: Server, stack: StackInfo) -> N
                 )
                 choice = page.get_by_role("button", name="前橋 花子(株式会社ぐんまラボ) をチェックイン")
                 expect(choice).to_be_focused()
-                expect(page.locator("#search-results")).to_contain_text("株式会社ぐんまラボ の利用者を選んでください")
+                expect(page.locator("#search-results")).to_contain_text(
+                    "株式会社ぐんまラボ の利用者を選んでください"
+                )
                 shot(page, "09-corporate-users")
                 page.keyboard.press("Enter")
                 corp_number = corporate["member_number"]
@@ -328,15 +445,26 @@ def test_front_desk_day_in_a_real_browser(server: Server, stack: StackInfo) -> N
                 expect(page.locator("#scan-input")).to_be_focused()
 
                 # ---- 7. the space closes: a scan shows the closed-hours message --------------
-                call(client, "POST", "/v1/calendar/closures", ADMIN_TOKEN, 201, json={
-                    "start_date": str(DAY), "reason_ja": "臨時休館(設備点検)", "reason_en": "Closed for maintenance",
-                })
+                call(
+                    client,
+                    "POST",
+                    "/v1/calendar/closures",
+                    ADMIN_TOKEN,
+                    201,
+                    json={
+                        "start_date": str(DAY),
+                        "reason_ja": "臨時休館(設備点検)",
+                        "reason_en": "Closed for maintenance",
+                    },
+                )
                 page.locator("#refresh").focus()  # focus elsewhere: the scan still reaches the scan field
                 page.keyboard.type(card)
                 page.keyboard.press("Enter")
                 error = page.locator("#error-msg")
                 expect(error).to_have_attribute("data-problem", "space-closed")
-                expect(error.locator("strong")).to_have_text("エラー: 現在は閉館時間のため、チェックインできません。")
+                expect(error.locator("strong")).to_have_text(
+                    "エラー: 現在は閉館時間のため、チェックインできません。"
+                )
                 expect(page.locator("#today-hours")).to_have_text("休館日")
                 expect(page.locator("#today-reason")).to_have_text("臨時休館(設備点検)")
                 expect(page.locator("#open-now")).to_have_text("現在は閉館時間です")
@@ -347,20 +475,37 @@ def test_front_desk_day_in_a_real_browser(server: Server, stack: StackInfo) -> N
 
                 # ---- 8. the same in English ---------------------------------------------------
                 page.get_by_role("button", name="Switch to English").click()
-                expect(error.locator("strong")).to_have_text("Error: NETSUGEN is closed now, so nobody can check in.")
+                expect(error.locator("strong")).to_have_text(
+                    "Error: NETSUGEN is closed now, so nobody can check in."
+                )
                 expect(error.locator(".msg-detail")).to_have_count(0)  # the API's detail was in Japanese
                 expect(page.locator("#today-reason")).to_have_text("Closed for maintenance")
                 expect(page.get_by_role("heading", name="Now in the space")).to_be_visible()
                 shot(page, "11-closed-error-en")
                 page.get_by_role("button", name="日本語に切り替える").click()
 
-                # ---- 9. sign out: the token is gone ------------------------------------------
+                # ---- 9. sign out: the session is revoked and the cookie gone -----------------
                 page.get_by_role("button", name="サインアウト").click()
                 expect(page.locator("#signin")).to_be_visible()
                 expect(page.locator("#console")).to_be_hidden()
-                assert page.evaluate("sessionStorage.getItem('netsugen.frontdesk.token')") is None
+                expect(page.locator("#status-msg")).to_have_text("サインアウトしました。")
+                expect(page.get_by_label("メールアドレス")).to_be_focused()
+                page.wait_for_function("true")
+                deadline = time.monotonic() + 5
+                while [
+                    c for c in context.cookies() if c["name"] == REFRESH_COOKIE
+                ] and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                assert [c for c in context.cookies() if c["name"] == REFRESH_COOKIE] == []
+                r = client.post(
+                    "/frontdesk/session/refresh", headers={"Cookie": f"{REFRESH_COOKIE}={rotated}"}
+                )
+                assert r.status_code == 401  # the session is over on the server too
+                page.reload()
+                expect(page.locator("#signin")).to_be_visible()  # nothing to resume
                 shot(page, "12-signed-out")
                 assert page_errors == []
+                assert csp_reports(page, console) == []
             except Exception:
                 shot(page, "failure", full_page=True)
                 raise
@@ -368,3 +513,61 @@ def test_front_desk_day_in_a_real_browser(server: Server, stack: StackInfo) -> N
                 context.close()
                 browser.close()
     assert "Traceback" not in server.log_tail()
+
+
+def test_silent_renewal_and_sign_out_after_inactivity(server: Server) -> None:
+    """The page's clock is Playwright's: 14½ minutes pass in a moment, then 15 more without activity."""
+    with httpx.Client(base_url=server.base_url, timeout=10) as client:
+        staff_account(client)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        context = browser.new_context(viewport=TABLET, locale="ja-JP", timezone_id="Asia/Tokyo")
+        context.add_init_script(CSP_PROBE)
+        page = context.new_page()
+        console: list[str] = []
+        page.on("console", lambda msg: console.append(msg.text))
+        renewals: list[int] = []
+        page.on(
+            "response",
+            lambda resp: (
+                renewals.append(resp.status) if resp.url.endswith("/frontdesk/session/refresh") else None
+            ),
+        )
+        try:
+            page.clock.install()
+            page.goto(f"{server.base_url}/frontdesk")
+            expect(page.get_by_label("メールアドレス")).to_be_focused()
+            assert renewals == [401]  # the page tried to resume: no cookie yet
+            page.get_by_label("メールアドレス").fill(STAFF_EMAIL)
+            page.get_by_label("パスワード").fill(STAFF_PASSWORD)
+            page.keyboard.press("Enter")
+            expect(page.locator("#console")).to_be_visible()
+            first = [c for c in context.cookies() if c["name"] == REFRESH_COOKIE][0]["value"]
+            # Let the first loads finish: a request in flight while time jumps would hit its timeout.
+            expect(page.locator("#today-hours")).to_have_text("10:00〜21:00")
+            expect(page.locator("#inside-empty")).to_be_visible()
+            page.wait_for_timeout(500)
+            # The access token lives 15 minutes: the page renews it a minute before, silently.
+            page.clock.fast_forward("14:30")  # due timers fire once; no request is in flight
+            deadline = time.monotonic() + 10
+            while 200 not in renewals and time.monotonic() < deadline:
+                page.wait_for_timeout(50)
+            assert renewals.count(200) == 1, renewals
+            assert [c for c in context.cookies() if c["name"] == REFRESH_COOKIE][0]["value"] != first
+            page.get_by_role("button", name="更新").click()  # activity; the API answers with the new token
+            expect(page.locator("#occupancy-text")).to_have_text("在館 0 人 / 定員 1 人")
+            expect(page.locator("#error-box")).to_be_hidden()
+            expect(page.locator("#console")).to_be_visible()
+            # 15 minutes without a key press or a tap: signed out.
+            page.clock.fast_forward("15:10")
+            expect(page.locator("#signin")).to_be_visible()
+            expect(page.locator("#console")).to_be_hidden()
+            expect(page.locator("#status-msg")).to_have_text("操作がなかったため、サインアウトしました。")
+            shot(page, "13-idle-signed-out")
+            assert csp_reports(page, console) == []
+        except Exception:
+            shot(page, "failure-idle", full_page=True)
+            raise
+        finally:
+            context.close()
+            browser.close()

@@ -64,22 +64,39 @@ def parse(html: str) -> PageParser:
 
 
 class TestPage:
-    async def test_japanese_by_default_with_csp_and_no_cache(self, netsugen_client: httpx.AsyncClient) -> None:
+    async def test_japanese_by_default_with_csp_and_no_cache(
+        self, netsugen_client: httpx.AsyncClient
+    ) -> None:
         r = await netsugen_client.get("/frontdesk")
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/html")
         assert r.headers["content-language"] == "ja"
         assert r.headers["cache-control"] == "no-store"
-        csp = r.headers["content-security-policy"]
-        assert "default-src 'self'" in csp and "script-src 'self' 'unsafe-inline'" in csp
+        # Finding 11 of issue 14: one strict policy, no 'unsafe-inline' anywhere.
+        assert r.headers.get_list("content-security-policy") == [
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        ]
+        assert "unsafe-inline" not in r.headers["content-security-policy"]
         assert '<html lang="ja">' in r.text
-        assert "<title data-i18n=\"page.title\">NETSUGEN 受付コンソール</title>" in r.text
-        assert "スタッフトークン" in r.text
+        assert '<title data-i18n="page.title">NETSUGEN 受付コンソール</title>' in r.text
+        assert "メールアドレス" in r.text and "パスワード" in r.text and "トークン" not in r.text
+        # No inline script or handler: every <script> is external or a JSON data block.
+        page = parse(r.text)
+        for tag, attrs in page.elements:
+            assert not any(k.startswith("on") for k in attrs), (tag, attrs)
+            if tag == "script":
+                assert "src" in attrs or attrs.get("type") == "application/json", attrs
+        for name in ("frontdesk.js", "frontdesk.css"):
+            asset = await netsugen_client.get(f"/frontdesk/static/{name}")
+            assert asset.headers.get_list("content-security-policy") == r.headers.get_list(
+                "content-security-policy"
+            )
 
     async def test_english_from_accept_language_or_query(self, netsugen_client: httpx.AsyncClient) -> None:
         r = await netsugen_client.get("/frontdesk", headers={"Accept-Language": "en-US,en;q=0.9"})
         assert r.status_code == 200
-        assert '<html lang="en">' in r.text and "Staff token" in r.text
+        assert '<html lang="en">' in r.text and "Email" in r.text and "Password" in r.text
         assert r.headers["content-language"] == "en"
         r = await netsugen_client.get("/frontdesk?lang=en", headers={"Accept-Language": "ja"})
         assert '<html lang="en">' in r.text
@@ -98,7 +115,7 @@ class TestPage:
         page = parse((await netsugen_client.get("/frontdesk")).text)
         label_for = {a["for"] for tag, a in page.elements if tag == "label" and "for" in a}
         fields = [a["id"] for tag, a in page.elements if tag == "input" and a.get("type") != "hidden"]
-        assert fields == ["token-input", "scan-input", "search-input"]
+        assert fields == ["email-input", "password-input", "totp-input", "scan-input", "search-input"]
         assert set(fields) <= label_for
         assert page.by_id("status-msg")[1]["role"] == "status"
         assert page.by_id("status-msg")[1]["aria-live"] == "polite"
@@ -112,15 +129,19 @@ class TestPage:
         for tag, attrs in page.elements:
             if tag == "button":
                 assert attrs.get("data-i18n") or attrs.get("aria-label"), attrs
-        # The token field never autocompletes into the browser's password store.
-        assert page.by_id("token-input")[1]["type"] == "password"
-        assert page.by_id("token-input")[1]["autocomplete"] == "off"
+        # Password managers fill the sign-in; the code field is a one-time code.
+        assert page.by_id("email-input")[1]["autocomplete"] == "username"
+        assert page.by_id("password-input")[1]["type"] == "password"
+        assert page.by_id("password-input")[1]["autocomplete"] == "current-password"
+        assert page.by_id("totp-input")[1]["autocomplete"] == "one-time-code"
 
     async def test_only_same_origin_assets(self, netsugen_client: httpx.AsyncClient) -> None:
         page = parse((await netsugen_client.get("/frontdesk")).text)
         urls = [a[k] for _, a in page.elements for k in ("src", "href") if k in a]
         assert sorted(u.split("?")[0] for u in urls) == [
-            "#main", "/frontdesk/static/frontdesk.css", "/frontdesk/static/frontdesk.js"
+            "#main",
+            "/frontdesk/static/frontdesk.css",
+            "/frontdesk/static/frontdesk.js",
         ]
         for url in urls:
             if url.startswith("/"):
@@ -159,10 +180,16 @@ class TestPage:
         assert json.loads(page.scripts["frontdesk-i18n"]) == i18n.catalog()
         config = json.loads(page.scripts["frontdesk-config"])
         assert config == {
-            "near_capacity_ratio": 0.9, "refresh_seconds": 30, "language": "en", "card_prefix": "nsc_"
+            "near_capacity_ratio": 0.9,
+            "refresh_seconds": 30,
+            "language": "en",
+            "card_prefix": "nsc_",
+            "idle_minutes": 15,
         }
 
-    async def test_page_needs_no_token_and_is_in_the_openapi(self, netsugen_client: httpx.AsyncClient) -> None:
+    async def test_page_needs_no_token_and_is_in_the_openapi(
+        self, netsugen_client: httpx.AsyncClient
+    ) -> None:
         spec = (await netsugen_client.get("/openapi.json")).json()
         assert "/frontdesk" in spec["paths"]
         assert spec["paths"]["/frontdesk"]["get"]["summary"] == "Front-desk console (HTML)"
@@ -188,7 +215,9 @@ class TestWords:
 
     def test_template_placeholders_match_between_languages(self) -> None:
         for key, entry in i18n.MESSAGES.items():
-            assert set(re.findall(r"\{(\w+)\}", entry["ja"])) == set(re.findall(r"\{(\w+)\}", entry["en"])), key
+            assert set(re.findall(r"\{(\w+)\}", entry["ja"])) == set(re.findall(r"\{(\w+)\}", entry["en"])), (
+                key
+            )
 
     def test_every_front_desk_problem_has_a_message(self) -> None:
         """Every problem the desk can meet (visits, members, idempotency, billing quote) is mapped."""
@@ -202,7 +231,13 @@ class TestWords:
             for _, cls in inspect.getmembers(module, inspect.isclass):
                 if issubclass(cls, ProblemError) and cls.__module__ == module_name:
                     slugs.add(cls.slug)
-        assert {"space-closed", "space-full", "visit-already-open", "member-suspended", "member-left"} <= slugs
+        assert {
+            "space-closed",
+            "space-full",
+            "visit-already-open",
+            "member-suspended",
+            "member-left",
+        } <= slugs
         slugs |= {"invalid-visit-times", "unknown-plan", "no-tariff"}  # the quote's problems
         slugs |= {"unauthorized", "forbidden", "rate-limited", "validation-error", "service-unavailable"}
         missing = slugs - set(i18n.ERRORS)
@@ -230,10 +265,19 @@ class TestContrast:
     VARS = dict(re.findall(r"--([a-z-]+):\s*(#[0-9a-fA-F]{6});", CSS))
     # (text, background) pairs the stylesheet uses for text.
     TEXT_PAIRS = [
-        ("text", "bg"), ("text", "surface"), ("muted", "surface"), ("muted", "bg"),
-        ("primary", "surface"), ("primary-text", "primary"), ("primary-text", "primary-hover"),
-        ("topbar-text", "topbar"), ("ok-text", "ok-bg"), ("error-text", "error-bg"),
-        ("warn-text", "warn-bg"), ("cap-text", "cap-bg"), ("error-text", "surface"),
+        ("text", "bg"),
+        ("text", "surface"),
+        ("muted", "surface"),
+        ("muted", "bg"),
+        ("primary", "surface"),
+        ("primary-text", "primary"),
+        ("primary-text", "primary-hover"),
+        ("topbar-text", "topbar"),
+        ("ok-text", "ok-bg"),
+        ("error-text", "error-bg"),
+        ("warn-text", "warn-bg"),
+        ("cap-text", "cap-bg"),
+        ("error-text", "surface"),
         ("topbar", "topbar-text"),
     ]
 
@@ -246,8 +290,16 @@ class TestContrast:
         ratio = contrast(self.VARS[fg], self.VARS[bg])
         assert ratio >= 4.5, f"{fg} on {bg}: {ratio:.2f}"
 
-    @pytest.mark.parametrize(("fg", "bg"), [("bar-fill", "bar-track"), ("bar-near", "bar-track"),
-                                            ("bar-full", "bar-track"), ("focus", "surface"), ("border", "surface")])
+    @pytest.mark.parametrize(
+        ("fg", "bg"),
+        [
+            ("bar-fill", "bar-track"),
+            ("bar-near", "bar-track"),
+            ("bar-full", "bar-track"),
+            ("focus", "surface"),
+            ("border", "surface"),
+        ],
+    )
     def test_graphics_meet_3_to_1(self, fg: str, bg: str) -> None:
         assert contrast(self.VARS[fg], self.VARS[bg]) >= 3.0, f"{fg} on {bg}"
 

@@ -36,6 +36,7 @@ SAMPLES: dict[str, Any] = {
     "breakdown": "男性",
     "previous_status": "limited_progress",
     "status": "target_achieved",
+    "message_id": uuid.uuid4(),  # sign-in messages (netsugen_booking/accounts)
 }
 OCCURRED = datetime(2026, 11, 29, 1, 30, tzinfo=UTC)  # 10:30 JST
 

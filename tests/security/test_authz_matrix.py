@@ -85,6 +85,26 @@ PUBLIC: dict[tuple[str, str], str] = {
         "netsugen_booking",
         "GET /frontdesk",
     ): "the front-desk page shell; every API call it makes needs a staff token",
+    # Sign-in (services/netsugen_booking/accounts): what a person does before having a token. (Login,
+    # refresh and TOTP enrolment answer an anonymous caller 401 with WWW-Authenticate, like the rest.)
+    ("netsugen_booking", "POST /v1/auth/logout"): "revokes the session of the refresh token given; unknown ones change nothing",
+    ("netsugen_booking", "POST /v1/auth/email-link"): "asks for a sign-in email; always 202 (no account discovery)",
+    ("netsugen_booking", "POST /v1/auth/email-link/verify"): "the emailed one-time token or code is the credential",
+    ("netsugen_booking", "POST /v1/auth/password-reset"): "asks for a reset email; always 202",
+    ("netsugen_booking", "POST /v1/auth/password-reset/confirm"): "the emailed one-time token is the credential",
+    ("netsugen_booking", "POST /v1/auth/email-change/confirm"): "the one-time token sent to the new address is the credential",
+    ("netsugen_booking", "POST /frontdesk/session/logout"): "clears the console's cookie and revokes its session",
+}
+
+#: Sign-in operations whose credential is in the request (email + password, a refresh token or the
+#: console's cookie): anyone may call them; a wrong or missing credential is a 401 with
+#: ``WWW-Authenticate: Bearer`` whatever bearer token comes along, so they are not in the member check.
+CREDENTIAL_IN_REQUEST: set[tuple[str, str]] = {
+    ("netsugen_booking", "POST /v1/auth/login"),
+    ("netsugen_booking", "POST /v1/auth/refresh"),
+    ("netsugen_booking", "POST /v1/auth/totp/enrol"),
+    ("netsugen_booking", "POST /frontdesk/session"),
+    ("netsugen_booking", "POST /frontdesk/session/refresh"),
 }
 
 #: Exceptions to the patterns above: these need a token although a PUBLIC pattern covers them.
@@ -454,7 +474,11 @@ def _member_operations() -> list[Operation]:
 
 
 def _staff_operations() -> list[Operation]:
-    return [op for op in all_operations() if not is_member_operation(op) and not public_reason(op)]
+    return [
+        op
+        for op in all_operations()
+        if not is_member_operation(op) and not public_reason(op) and (op.service, op.key) not in CREDENTIAL_IN_REQUEST
+    ]
 
 
 async def test_member_token_gets_403_on_staff_and_admin_operations(

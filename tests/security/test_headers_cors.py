@@ -65,7 +65,7 @@ async def test_html_pages_get_a_content_security_policy(netsugen_client: httpx.A
     r = await netsugen_client.get("/frontdesk")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     csp = r.headers["content-security-policy"]
-    assert "frame-ancestors 'none'" in csp and "default-src 'self'" in csp
+    assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp and "unsafe-inline" not in csp
     assert_security_headers(r)
 
 

@@ -21,19 +21,31 @@ MESSAGES: dict[str, dict[Language, str]] = {
     "lang.switch.label": {"ja": "Switch to English", "en": "日本語に切り替える"},
     "signout": {"ja": "サインアウト", "en": "Sign out"},
     "signin.title": {"ja": "スタッフ サインイン", "en": "Staff sign-in"},
-    "signin.token": {"ja": "スタッフトークン", "en": "Staff token"},
+    "signin.email": {"ja": "メールアドレス", "en": "Email"},
+    "signin.password": {"ja": "パスワード", "en": "Password"},
+    "signin.totp": {
+        "ja": "確認コード(6桁・設定している場合)",
+        "en": "Code (6 digits, if you use two-factor)",
+    },
     "signin.help": {
-        "ja": "トークンはこのタブの中だけに保存され、タブを閉じるかサインアウトすると消えます。",
-        "en": "The token is kept in this tab only and is forgotten when you close it or sign out.",
+        "ja": "操作がない状態が続くと自動的にサインアウトします。共用の端末では使い終わったらサインアウトしてください。",
+        "en": "You are signed out automatically after a while without activity. Sign out when you leave a shared device.",
     },
     "signin.submit": {"ja": "サインイン", "en": "Sign in"},
     "signin.checking": {"ja": "確認しています…", "en": "Checking…"},
-    "signin.empty": {"ja": "スタッフトークンを入力してください。", "en": "Enter the staff token."},
+    "signin.empty": {
+        "ja": "メールアドレスとパスワードを入力してください。",
+        "en": "Enter your email and password.",
+    },
+    "signout.idle": {
+        "ja": "操作がなかったため、サインアウトしました。",
+        "en": "You were signed out after a period without activity.",
+    },
     "signin.done": {"ja": "サインインしました。", "en": "Signed in."},
     "signout.done": {"ja": "サインアウトしました。", "en": "Signed out."},
     "signin.not_staff": {
-        "ja": "このトークンにはスタッフ権限がありません。",
-        "en": "This token does not have the staff role.",
+        "ja": "このアカウントには受付(スタッフ)の権限がありません。",
+        "en": "This account does not have the front-desk (staff) role.",
     },
     "checkin.title": {"ja": "チェックイン", "en": "Check-in"},
     "scan.label": {"ja": "会員カードをスキャン", "en": "Scan a member card"},
@@ -47,7 +59,10 @@ MESSAGES: dict[str, dict[Language, str]] = {
     "search.submit": {"ja": "検索", "en": "Search"},
     "search.none": {"ja": "該当する会員はいません。", "en": "No member matches."},
     "search.results": {"ja": "検索結果 {count} 件", "en": "{count} result(s)"},
-    "search.more": {"ja": "さらに一致する会員がいます。条件を絞ってください。", "en": "More members match; narrow the search."},
+    "search.more": {
+        "ja": "さらに一致する会員がいます。条件を絞ってください。",
+        "en": "More members match; narrow the search.",
+    },
     "search.users": {"ja": "{name} の利用者を選んでください", "en": "Choose a user of {name}"},
     "search.no_users": {"ja": "有効な利用者が登録されていません。", "en": "No active users are registered."},
     "member.checkin": {"ja": "チェックイン", "en": "Check in"},
@@ -62,7 +77,10 @@ MESSAGES: dict[str, dict[Language, str]] = {
     "plan.individual_monthly": {"ja": "個人月額", "en": "Individual monthly"},
     "plan.corporate_monthly": {"ja": "法人月額", "en": "Corporate monthly"},
     "plan.none": {"ja": "プランなし", "en": "No plan"},
-    "checkin.done": {"ja": "{name} さんがチェックインしました({time})。", "en": "{name} checked in at {time}."},
+    "checkin.done": {
+        "ja": "{name} さんがチェックインしました({time})。",
+        "en": "{name} checked in at {time}.",
+    },
     "inside.title": {"ja": "在館中の会員", "en": "Now in the space"},
     "inside.count": {"ja": "在館 {count} 人 / 定員 {capacity} 人", "en": "{count} in / capacity {capacity}"},
     "inside.empty": {"ja": "現在、在館中の会員はいません。", "en": "Nobody is in the space."},
@@ -91,7 +109,10 @@ MESSAGES: dict[str, dict[Language, str]] = {
     "checkout.cap_yes": {"ja": "適用(1日 {cap} まで)", "en": "Applied (at most {cap} a day)"},
     "checkout.cap_no": {"ja": "適用なし", "en": "Not applied"},
     "checkout.charge": {"ja": "本日のお支払い", "en": "Today's charge"},
-    "checkout.covered": {"ja": "月額プランの対象日のため、料金はかかりません。", "en": "Covered by a monthly plan: no charge."},
+    "checkout.covered": {
+        "ja": "月額プランの対象日のため、料金はかかりません。",
+        "en": "Covered by a monthly plan: no charge.",
+    },
     "checkout.minutes_value": {"ja": "{minutes} 分", "en": "{minutes} min"},
     "checkout.explain": {
         "ja": "ドロップイン料金: その日の開館時間内の滞在を合計し、開始した {block} 分ごとに {price}、1日 {cap} まで。",
@@ -101,7 +122,10 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "ja": "ドロップイン料金: その日の開館時間内の滞在を合計し、開始した単位ごとに課金され、1日の上限があります。",
         "en": "Drop-in: the day's minutes within opening hours are charged per started block, up to a daily cap.",
     },
-    "checkout.quote_failed": {"ja": "料金を計算できませんでした。", "en": "The charge could not be calculated."},
+    "checkout.quote_failed": {
+        "ja": "料金を計算できませんでした。",
+        "en": "The charge could not be calculated.",
+    },
     "close": {"ja": "閉じる", "en": "Close"},
     "today.title": {"ja": "本日", "en": "Today"},
     "today.hours": {"ja": "開館時間", "en": "Opening hours"},
@@ -130,10 +154,13 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "ja": "サーバーに接続できません。ネットワークを確認してください。",
         "en": "Cannot reach the server. Check the network.",
     },
-    "error.empty_scan": {"ja": "カードが読み取れませんでした。もう一度スキャンしてください。", "en": "Nothing was scanned. Scan the card again."},
+    "error.empty_scan": {
+        "ja": "カードが読み取れませんでした。もう一度スキャンしてください。",
+        "en": "Nothing was scanned. Scan the card again.",
+    },
     "error.session_expired": {
-        "ja": "トークンが無効になりました。もう一度サインインしてください。",
-        "en": "The token is no longer valid. Please sign in again.",
+        "ja": "セッションが終了しました。もう一度サインインしてください。",
+        "en": "The session has ended. Please sign in again.",
     },
     "yen": {"ja": "{amount}円", "en": "¥{amount}"},
     "duration": {"ja": "{h}時間{m}分", "en": "{h} h {m} min"},
@@ -162,7 +189,10 @@ ERRORS: dict[str, dict[Language, str]] = {
         "en": "The times overlap another visit of the same person.",
     },
     "not-your-visit": {"ja": "他の会員の入館記録です。", "en": "This visit belongs to another member."},
-    "times-not-in-order": {"ja": "退館時刻が入館時刻より前です。", "en": "The check-out time is before the check-in time."},
+    "times-not-in-order": {
+        "ja": "退館時刻が入館時刻より前です。",
+        "en": "The check-out time is before the check-in time.",
+    },
     "time-in-future": {"ja": "未来の時刻は指定できません。", "en": "Times cannot be in the future."},
     "outside-opening-hours": {"ja": "開館時間外の時刻です。", "en": "The time is outside the opening hours."},
     # members
@@ -189,13 +219,31 @@ ERRORS: dict[str, dict[Language, str]] = {
         "ja": "この利用者は無効化されています。",
         "en": "This user of the corporate member is deactivated.",
     },
-    "not-corporate": {"ja": "利用者の指定は法人会員のみです。", "en": "Only corporate members have named users."},
+    "not-corporate": {
+        "ja": "利用者の指定は法人会員のみです。",
+        "en": "Only corporate members have named users.",
+    },
     "member-has-open-visit": {"ja": "この会員は在館中です。", "en": "The member is checked in."},
-    "member-not-suspended": {"ja": "この会員は利用停止中ではありません。", "en": "The member is not suspended."},
-    "plan-not-allowed": {"ja": "この種類の会員はそのプランを利用できません。", "en": "This kind of member cannot have that plan."},
-    "plan-change-in-past": {"ja": "プラン変更を過去の日付にはできません。", "en": "A plan change cannot take effect in the past."},
-    "plan-unchanged": {"ja": "その日付からすでに同じプランです。", "en": "The member already has this plan on that date."},
-    "user-limit-reached": {"ja": "プランの利用者数の上限に達しています。", "en": "The plan covers no more users."},
+    "member-not-suspended": {
+        "ja": "この会員は利用停止中ではありません。",
+        "en": "The member is not suspended.",
+    },
+    "plan-not-allowed": {
+        "ja": "この種類の会員はそのプランを利用できません。",
+        "en": "This kind of member cannot have that plan.",
+    },
+    "plan-change-in-past": {
+        "ja": "プラン変更を過去の日付にはできません。",
+        "en": "A plan change cannot take effect in the past.",
+    },
+    "plan-unchanged": {
+        "ja": "その日付からすでに同じプランです。",
+        "en": "The member already has this plan on that date.",
+    },
+    "user-limit-reached": {
+        "ja": "プランの利用者数の上限に達しています。",
+        "en": "The plan covers no more users.",
+    },
     # billing (quote)
     "invalid-visit-times": {"ja": "滞在時刻が正しくありません。", "en": "The visit times are invalid."},
     "unknown-plan": {"ja": "不明な料金プランです。", "en": "Unknown plan."},
@@ -211,8 +259,25 @@ ERRORS: dict[str, dict[Language, str]] = {
         "en": "The same request is still being processed. Try again in a moment.",
     },
     "unauthorized": {
-        "ja": "トークンが無効です。もう一度サインインしてください。",
-        "en": "The token is not valid. Please sign in again.",
+        "ja": "セッションが無効です。もう一度サインインしてください。",
+        "en": "The session is no longer valid. Please sign in again.",
+    },
+    # sign-in (accounts/exceptions.py)
+    "invalid-credentials": {
+        "ja": "メールアドレス、パスワードまたはコードが正しくないか、失敗が続いたため一時的にロックされています。",
+        "en": "The email, password or code is wrong, or the account is locked for a while after repeated failures.",
+    },
+    "totp-required": {
+        "ja": "認証アプリの6桁の確認コードを入力してください。",
+        "en": "Enter the 6-digit code from your authenticator app.",
+    },
+    "totp-enrolment-required": {
+        "ja": "管理者は二要素認証の登録が必要です。管理者用の手順で登録してください。",
+        "en": "Administrators must enrol in two-factor authentication first.",
+    },
+    "invalid-refresh-token": {
+        "ja": "セッションが終了しました。もう一度サインインしてください。",
+        "en": "The session has ended. Please sign in again.",
     },
     "forbidden": {"ja": "この操作を行う権限がありません。", "en": "You are not allowed to do this."},
     "rate-limited": {

@@ -24,11 +24,14 @@ CONTACT_PATHS = {
     "event_registration": "/v1/event-registrations/{id}/contact",
     # A guest's double opt-in: the answer also carries the link's one-time `confirmation_token`.
     "event_registration_confirmation": "/v1/event-registrations/{id}/confirmation-contact",
+    # One-time sign-in links/codes: the owner answers the secret once, then erases it (410 after).
+    "auth_message": "/v1/auth/messages/{id}/contact",
 }
 _KIND_LABEL = {
     "member": "member",
     "event_registration": "event registration",
     "event_registration_confirmation": "event registration",
+    "auth_message": "sign-in message",
 }
 #: A contact in one of these states is never mailed again (defensive: the owner answers 410).
 GONE_STATUSES = frozenset({"left", "anonymized", "deleted", "withdrawn"})
@@ -49,6 +52,8 @@ class Contact:
     language: Language
     member_id: str | None
     confirmation_token: str | None = None
+    #: One-time values for the template (``auth_message`` contacts only: link, code, minutes).
+    secret: dict[str, str] | None = None
 
 
 def parse_recipient(recipient: str) -> tuple[str, str]:
@@ -100,10 +105,13 @@ class ContactResolver:
         name = body.get("name")
         member_id = body.get("member_id")
         token = body.get("confirmation_token")
+        raw_secret = body.get("secret")
+        secret = {str(k): str(v) for k, v in raw_secret.items()} if isinstance(raw_secret, dict) else None
         return Contact(
             email=email,
             name=str(name) if name else None,
             language=language,
             member_id=str(member_id) if member_id else None,
             confirmation_token=token if isinstance(token, str) and token else None,
+            secret=secret,
         )

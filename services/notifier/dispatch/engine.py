@@ -343,6 +343,9 @@ def recipient_ref(data: EventData) -> tuple[str, uuid.UUID] | None:
     if data.recipient_kind == "event_registration_confirmation":
         registration = getattr(data, "registration_id", None)
         return (data.recipient_kind, registration) if registration is not None else None
+    if data.recipient_kind == "auth_message":  # sign-in links and codes (netsugen_booking/accounts)
+        message_id = getattr(data, "message_id", None)
+        return ("auth_message", message_id) if message_id is not None else None
     member_id = getattr(data, "member_id", None)
     registration_id = getattr(data, "registration_id", None)
     if data.recipient_kind == "event_registration" or (member_id is None and registration_id is not None):
@@ -596,6 +599,7 @@ class Dispatcher:
             portal_url=self.settings.portal_url,
             unsubscribe_url=unsubscribe,
             confirmation_token=contact.confirmation_token,
+            secret=contact.secret,
         )
         try:
             message = build_outgoing(

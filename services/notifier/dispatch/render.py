@@ -113,6 +113,7 @@ class TemplateCatalog:
         portal_url: str,
         unsubscribe_url: str | None = None,
         confirmation_token: str | None = None,
+        secret: dict[str, str] | None = None,
     ) -> RenderedMail:
         context: dict[str, Any] = {
             "name": name,
@@ -123,6 +124,8 @@ class TemplateCatalog:
             "portal_url": portal_url.rstrip("/"),
             "unsubscribe_url": unsubscribe_url,
             "confirmation_token": confirmation_token,
+            # One-time link/code of sign-in messages, read once from the owner (never stored here).
+            "secret": secret or {},
             "ref": short_ref,
             "fmt_date": lambda value: _format_date(language, value),
         }

@@ -1,7 +1,10 @@
 /* NETSUGEN front-desk console.
  *
- * Plain JavaScript, no build step. Everything goes through this service's JSON API with the staff
- * token typed on the page; the token lives in sessionStorage only (gone when the tab closes).
+ * Plain JavaScript, no build step. Staff sign in with email and password (and a TOTP code when
+ * enabled) through /frontdesk/session, which puts the refresh token in an HttpOnly cookie this
+ * script never sees; the short-lived access token lives in memory only (never in any storage) and
+ * is renewed silently before it expires, and again once on a 401. The page signs out after
+ * `config.idle_minutes` without a key press or a tap, and with the sign-out button.
  * Times are shown in JST and measured on the server's clock: the page keeps the offset between
  * the server's `as_of` (GET /v1/occupancy) and this device's clock, so a tablet whose clock drifts
  * still shows correct stays and charges.
@@ -9,7 +12,7 @@
 (function () {
   "use strict";
 
-  var TOKEN_KEY = "netsugen.frontdesk.token";
+  var SESSION_PATH = "/frontdesk/session";
   var LANG_KEY = "netsugen.frontdesk.lang";
   var PROBLEM_PREFIX = "urn:gunma-sdgs:problem:";
   var MEMBER_NUMBER = /^M\d{6}$/i;
@@ -41,6 +44,10 @@
     lastQuery: null,
     freshVisitId: null,
     lastInteraction: Date.now(),
+    lastActivity: Date.now(),
+    accessTimer: null,
+    idleTimer: null,
+    renewing: null,
     refreshTimer: null,
     tickTimer: null,
     refreshing: null
@@ -132,6 +139,7 @@
   function api(method, path, opts) {
     opts = opts || {};
     var headers = { "Accept": "application/json", "Accept-Language": state.lang };
+    var sentWith = state.token;
     if (state.token && opts.auth !== false) { headers.Authorization = "Bearer " + state.token; }
     if (opts.body !== undefined) { headers["Content-Type"] = "application/json"; }
     if (opts.idempotencyKey) { headers["Idempotency-Key"] = opts.idempotencyKey; }
@@ -156,14 +164,23 @@
         if (!resp.ok) {
           var err = new ApiError(resp.status, data && typeof data === "object" ? data : { title: resp.statusText });
           err.lang = headers["Accept-Language"];  // the language the problem's detail is written in
-          if (resp.status === 401 && state.token && !opts.signingIn) { signOut(err); }
+          err.afterSignOut = Boolean(sentWith) && !state.token && !opts.signingIn;
+          if (resp.status === 401 && state.token && !opts.signingIn && !opts.retried) {
+            // The access token expired or was revoked: renew it once, then repeat the request.
+            return renewAccess().then(function (ok) {
+              if (!ok) { throw err; }
+              return api(method, path, Object.assign({}, opts, { retried: true }));
+            });
+          }
           throw err;
         }
         return data;
       });
     }, function () {
       window.clearTimeout(timer);
-      throw new ApiError(0, {});
+      var err = new ApiError(0, {});
+      err.afterSignOut = Boolean(sentWith) && !state.token && !opts.signingIn;
+      throw err;
     });
   }
 
@@ -205,6 +222,8 @@
   }
 
   function showError(err) {
+    // A request that was under way when the session ended answers nobody at the desk now.
+    if (err && err.afterSignOut) { return; }
     state.lastError = err;
     $("status-msg").textContent = "";
     renderError(err);
@@ -258,25 +277,98 @@
     input.value += ev.key;
   }
 
-  // ---- sign-in -------------------------------------------------------------------------------
-  function signIn(token, quiet) {
-    state.token = token;
+  // ---- sign-in and the session ----------------------------------------------------------------
+  // The session endpoints are the only requests that send the cookie (credentials: same-origin).
+  function sessionCall(path, body) {
+    var headers = { "Accept": "application/json", "Accept-Language": state.lang };
+    if (body !== undefined) { headers["Content-Type"] = "application/json"; }
+    return fetch(SESSION_PATH + path, {
+      method: "POST", headers: headers, cache: "no-store", credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body)
+    }).then(function (resp) {
+      return resp.text().then(function (text) {
+        var data = null;
+        try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
+        if (!resp.ok) {
+          var err = new ApiError(resp.status, data && typeof data === "object" ? data : { title: resp.statusText });
+          err.lang = headers["Accept-Language"];
+          throw err;
+        }
+        return data;
+      });
+    }, function () { throw new ApiError(0, {}); });
+  }
+
+  function acceptAccess(data) {
+    state.token = data.access_token;
+    window.clearTimeout(state.accessTimer);
+    // Renew a minute before expiry (at least 5 s from now).
+    var delay = Math.max(5, (data.expires_in || 60) - 60) * 1000;
+    state.accessTimer = window.setTimeout(function () { renewAccess(); }, delay);
+  }
+
+  // One renewal at a time: the refresh cookie works once, a second concurrent use would end the session.
+  function renewAccess() {
+    if (state.renewing) { return state.renewing; }
+    state.renewing = sessionCall("/refresh").then(function (data) {
+      acceptAccess(data);
+      return true;
+    }, function (err) {
+      // Offline: keep the session and try again at the next request; otherwise it has ended.
+      if (err.status !== 0 && state.token) { signOut("expired", true); }
+      return false;
+    }).then(function (ok) { state.renewing = null; return ok; });
+    return state.renewing;
+  }
+
+  function signIn(email, password, totp) {
     clearError();
     var button = $("signin-form").querySelector("button");
     button.disabled = true;
-    if (!quiet) { $("status-msg").textContent = t("signin.checking"); }
-    return api("GET", "/v1/occupancy", { signingIn: true }).then(function (occ) {
-      try { sessionStorage.setItem(TOKEN_KEY, token); } catch (e) { /* private mode: keep it in memory */ }
-      $("token-input").value = "";
+    $("status-msg").textContent = t("signin.checking");
+    var body = { email: email, password: password };
+    if (totp) { body.totp = totp; }
+    return sessionCall("", body).then(function (data) {
+      acceptAccess(data);
+      return api("GET", "/v1/occupancy", { signingIn: true });
+    }).then(function (occ) {
+      $("password-input").value = "";
+      $("totp-input").value = "";
+      state.lastActivity = Date.now();
       enterConsole(occ);
       showStatus(t("signin.done"));
     }, function (err) {
-      state.token = null;
-      try { sessionStorage.removeItem(TOKEN_KEY); } catch (e) { /* ignore */ }
       $("status-msg").textContent = "";
-      if (err.status === 403) { showError({ localKey: "signin.not_staff" }); } else { showError(err); }
-      $("token-input").focus();
+      $("password-input").value = "";
+      if (state.token) { endSession(); }
+      if (err.status === 403 && err.slug !== "totp-enrolment-required") {
+        showError({ localKey: "signin.not_staff" });
+      } else {
+        showError(err);
+      }
+      if (err.slug === "totp-required") { $("totp-input").focus(); }
+      else { $("email-input").focus(); }
     }).then(function () { button.disabled = false; });
+  }
+
+  // A reload keeps the session: the refresh cookie gives a new access token without a password.
+  function resume() {
+    return sessionCall("/refresh").then(function (data) {
+      acceptAccess(data);
+      return api("GET", "/v1/occupancy", { signingIn: true });
+    }).then(function (occ) {
+      state.lastActivity = Date.now();
+      enterConsole(occ);
+    }, function () {
+      if (state.token) { endSession(); }
+      $("email-input").focus();
+    });
+  }
+
+  function endSession() {
+    state.token = null;
+    window.clearTimeout(state.accessTimer);
+    return sessionCall("/logout").then(null, function () { /* offline: the session expires by itself */ });
   }
 
   function enterConsole(occ) {
@@ -291,9 +383,9 @@
     focusScan();
   }
 
-  function signOut(reason) {
-    state.token = null;
-    try { sessionStorage.removeItem(TOKEN_KEY); } catch (e) { /* ignore */ }
+  // reason: null (the button), "idle" (inactivity) or "expired" (the session ended elsewhere).
+  function signOut(reason, ended) {
+    if (ended) { state.token = null; window.clearTimeout(state.accessTimer); } else { endSession(); }
     window.clearInterval(state.refreshTimer);
     window.clearInterval(state.tickTimer);
     if (dialogOpen()) { $("checkout-dialog").close(); }
@@ -309,8 +401,10 @@
     $("console").hidden = true;
     $("sign-out").hidden = true;
     $("signin").hidden = false;
-    if (reason) { showError({ localKey: "error.session_expired" }); } else { showStatus(t("signout.done")); }
-    $("token-input").focus();
+    if (reason === "idle") { showStatus(t("signout.idle")); }
+    else if (reason) { showError({ localKey: "error.session_expired" }); }
+    else { showStatus(t("signout.done")); }
+    $("email-input").focus();
   }
 
   // ---- occupancy, today's visits and charges -------------------------------------------------
@@ -760,9 +854,10 @@
 
     $("signin-form").addEventListener("submit", function (ev) {
       ev.preventDefault();
-      var token = $("token-input").value.trim();
-      if (!token) { showError({ localKey: "signin.empty" }); $("token-input").focus(); return; }
-      signIn(token, false);
+      var email = $("email-input").value.trim();
+      var password = $("password-input").value;
+      if (!email || !password) { showError({ localKey: "signin.empty" }); $((email ? "password" : "email") + "-input").focus(); return; }
+      signIn(email, password, $("totp-input").value.trim());
     });
     $("sign-out").addEventListener("click", function () { signOut(null); });
     $("lang-toggle").addEventListener("click", function () {
@@ -784,9 +879,15 @@
     document.addEventListener("keydown", onGlobalKeydown, true);
     document.addEventListener("pointerdown", function () { state.lastInteraction = Date.now(); }, true);
 
-    var saved = null;
-    try { saved = sessionStorage.getItem(TOKEN_KEY); } catch (e) { saved = null; }
-    if (saved) { signIn(saved, true); } else { $("token-input").focus(); }
+    // Inactivity: any key press or tap counts; checked every few seconds.
+    var touch = function () { state.lastActivity = Date.now(); };
+    document.addEventListener("keydown", touch, true);
+    document.addEventListener("pointerdown", touch, true);
+    state.idleTimer = window.setInterval(function () {
+      if (state.token && Date.now() - state.lastActivity > Math.max(1, config.idle_minutes) * 60000) { signOut("idle"); }
+    }, 5000);
+
+    resume();
   }
 
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", init); } else { init(); }
