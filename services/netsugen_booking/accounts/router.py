@@ -11,11 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.netsugen_booking.accounts import schemas, service
 from services.netsugen_booking.accounts.service import CommitThenRaise, TokenPair
+from services.netsugen_booking.accounts.signin_audit import audit_sign_in_failed, audit_signed_in
 from services.netsugen_booking.frontdesk_common.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from services.netsugen_booking.settings import NetsugenSettings
 from shared.auth import Principal, get_principal
 from shared.db import DbSession
-from shared.errors import Forbidden, prefers_japanese, problem_responses
+from shared.errors import Forbidden, ProblemError, prefers_japanese, problem_responses
 from shared.jst import to_jst
 from shared.permissions import P, require
 from shared.sessions import Account
@@ -92,7 +93,12 @@ async def login(
             user_agent=request.headers.get("user-agent"),
         )
     except CommitThenRaise as exc:
+        await audit_sign_in_failed(request, "password", body.email, exc.problem)
         await commit_then_raise(session, exc)
+    except ProblemError as problem:
+        await audit_sign_in_failed(request, "password", body.email, problem)
+        raise
+    await audit_signed_in(session, request, pair, "password")
     response.headers.update(NO_STORE)
     return pair_out(pair)
 
@@ -195,7 +201,12 @@ async def email_link_verify(
             user_agent=request.headers.get("user-agent"),
         )
     except CommitThenRaise as exc:
+        await audit_sign_in_failed(request, "email_link", body.email, exc.problem)
         await commit_then_raise(session, exc)
+    except ProblemError as problem:
+        await audit_sign_in_failed(request, "email_link", body.email, problem)
+        raise
+    await audit_signed_in(session, request, pair, "email_link")
     response.headers.update(NO_STORE)
     return pair_out(pair)
 

@@ -32,12 +32,13 @@ from services.netsugen_booking.accounts import service as accounts
 from services.netsugen_booking.accounts.exceptions import InvalidRefreshToken
 from services.netsugen_booking.accounts.schemas import LoginRequest
 from services.netsugen_booking.accounts.service import CommitThenRaise, TokenPair
+from services.netsugen_booking.accounts.signin_audit import audit_sign_in_failed, audit_signed_in
 from services.netsugen_booking.frontdesk import i18n
 from services.netsugen_booking.frontdesk.i18n import Language
 from services.netsugen_booking.members.cards import CARD_PREFIX
 from services.netsugen_booking.settings import NetsugenSettings
 from shared.db import DbSession
-from shared.errors import Forbidden, NotFound, prefers_japanese, problem_responses
+from shared.errors import Forbidden, NotFound, ProblemError, prefers_japanese, problem_responses
 from shared.jst import utcnow
 
 router = APIRouter(tags=["front desk console"])
@@ -246,8 +247,13 @@ async def console_sign_in(body: LoginRequest, request: Request, session: DbSessi
             user_agent=request.headers.get("user-agent"),
         )
     except CommitThenRaise as exc:
+        await audit_sign_in_failed(request, "password", body.email, exc.problem)
         await session.commit()
         raise exc.problem from None
+    except ProblemError as problem:
+        await audit_sign_in_failed(request, "password", body.email, problem)
+        raise
+    await audit_signed_in(session, request, pair, "password")
     return _session_response(request, pair)
 
 
