@@ -138,13 +138,15 @@ class PlatformMiddleware:
                 started_response = True
                 status_holder[0] = message["status"]
                 raw = list(message.get("headers", []))
-                html = False
+                html = has_csp = False
                 for name, value in raw:
                     if value.startswith(b"text/html") and name.lower() == b"content-type":
                         html = True
+                    elif name.lower() == b"content-security-policy":
+                        has_csp = True  # a page with its own, stricter policy (invoice, receipt)
                 raw.append((b"x-request-id", rid_bytes))
                 raw.extend(SECURITY_HEADERS)
-                if html and not scope["path"].startswith(("/docs", "/redoc")):
+                if html and not has_csp and not scope["path"].startswith(("/docs", "/redoc")):
                     raw.append((b"content-security-policy", HTML_CSP))
                 message["headers"] = raw
             await send(message)
