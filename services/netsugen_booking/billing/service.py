@@ -751,8 +751,8 @@ def _payment_out(p: InvoicePayment) -> PaymentOut:
     return PaymentOut(
         id=p.id,
         invoice_id=p.invoice_id,
-        method=p.method,
-        amount_yen=p.amount_yen,  # type: ignore[arg-type]
+        method=p.method,  # type: ignore[arg-type]
+        amount_yen=p.amount_yen,
         paid_on=p.paid_on,
         reference=p.reference,
         recorded_by=p.recorded_by,
@@ -779,8 +779,8 @@ def _refund_out(r: InvoiceRefund) -> RefundOut:
 def _line_out(line: InvoiceLine) -> InvoiceLineOut:
     return InvoiceLineOut(
         position=line.position,
-        kind=line.kind,
-        description=line.description,  # type: ignore[arg-type]
+        kind=line.kind,  # type: ignore[arg-type]
+        description=line.description,
         plan_code=line.plan_code,
         service_date=line.service_date,
         period_start=line.period_start,
