@@ -112,10 +112,15 @@ def _json(out: VisitOut, status_code: int = status.HTTP_200_OK) -> Response:
     summary="Record a visit afterwards",
     description=(
         "Staff. For when the kiosk was down: explicit `check_in_at` and `check_out_at` (ISO-8601 with "
-        "offset) within that day's opening hours, in order (422 `times-not-in-order`), not in the future "
-        "(422 `time-in-future`), inside opening hours (422 `outside-opening-hours`). `reason` is required "
-        "and the entry is kept in the audit log. Overlapping another visit of the person: 409 "
-        "`visit-overlap`. Accepts `Idempotency-Key`."
+        "offset), in order (422 `times-not-in-order`), not in the future (422 `time-in-future`), check-in "
+        "inside opening hours (422 `outside-opening-hours`); a check-out past closing is clipped to "
+        "closing, as a live check-out is. Refused for a suspended member (409 "
+        "`manual-entry-member-suspended`), a member who had left by then (409 `manual-entry-member-left`) "
+        "and a day before the member registered (422 `manual-entry-before-registration`), unless "
+        "`override: true` with an `override_reason` (both audited). `reason` is required and the entry "
+        "is kept in the audit log. Overlapping another visit of the person: 409 `visit-overlap`. A visit "
+        "in a month already invoiced is billed by the next invoice run (supplementary invoice). Accepts "
+        "`Idempotency-Key`."
     ),
     responses=problem_responses(401, 403, 404, 409, 422),
 )
@@ -137,6 +142,7 @@ async def manual_entry(
     visit = await service.manual_entry(
         session, member=member, user=user, check_in_at=body.check_in_at, check_out_at=body.check_out_at,
         reason=body.reason, actor=service.Actor.of(principal), now=now,
+        override_reason=body.override_reason if body.override else None,
     )
     out = VisitOut.of(visit)
     if started is not None:
@@ -227,7 +233,9 @@ async def check_out(visit_id: uuid.UUID, session: DbSession, principal: MemberOr
     description=(
         "Staff. New `check_in_at` and/or `check_out_at` with a required `reason`; kept in the audit log "
         "with the values before and after. The same rules as a manual entry apply (order, opening hours, "
-        "not in the future, 409 `visit-overlap`)."
+        "not in the future, membership on the day, 409 `visit-overlap`, `override` with `override_reason`); "
+        "a check-out past closing is clipped to closing. A correction in a month already invoiced is "
+        "billed by the next invoice run (credit the invoice first when the charge must go down)."
     ),
     responses=problem_responses(401, 403, 404, 409, 422),
 )
@@ -237,7 +245,7 @@ async def correct_visit(
     visit = await service.get_visit(session, visit_id, for_update=True)
     visit = await service.correct(
         session, visit, check_in_at=body.check_in_at, check_out_at=body.check_out_at, reason=body.reason,
-        actor=service.Actor.of(principal), now=now,
+        actor=service.Actor.of(principal), now=now, override_reason=body.override_reason if body.override else None,
     )
     return VisitOut.of(visit)
 
