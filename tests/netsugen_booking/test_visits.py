@@ -193,6 +193,27 @@ class TestCorporateCheckIn:
         assert_problem(await check_in(netsugen_client, staff_headers, card_token=u2["card_token"]), 403,
                        "member-user-inactive")
 
+    async def test_company_card_checks_in_a_user_chosen_at_the_desk(self, netsugen_client, staff_headers, clock) -> None:
+        corp = await create_member(netsugen_client, staff_headers, kind="corporate", plan="corporate_monthly")
+        u1 = await add_user(netsugen_client, staff_headers, corp["id"], name="赤城 一郎")
+        u2 = await add_user(netsugen_client, staff_headers, corp["id"], name="榛名 二郎")
+        clock.set(jst(2026, 10, 5, 14))
+        chooser = assert_problem(await check_in(netsugen_client, staff_headers, card_token=corp["card_token"]), 422,
+                                 "member-user-required")
+        assert sorted(chooser["users"], key=lambda u: u["name"]) == sorted(
+            [{"id": u1["id"], "name": "赤城 一郎"}, {"id": u2["id"], "name": "榛名 二郎"}], key=lambda u: u["name"]
+        )
+        r = await check_in(netsugen_client, staff_headers, card_token=corp["card_token"], member_user_id=u2["id"])
+        assert r.status_code == 201, r.text
+        assert (r.json()["member_id"], r.json()["member_user_id"]) == (corp["id"], u2["id"])
+        # A user's own card is that user only.
+        assert_problem(await check_in(netsugen_client, staff_headers, card_token=u1["card_token"],
+                                      member_user_id=u2["id"]), 404, "member-user-not-found")
+        other = await create_member(netsugen_client, staff_headers, kind="corporate", plan="corporate_monthly")
+        stranger = await add_user(netsugen_client, staff_headers, other["id"])
+        assert_problem(await check_in(netsugen_client, staff_headers, card_token=corp["card_token"],
+                                      member_user_id=stranger["id"]), 404, "member-user-not-found")
+
     async def test_individuals_have_no_user(self, netsugen_client, staff_headers, clock) -> None:
         m = await create_member(netsugen_client, staff_headers)
         clock.set(jst(2026, 10, 5, 14))
@@ -806,3 +827,31 @@ class TestManualEntryRules:
         fixed = await netsugen_client.patch(url, json={**fix, "override": True, "override_reason": "確認済み"},
                                             headers=staff_headers)
         assert fixed.status_code == 200 and fixed.json()["minutes"] == 60
+
+
+class TestCheckOutByCard:
+    async def test_scanning_the_card_again_checks_out(self, netsugen_client, staff_headers, clock, db) -> None:
+        member = await create_member(netsugen_client, staff_headers)
+        corp = await create_member(netsugen_client, staff_headers, kind="corporate", plan="corporate_monthly")
+        user = await add_user(netsugen_client, staff_headers, corp["id"])
+        clock.set(jst(2026, 10, 5, 14))
+        assert_problem(await netsugen_client.post("/v1/visits/check-out", json={"card_token": member["card_token"]},
+                                                  headers=staff_headers), 409, "no-open-visit")
+        visit = (await check_in(netsugen_client, staff_headers, card_token=member["card_token"])).json()
+        other = (await check_in(netsugen_client, staff_headers, card_token=user["card_token"])).json()
+        clock.set(jst(2026, 10, 5, 21, 40))  # after closing: clipped like any check-out
+        r = await netsugen_client.post("/v1/visits/check-out", json={"card_token": member["card_token"]},
+                                       headers=staff_headers)
+        assert r.status_code == 200, r.text
+        assert (r.json()["id"], r.json()["check_out_at"], r.json()["open"]) == (
+            visit["id"], "2026-10-05T21:00:00+09:00", False
+        )
+        assert (await netsugen_client.get(f"/v1/visits/{other['id']}", headers=staff_headers)).json()["open"] is True
+        assert_problem(await netsugen_client.post("/v1/visits/check-out", json={"card_token": member["card_token"]},
+                                                  headers=staff_headers), 409, "no-open-visit")
+        by_user = await netsugen_client.post(
+            "/v1/visits/check-out", json={"member_id": corp["id"], "member_user_id": user["id"]}, headers=staff_headers
+        )
+        assert by_user.status_code == 200 and by_user.json()["id"] == other["id"]
+        assert len(await outbox_events(db, "visit.checked_out")) == 2
+        assert await count_rows(db, OPEN_VISITS) == 0

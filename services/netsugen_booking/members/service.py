@@ -139,7 +139,9 @@ async def resolve_person(
     user: MemberUser | None = None
     if card_token is not None:
         member, user = await find_by_card(session, card_token)
-        if member_user_id is not None and (user is None or user.id != member_user_id):
+        # A corporate member's own card (no user on it) picks its named user through the desk's
+        # chooser (member_user_id); a user's card is that user only.
+        if member_user_id is not None and user is not None and user.id != member_user_id:
             raise MemberUserNotFound(
                 "The card does not belong to that user.", detail_ja="このカードは指定された利用者のものではありません。"
             )
@@ -157,9 +159,20 @@ async def resolve_person(
             )
         user = await get_user(session, member, member_user_id)
     if member.kind == "corporate" and user is None:
+        # The desk's chooser: the member's active named users, so the person can be picked.
+        choices = (
+            await session.execute(
+                select(MemberUser.id, MemberUser.name)
+                .where(MemberUser.member_id == member.id, MemberUser.active)
+                .order_by(MemberUser.name, MemberUser.id)
+                .limit(200)
+            )
+        ).all()
         raise MemberUserRequired(
-            "A corporate member's users check in as themselves: give member_user_id or the user's card.",
-            detail_ja="法人会員は利用者ごとに入館します。利用者(member_user_id)またはその利用者のカードを指定してください。",
+            "A corporate member's users check in as themselves: give member_user_id (one of `users`) or the "
+            "user's card.",
+            detail_ja="法人会員は利用者ごとに入館します。利用者(member_user_id)を選ぶか、その利用者のカードを指定してください。",
+            users=[{"id": str(c.id), "name": c.name} for c in choices],
         )
     return member, user
 

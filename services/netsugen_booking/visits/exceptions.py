@@ -55,3 +55,7 @@ class ManualEntryMemberLeft(Conflict):
 
 class ManualEntryBeforeRegistration(Unprocessable):
     slug, title = "manual-entry-before-registration", "The day is before the member registered"
+
+
+class NoOpenVisit(Conflict):
+    slug, title = "no-open-visit", "The person is not checked in"

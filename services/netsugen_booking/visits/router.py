@@ -227,6 +227,27 @@ async def check_out(visit_id: uuid.UUID, session: DbSession, principal: MemberOr
     return _json(VisitOut.of(await service.check_out(session, visit, actor=service.Actor.of(principal), now=now)))
 
 
+@router.post(
+    "/visits/check-out",
+    response_model=VisitOut,
+    summary="Check out by scanning the card again (or by member)",
+    description=(
+        "Staff. The same identification as check-in (`card_token`, `member_number` or `member_id`, and "
+        "`member_user_id` for a corporate member's user): closes that person's open visit now, clipped to "
+        "closing time, as `POST /v1/visits/{id}/check-out` does. 409 `no-open-visit` when the person is "
+        "not in. Emits `visit.checked_out`."
+    ),
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def check_out_by_card(body: CheckInRequest, session: DbSession, principal: StaffPrincipal, now: Now) -> Response:
+    member, user = await members.resolve_person(
+        session, member_id=body.member_id, member_number=body.member_number, card_token=body.card_token,
+        member_user_id=body.member_user_id,
+    )
+    visit = await service.open_visit_of(session, member, user)
+    return _json(VisitOut.of(await service.check_out(session, visit, actor=service.Actor.of(principal), now=now)))
+
+
 @router.patch(
     "/visits/{visit_id}",
     summary="Correct a visit's times",

@@ -39,6 +39,7 @@ from services.netsugen_booking.visits.exceptions import (
     ManualEntryBeforeRegistration,
     ManualEntryMemberLeft,
     ManualEntryMemberSuspended,
+    NoOpenVisit,
     NotYourVisit,
     OutsideOpeningHours,
     SpaceClosed,
@@ -124,6 +125,20 @@ async def get_visit(session: AsyncSession, visit_id: uuid.UUID, *, for_update: b
     visit = await session.get(Visit, visit_id, with_for_update=for_update or None)
     if visit is None:
         raise VisitNotFound(f"No visit {visit_id}.", detail_ja="該当する入館記録はありません。")
+    return visit
+
+
+async def open_visit_of(session: AsyncSession, member: Member, user: MemberUser | None) -> Visit:
+    """The person's open visit, locked (a card scanned again at the desk checks out)."""
+    visit = await session.scalar(
+        select(Visit)
+        .where(_person_filter(member.id, user.id if user else None), Visit.check_out_at.is_(None))
+        .with_for_update()
+    )
+    if visit is None:
+        raise NoOpenVisit(
+            f"Member {member.member_number} is not checked in.", detail_ja=f"会員 {member.member_number} は入館していません。"
+        )
     return visit
 
 
