@@ -12,7 +12,8 @@ Create Date: 2026-12-03
 - ``invoice.refunded_yen`` (the invoice guard lets it change after issue, like ``paid_yen``);
   ``invoice_refund``; ``invoice_payment.receipt_number`` (gapless, ``NR-<fiscal year>-<6 digits>``);
   ``invoice_reminder`` (primary key (invoice, stage): each 督促 once); ``invoice_line.kind``
-  gains ``booking`` and lines carry ``corrects`` (what a supplementary line corrects).
+  gains ``booking`` and lines carry ``corrects`` (what a supplementary line corrects);
+  ``plan_assignment.reason`` (why staff back-dated a plan change).
 """
 
 from __future__ import annotations
@@ -183,9 +184,11 @@ def upgrade() -> None:
         comment="Overdue reminders (督促) sent: one per invoice and interval",
     )
     op.create_index(op.f("ix_invoice_reminder_sent_at"), "invoice_reminder", ["sent_at"], schema=S)
+    op.add_column("plan_assignment", sa.Column("reason", sa.String(500)), schema=S)
 
 
 def downgrade() -> None:
+    op.drop_column("plan_assignment", "reason", schema=S)
     op.drop_table("invoice_reminder", schema=S)
     op.drop_table("invoice_refund", schema=S)
     op.drop_table("billed_item", schema=S)

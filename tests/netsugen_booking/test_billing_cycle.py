@@ -525,3 +525,43 @@ class TestOverdueReminders:
 def test_reminder_days_setting_is_validated(days: list[int]) -> None:
     with pytest.raises(ValueError, match="reminder days"):
         NetsugenSettings(billing_reminder_days=days)
+
+
+class TestBackdatedPlanChange:
+    async def test_staff_backdate_with_reason_and_the_next_run_bills_the_fee(
+        self,
+        netsugen_client: httpx.AsyncClient,
+        admin_headers: dict[str, str],
+        staff_headers: dict[str, str],
+        clock: Clock,
+        db: AsyncSession,
+    ) -> None:
+        member = await dropin_member_250_500_1000(db)  # drop-in since 2026-01-01, October billed 1,750円
+        clock.set(RUN_AT)
+        await run_october(netsugen_client, admin_headers)
+        url = f"/v1/members/{member.id}/plan-changes"
+        clock.set(jst(2026, 11, 20, 12))
+        body = {"plan": "individual_monthly", "effective_from": "2026-10-15"}
+        assert_problem(
+            await netsugen_client.post(url, json=body, headers=staff_headers), 422, "plan-change-in-past"
+        )
+        too_early = await netsugen_client.post(
+            url, json={**body, "effective_from": "2025-12-01", "reason": "x"}, headers=staff_headers
+        )
+        assert assert_problem(too_early, 422, "plan-change-in-past")["earliest"] == "2026-01-01"
+        r = await netsugen_client.post(
+            url, json={**body, "reason": "10/15 に月額へ変更の申込あり（記録漏れ）"}, headers=staff_headers
+        )
+        assert r.status_code == 201, r.text
+        assert [(a["plan"], a["start_date"], a["end_date"], a["reason"]) for a in r.json()["items"]] == [
+            ("dropin", "2026-01-01", "2026-10-14", None),
+            ("individual_monthly", "2026-10-15", None, "10/15 に月額へ変更の申込あり（記録漏れ）"),
+        ]
+        # The next run bills the difference: October's monthly fee, once.
+        rerun = await run_october(netsugen_client, admin_headers)
+        assert (rerun["invoices_created"], rerun["total_yen"]) == (1, 10_000)
+        _, supplementary = await invoices(netsugen_client, staff_headers, member)
+        assert [(ln["kind"], ln["plan_code"], ln["period_start"]) for ln in supplementary["lines"]] == [
+            ("subscription", "individual_monthly", "2026-10-15")
+        ]
+        assert (await run_october(netsugen_client, admin_headers))["invoices_created"] == 0
