@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from shared.jst import JstDatetime
 
 MAX_QUOTE_VISITS = 1000
 PERIOD_PATTERN = r"^(19|20|21)[0-9]{2}-(0[1-9]|1[0-2])$"  # a real calendar month: year 1900–2199
@@ -165,8 +167,8 @@ class InvoiceRunOut(BaseModel):
     invoices_created: int = Field(description="New invoices; 0 when the month was already billed.")
     lines_created: int
     total_yen: int
-    started_at: datetime
-    finished_at: datetime | None
+    started_at: JstDatetime
+    finished_at: JstDatetime | None
 
 
 class InvoiceRunList(BaseModel):
@@ -204,7 +206,7 @@ class PaymentOut(BaseModel):
     paid_on: date
     reference: str | None
     recorded_by: str
-    created_at: datetime
+    created_at: JstDatetime
     receipt_number: str | None = Field(description="領収書 number, NR-<fiscal year>-<6 digits>.")
 
 
@@ -218,7 +220,7 @@ class RefundOut(BaseModel):
     reference: str | None
     reason: str
     recorded_by: str
-    created_at: datetime
+    created_at: JstDatetime
 
 
 class InvoiceSummary(BaseModel):
@@ -433,7 +435,7 @@ class ReminderOut(BaseModel):
     stage_days: int = Field(description="Days after the due date.")
     due_date: date
     balance_yen: int = Field(description="The amount outstanding when the reminder was sent.")
-    sent_at: datetime
+    sent_at: JstDatetime
 
 
 class ReminderList(BaseModel):
