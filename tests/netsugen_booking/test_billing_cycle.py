@@ -196,6 +196,7 @@ class TestWholeMonth:
         assert (rerun["invoices_created"], rerun["total_yen"]) == (1, 10_000)
         voided, rebilled = await invoices(netsugen_client, staff_headers, bob)
         assert (voided["status"], rebilled["status"], rebilled["total_yen"]) == ("void", "issued", 10_000)
+        assert rebilled["lines"][0]["corrects"] == f"{voided['number']}（取消・全額返還済み）の再請求"
         for _ in range(3):
             assert (await run_october(netsugen_client, admin_headers))["invoices_created"] == 0
 
@@ -242,11 +243,21 @@ class TestWholeMonth:
         drafts = await run_october(netsugen_client, admin_headers, issue=False)
         assert drafts["invoices_created"] == 3
         assert await scalar(db, "SELECT count(*) FROM netsugen.invoice WHERE status = 'draft'") == 3
+        draft_id = await scalar(db, "SELECT min(id::text) FROM netsugen.invoice")
+        once = {**staff_headers, "Idempotency-Key": "issue-1"}
+        first = await netsugen_client.post(f"/v1/invoices/{draft_id}/issue", headers=once)
+        retry = await netsugen_client.post(f"/v1/invoices/{draft_id}/issue", headers=once)
+        assert (first.status_code, retry.status_code, retry.headers["idempotent-replayed"]) == (
+            200,
+            200,
+            "true",
+        )
+        assert retry.json() == first.json() and first.json()["number"] == "NS-2026-000001"
         r = await netsugen_client.post(
             "/v1/invoices/issue", json={"period": "2026-10"}, headers=staff_headers
         )
         assert r.status_code == 200, r.text
-        assert r.json() == {"issued": 3, "numbers": ["NS-2026-000001", "NS-2026-000002", "NS-2026-000003"]}
+        assert r.json() == {"issued": 2, "numbers": ["NS-2026-000002", "NS-2026-000003"]}
         again = await netsugen_client.post(
             "/v1/invoices/issue", json={"period": "2026-10"}, headers=staff_headers
         )

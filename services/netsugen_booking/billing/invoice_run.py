@@ -228,6 +228,18 @@ _BILLED_SQL = """
     WHERE b.kind = 'fee' AND b.period_start = :period_start
     ORDER BY 1
 """
+# Lines of the month's released invoices (void or fully credited) per member: a line billed again
+# says which invoice it replaces.
+_RELEASED_SQL = """
+    SELECT i.member_id, l.kind, l.member_user_id, l.service_date, l.plan_code, min(i.number) AS number
+    FROM {table} AS c
+    JOIN netsugen.invoice AS i ON i.member_id = c.id
+    JOIN netsugen.invoice_line AS l ON l.invoice_id = i.id
+    WHERE i.kind = 'invoice' AND i.period_start = :period_start AND i.status <> 'draft'
+      AND (i.status = 'void' OR i.credited_yen >= i.total_yen)
+    GROUP BY i.member_id, l.kind, l.member_user_id, l.service_date, l.plan_code
+    ORDER BY i.member_id
+"""
 # Priced bookings of the month still to bill (the cancellation rule: README "Bookings").
 _BOOKINGS_SQL = """
     SELECT bk.member_id, bk.id, bk.start_at, bk.end_at, bk.price_yen, bk.status, r.name_ja
@@ -358,6 +370,21 @@ def _billed_of(rows: Sequence[Row[Any]]) -> _Billed:
         else:
             billed.fee_keys.add(r.item_key)
     return billed
+
+
+def _line_ref(kind: str, user_id: uuid.UUID | None, day: date | None, plan_code: str | None) -> tuple[Any, ...]:
+    return (kind, plan_code) if kind == "subscription" else (kind, user_id, day)
+
+
+def mark_rebilled(lines: list[DraftLine], released: dict[tuple[Any, ...], str]) -> list[DraftLine]:
+    """Lines that bill again what a voided or fully credited invoice billed say so (``corrects``)."""
+    out = []
+    for line in lines:
+        number = released.get(_line_ref(line.kind, line.member_user_id, line.service_date, line.plan_code))
+        if number and line.corrects is None:
+            line = replace(line, corrects=f"{number}（取消・全額返還済み）の再請求")
+        out.append(line)
+    return out
 
 
 def fee_key(member_id: uuid.UUID, plan_code: str, period: Period, n: int = 1) -> str:
@@ -517,6 +544,7 @@ async def run_invoices(
     visit_rows = _OrderedRows(await session.stream(stream(_VISITS_SQL), window))
     billed_rows = _OrderedRows(await session.stream(stream(_BILLED_SQL), window))
     booking_rows = _OrderedRows(await session.stream(stream(_BOOKINGS_SQL), window))
+    released_rows = _OrderedRows(await session.stream(stream(_RELEASED_SQL), window))
 
     chunk = settings.billing_run_chunk_size
     done = 0
@@ -565,6 +593,12 @@ async def run_invoices(
             bookings.append(r.id)
             if line is not None:
                 lines.append(line)
+        released = {
+            _line_ref(r.kind, r.member_user_id, r.service_date, r.plan_code): r.number
+            for r in await released_rows.take(m.id)
+        }
+        if released:
+            lines = mark_rebilled(lines, released)
         total = sum(line.amount_yen for line in lines)
         if total > 0:
             invoice_id = uuid.uuid4()
@@ -614,7 +648,7 @@ async def run_invoices(
             batch = _Batch()
             if progress:
                 progress(done, max(total_members, done))
-    for rows in (assignment_rows, visit_rows, billed_rows, booking_rows):
+    for rows in (assignment_rows, visit_rows, billed_rows, booking_rows, released_rows):
         await rows.close()
     created, n_lines, yen = await _write(session, batch)
     invoices_created, lines_created, total_yen = (

@@ -91,6 +91,11 @@ async def _once(
     return out
 
 
+class _NoBody(BaseModel):
+    """The (empty) body of a POST without one, for the idempotency hash."""
+
+
+_NO_BODY = _NoBody()
 _IDEMPOTENT = (
     " Accepts `Idempotency-Key`: a retry with the same key records nothing twice and answers the same."
 )
@@ -327,13 +332,21 @@ async def invoice_document(
 @router.post(
     "/invoices/{invoice_id}/issue",
     summary="Issue a draft invoice (assigns its number)",
+    description="A second call is 409 `invoice-not-draft`." + _IDEMPOTENT,
     response_model=InvoiceOut,
     responses=problem_responses(401, 403, 404, 409),
 )
 async def issue_invoice(
-    invoice_id: uuid.UUID, session: DbSession, principal: StaffPrincipal, settings: Settings, now: Now
-) -> InvoiceOut:
-    return await service.issue_invoice(session, settings, invoice_id, issue_date=jst_date(now))
+    invoice_id: uuid.UUID, session: DbSession, principal: StaffPrincipal, settings: Settings, now: Now,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> InvoiceOut | JSONResponse:
+    async def work() -> InvoiceOut:
+        return await service.issue_invoice(session, settings, invoice_id, issue_date=jst_date(now))
+
+    return await _once(  # type: ignore[return-value]
+        session, key=idempotency_key, principal=principal, operation=f"POST /v1/invoices/{invoice_id}/issue",
+        body=_NO_BODY, status=200, work=work,
+    )
 
 
 @router.post(
