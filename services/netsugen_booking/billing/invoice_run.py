@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, TextClause, select, text
+from sqlalchemy import Row, Table, TextClause, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncResult, AsyncSession
 
@@ -669,13 +669,3 @@ async def run_invoices(
     run.finished_at = datetime.now(JST)
     await session.flush()
     return run
-
-
-async def period_already_billed(session: AsyncSession, period: Period) -> bool:
-    """A run for the period has completed before."""
-    found = await session.scalar(
-        select(InvoiceRun.id)
-        .where(InvoiceRun.period_start == period.start, InvoiceRun.finished_at.is_not(None))
-        .limit(1)
-    )
-    return found is not None
