@@ -89,6 +89,26 @@ class InvoiceIssued(EventData):
     invoice_id: uuid.UUID
 
 
+class PaymentRecorded(EventData):
+    """A payment was recorded: the notifier emails the member the receipt (領収書) link."""
+
+    type, source, category = "payment.recorded", "netsugen_booking", "transactional"
+    member_id: uuid.UUID
+    invoice_id: uuid.UUID
+    payment_id: uuid.UUID
+
+
+class InvoiceOverdueReminder(EventData):
+    """An overdue reminder (督促) of an invoice, ``stage_days`` after its due date."""
+
+    type, source, category = "invoice.overdue_reminder", "netsugen_booking", "transactional"
+    member_id: uuid.UUID
+    invoice_id: uuid.UUID
+    stage_days: int
+    #: The amount outstanding when the reminder was sent (yen, tax included).
+    balance_yen: int
+
+
 # ---- NETSUGEN: bookings, events, consultations ---------------------------------------------------
 class BookingConfirmed(EventData):
     type, source, category = "booking.confirmed", "netsugen_booking", "transactional"
@@ -216,6 +236,8 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         VisitAutoCheckedOut,
         VisitDailyCapReached,
         InvoiceIssued,
+        PaymentRecorded,
+        InvoiceOverdueReminder,
         BookingConfirmed,
         BookingCancelled,
         BookingReminder,

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Annotated
 from zoneinfo import ZoneInfo
+
+from pydantic import PlainSerializer
 
 JST = ZoneInfo("Asia/Tokyo")
 
@@ -23,6 +26,15 @@ def to_jst(dt: datetime) -> datetime:
     if dt.tzinfo is None:
         raise ValueError("naive datetime: every timestamp must carry an offset")
     return dt.astimezone(JST)
+
+
+def _as_jst(dt: datetime) -> datetime:
+    return dt.astimezone(JST) if dt.tzinfo is not None else dt
+
+
+#: A timestamp in an API answer: always written in JST (``+09:00``), whatever its source (the
+#: database driver answers in UTC). Use it for every ``datetime`` field of a response schema.
+JstDatetime = Annotated[datetime, PlainSerializer(_as_jst, return_type=datetime)]
 
 
 def jst_date(dt: datetime) -> date:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.netsugen_booking.billing.bulk import event_payload
 from services.netsugen_booking.billing.invoice_run import Period
-from services.netsugen_booking.billing.tasks import CRON_JOBS, due_period, monthly_invoice_run
+from services.netsugen_booking.billing.tasks import CRON_JOBS, monthly_invoice_run, months_to_check
 from services.netsugen_booking.settings import NetsugenSettings
 from shared.events import Event, InvoiceIssued, VisitDailyCapReached, make_event, parse_data
 from tests.netsugen_booking.test_billing_factories import jst, make_member, scalar, visit
@@ -20,23 +20,21 @@ from tests.netsugen_booking.test_billing_factories import jst, make_member, scal
 @pytest.mark.parametrize(
     ("now", "expected"),
     [
-        (jst(2026, 12, 1, 0, 30), Period(2026, 11)),
-        (jst(2026, 12, 1, 0, 29), None),
-        (jst(2026, 12, 1, 9, 30), Period(2026, 11)),  # a later tick on the 1st catches up
-        (jst(2026, 12, 2, 0, 30), None),
-        (jst(2027, 1, 1, 0, 30), Period(2026, 12)),
-        (datetime(2026, 11, 30, 15, 30, tzinfo=UTC), Period(2026, 11)),  # = 12/1 00:30 JST
-        (datetime(2026, 12, 1, 0, 30, tzinfo=UTC), Period(2026, 11)),  # = 12/1 09:30 JST
-        (datetime(2026, 11, 30, 15, 29, tzinfo=UTC), None),
+        (jst(2026, 12, 1, 0, 30), [Period(2026, 9), Period(2026, 10), Period(2026, 11)]),
+        (jst(2026, 12, 17, 9, 30), [Period(2026, 9), Period(2026, 10), Period(2026, 11)]),
+        (jst(2027, 1, 1, 0, 30), [Period(2026, 10), Period(2026, 11), Period(2026, 12)]),
+        (datetime(2026, 11, 30, 15, 30, tzinfo=UTC), [Period(2026, 9), Period(2026, 10), Period(2026, 11)]),
+        (datetime(2026, 11, 30, 14, 59, tzinfo=UTC), [Period(2026, 8), Period(2026, 9), Period(2026, 10)]),
     ],
 )
-def test_due_period(now: datetime, expected: Period | None) -> None:
-    assert due_period(now) == expected
+def test_months_to_check_are_the_past_months_in_jst(now: datetime, expected: list[Period]) -> None:
+    assert months_to_check(now, 3) == expected
 
 
-def test_cron_ticks_hourly_at_half_past() -> None:
-    [job] = CRON_JOBS
-    assert (job.name, job.minute, job.hour, job.day) == ("billing.monthly_invoice_run", 30, None, None)
+def test_cron_ticks_hourly() -> None:
+    run, remind = CRON_JOBS
+    assert (run.name, run.minute, run.hour, run.day) == ("billing.monthly_invoice_run", 30, None, None)
+    assert (remind.name, remind.minute, remind.hour) == ("billing.overdue_reminders", 45, None)
 
 
 def test_bulk_event_rows_match_make_event() -> None:
@@ -48,18 +46,30 @@ def test_bulk_event_rows_match_make_event() -> None:
     assert set(payload) == set(reference)
 
 
-async def test_scheduled_run_bills_the_previous_month_once(
+async def test_scheduled_run_bills_every_month_with_unbilled_items(
     db: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     member = await make_member(db)
+    await visit(db, member, jst(2026, 10, 6, 10), 60)  # a month whose run was missed
     await visit(db, member, jst(2026, 11, 4, 10), 61)
     await db.commit()
     ctx = {"sessionmaker": sessionmaker, "settings": NetsugenSettings()}
-    assert await monthly_invoice_run(ctx, now=jst(2026, 11, 30, 23, 30)) == {
-        "skipped": "not the 1st of the month (JST)"
+    result = await monthly_invoice_run(ctx, now=jst(2026, 12, 3, 9, 30))  # not the 1st: still billed
+    assert result == {
+        "billed": {
+            "2026-10": {"invoices_created": 1, "total_yen": 250},
+            "2026-11": {"invoices_created": 1, "total_yen": 500},
+        }
     }
-    result = await monthly_invoice_run(ctx, now=jst(2026, 12, 1, 0, 30))
-    assert result == {"period": "2026-11", "invoices_created": 1, "total_yen": 500}
-    assert await monthly_invoice_run(ctx, now=jst(2026, 12, 1, 1, 30)) == {"skipped": "2026-11 already billed"}
-    assert await scalar(db, "SELECT number FROM netsugen.invoice") == "NS-2026-000001"
-    assert await scalar(db, "SELECT trigger FROM netsugen.invoice_run") == "schedule"
+    # Nothing unbilled: the next tick runs nothing (not even an empty run).
+    assert await monthly_invoice_run(ctx, now=jst(2026, 12, 3, 10, 30)) == {"billed": {}}
+    assert await scalar(db, "SELECT count(*) FROM netsugen.invoice_run") == 2
+    # A late manual visit in November: the next tick bills it, and only it.
+    await visit(db, member, jst(2026, 11, 20, 10), 30)
+    await db.commit()
+    late = await monthly_invoice_run(ctx, now=jst(2026, 12, 3, 11, 30))
+    assert late == {"billed": {"2026-11": {"invoices_created": 1, "total_yen": 250}}}
+    assert await scalar(db, "SELECT string_agg(number, ',' ORDER BY number) FROM netsugen.invoice") == (
+        "NS-2026-000001,NS-2026-000002,NS-2026-000003"
+    )
+    assert await scalar(db, "SELECT min(trigger) FROM netsugen.invoice_run") == "schedule"

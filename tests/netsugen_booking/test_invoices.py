@@ -270,20 +270,21 @@ class TestRunRules:
         assert await scalar(db, "SELECT count(*) FROM netsugen.invoice_line") == 4
         assert await scalar(db, "SELECT last_number FROM netsugen.invoice_counter") == 2
 
-    async def test_database_refuses_a_second_invoice_for_the_month(
+    async def test_database_refuses_to_bill_an_item_twice(
         self, db: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession], settings: NetsugenSettings
     ) -> None:
         member = await dropin_member_250_500_1000(db)
         await run(sessionmaker, settings)
-        with pytest.raises(IntegrityError, match="uq_invoice_one_per_member_month"):
+        [invoice] = await invoices_of(db, member)
+        key = await scalar(db, "SELECT min(item_key) FROM netsugen.billed_item WHERE kind = 'visit'")
+        assert key.startswith("visit:") and key.endswith(":2026-10")
+        with pytest.raises(IntegrityError, match="pk_billed_item"):
             await db.execute(
                 text(
-                    "INSERT INTO netsugen.invoice (id, kind, member_id, period_start, period_end, recipient_name,"
-                    " recipient_kind, recipient_member_number, total_yen, tax_yen, tax_rounding, created_by)"
-                    " VALUES (gen_random_uuid(), 'invoice', :m, '2026-10-01', '2026-10-31', 'x', 'individual',"
-                    " 'M1', 0, 0, 'floor', 'test')"
+                    "INSERT INTO netsugen.billed_item (item_key, kind, member_id, period_start, invoice_id)"
+                    " VALUES (:k, 'visit', :m, '2026-10-01', :i)"
                 ),
-                {"m": member.id},
+                {"k": key, "m": member.id, "i": invoice.id},
             )
         await db.rollback()
 

@@ -193,6 +193,27 @@ class TestCorporateCheckIn:
         assert_problem(await check_in(netsugen_client, staff_headers, card_token=u2["card_token"]), 403,
                        "member-user-inactive")
 
+    async def test_company_card_checks_in_a_user_chosen_at_the_desk(self, netsugen_client, staff_headers, clock) -> None:
+        corp = await create_member(netsugen_client, staff_headers, kind="corporate", plan="corporate_monthly")
+        u1 = await add_user(netsugen_client, staff_headers, corp["id"], name="赤城 一郎")
+        u2 = await add_user(netsugen_client, staff_headers, corp["id"], name="榛名 二郎")
+        clock.set(jst(2026, 10, 5, 14))
+        chooser = assert_problem(await check_in(netsugen_client, staff_headers, card_token=corp["card_token"]), 422,
+                                 "member-user-required")
+        assert sorted(chooser["users"], key=lambda u: u["name"]) == sorted(
+            [{"id": u1["id"], "name": "赤城 一郎"}, {"id": u2["id"], "name": "榛名 二郎"}], key=lambda u: u["name"]
+        )
+        r = await check_in(netsugen_client, staff_headers, card_token=corp["card_token"], member_user_id=u2["id"])
+        assert r.status_code == 201, r.text
+        assert (r.json()["member_id"], r.json()["member_user_id"]) == (corp["id"], u2["id"])
+        # A user's own card is that user only.
+        assert_problem(await check_in(netsugen_client, staff_headers, card_token=u1["card_token"],
+                                      member_user_id=u2["id"]), 404, "member-user-not-found")
+        other = await create_member(netsugen_client, staff_headers, kind="corporate", plan="corporate_monthly")
+        stranger = await add_user(netsugen_client, staff_headers, other["id"])
+        assert_problem(await check_in(netsugen_client, staff_headers, card_token=corp["card_token"],
+                                      member_user_id=stranger["id"]), 404, "member-user-not-found")
+
     async def test_individuals_have_no_user(self, netsugen_client, staff_headers, clock) -> None:
         m = await create_member(netsugen_client, staff_headers)
         clock.set(jst(2026, 10, 5, 14))
@@ -420,10 +441,9 @@ class TestManualEntry:
             ("2026-10-05T12:00:00+09:00", "2026-10-05T11:00:00+09:00", "times-not-in-order"),
             ("2026-10-05T12:00:00+09:00", "2026-10-05T12:00:00+09:00", "times-not-in-order"),
             ("2026-10-05T09:00:00+09:00", "2026-10-05T11:00:00+09:00", "outside-opening-hours"),
-            ("2026-10-05T20:00:00+09:00", "2026-10-05T21:30:00+09:00", "outside-opening-hours"),
-            ("2026-10-03T17:00:00+09:00", "2026-10-03T19:00:00+09:00", "outside-opening-hours"),  # Saturday
-            ("2026-09-22T17:00:00+09:00", "2026-09-22T20:00:00+09:00", "outside-opening-hours"),  # 国民の休日
-            ("2026-10-05T20:00:00+09:00", "2026-10-06T11:00:00+09:00", "outside-opening-hours"),
+            ("2026-10-03T18:30:00+09:00", "2026-10-03T19:00:00+09:00", "outside-opening-hours"),  # Saturday
+            ("2026-09-22T18:30:00+09:00", "2026-09-22T20:00:00+09:00", "outside-opening-hours"),  # 国民の休日
+            ("2026-10-05T21:00:00+09:00", "2026-10-05T21:30:00+09:00", "outside-opening-hours"),
             ("2026-10-06T10:00:00+09:00", "2026-10-06T13:00:00+09:00", "time-in-future"),
             ("2026-10-07T10:00:00+09:00", "2026-10-07T11:00:00+09:00", "time-in-future"),
         ],
@@ -719,3 +739,119 @@ class TestEvents:
         await netsugen_client.post(f"/v1/visits/{v3['id']}/check-out", headers=staff_headers)
         events = await outbox_events(db, "visit.daily_cap_reached")
         assert [(e["data"]["member_id"], e["data"]["day"]) for e in events] == [(member["id"], "2026-10-05")]
+
+
+class TestManualEntryRules:
+    """Manual entries and corrections respect the membership on the day and the opening hours,
+    unless staff override with a reason (audited); a check-out past closing is clipped."""
+
+    @staticmethod
+    def body(member: dict, start: datetime, end: datetime, **extra: object) -> dict:
+        return {"member_id": member["id"], "check_in_at": iso(start), "check_out_at": iso(end), "reason": "手入力",
+                **extra}
+
+    async def test_check_out_past_closing_is_clipped(self, netsugen_client, staff_headers, clock) -> None:
+        member = await create_member(netsugen_client, staff_headers)
+        clock.set(jst(2026, 10, 7, 12))
+        for start, end, clipped in (
+            (jst(2026, 10, 5, 20), jst(2026, 10, 5, 21, 30), "2026-10-05T21:00:00+09:00"),
+            (jst(2026, 10, 6, 20), jst(2026, 10, 7, 1), "2026-10-06T21:00:00+09:00"),
+        ):
+            r = await netsugen_client.post("/v1/visits/manual", json=self.body(member, start, end),
+                                           headers=staff_headers)
+            assert r.status_code == 201, r.text
+            assert r.json()["check_out_at"] == clipped
+        first = (await netsugen_client.get("/v1/visits", params={"member_id": member["id"], "from": "2026-10-05",
+                                                                  "to": "2026-10-05"}, headers=staff_headers)).json()
+        [v] = first["items"]
+        assert (v["check_out_at"], v["minutes"]) == ("2026-10-05T21:00:00+09:00", 60)
+        # A correction past closing is clipped too.
+        r = await netsugen_client.patch(f"/v1/visits/{v['id']}", json={"check_out_at": iso(jst(2026, 10, 5, 23)),
+                                                                       "reason": "退館漏れ"}, headers=staff_headers)
+        assert r.status_code == 200 and r.json()["check_out_at"] == "2026-10-05T21:00:00+09:00"
+
+    async def test_suspended_left_and_unregistered_are_refused_unless_overridden(
+        self, netsugen_client, staff_headers, clock, db
+    ) -> None:
+        clock.set(jst(2026, 10, 7, 12))
+        suspended = await create_member(netsugen_client, staff_headers)
+        await netsugen_client.post(f"/v1/members/{suspended['id']}/suspend", json={}, headers=staff_headers)
+        gone = await create_member(netsugen_client, staff_headers)
+        clock.set(jst(2026, 10, 6, 9))
+        await netsugen_client.post(f"/v1/members/{gone['id']}/leave", json={}, headers=staff_headers)
+        clock.set(jst(2026, 10, 7, 12))
+        late = await create_member(netsugen_client, staff_headers, plan_start="2026-10-06")
+        day = (jst(2026, 10, 5, 10), jst(2026, 10, 5, 12))
+
+        r = await netsugen_client.post("/v1/visits/manual", json=self.body(suspended, *day), headers=staff_headers)
+        assert "利用停止中" in assert_problem(r, 409, "manual-entry-member-suspended")["detail"]
+        r = await netsugen_client.post("/v1/visits/manual", json=self.body(suspended, *day),
+                                       headers={**staff_headers, "Accept-Language": "en"})
+        assert "override=true" in assert_problem(r, 409, "manual-entry-member-suspended")["detail"]
+        r = await netsugen_client.post("/v1/visits/manual", json=self.body(gone, jst(2026, 10, 6, 10),
+                                                                          jst(2026, 10, 6, 11)), headers=staff_headers)
+        assert_problem(r, 409, "manual-entry-member-left")
+        r = await netsugen_client.post("/v1/visits/manual", json=self.body(late, *day), headers=staff_headers)
+        assert assert_problem(r, 422, "manual-entry-before-registration")["registered_on"] == "2026-10-06"
+        closed = (jst(2026, 10, 4, 19), jst(2026, 10, 4, 20))  # Sunday after 18:00
+        r = await netsugen_client.post("/v1/visits/manual", json=self.body(late, *closed), headers=staff_headers)
+        assert_problem(r, 422, "manual-entry-before-registration")
+        assert await count_rows(db, ALL_VISITS) == 0
+
+        # Before leaving is fine without override.
+        ok = await netsugen_client.post("/v1/visits/manual", json=self.body(gone, *day), headers=staff_headers)
+        assert ok.status_code == 201, ok.text
+        # An override needs its reason; with one, the entry is recorded and audited.
+        r = await netsugen_client.post("/v1/visits/manual", json=self.body(suspended, *day, override=True),
+                                       headers=staff_headers)
+        assert_problem(r, 422, "validation-error")
+        r = await netsugen_client.post(
+            "/v1/visits/manual", json=self.body(suspended, *day, override=True, override_reason="停止前の利用を確認済み"),
+            headers=staff_headers,
+        )
+        assert r.status_code == 201, r.text
+        [entry] = (await netsugen_client.get(f"/v1/visits/{r.json()['id']}/audit", headers=staff_headers)).json()["items"]
+        assert entry["reason"] == "手入力（確認の上で記録 / override: 停止前の利用を確認済み）"
+        outside = await netsugen_client.post(
+            "/v1/visits/manual",
+            json=self.body(late, jst(2026, 10, 6, 21, 30), jst(2026, 10, 6, 22), override=True,
+                           override_reason="閉館後の片付け"),
+            headers=staff_headers,
+        )
+        assert outside.status_code == 201 and outside.json()["check_out_at"] == "2026-10-06T22:00:00+09:00"
+        # A correction of the suspended member's visit is refused the same way, unless overridden.
+        url = f"/v1/visits/{r.json()['id']}"
+        fix = {"check_out_at": iso(jst(2026, 10, 5, 11)), "reason": "時刻訂正"}
+        assert_problem(await netsugen_client.patch(url, json=fix, headers=staff_headers), 409,
+                       "manual-entry-member-suspended")
+        fixed = await netsugen_client.patch(url, json={**fix, "override": True, "override_reason": "確認済み"},
+                                            headers=staff_headers)
+        assert fixed.status_code == 200 and fixed.json()["minutes"] == 60
+
+
+class TestCheckOutByCard:
+    async def test_scanning_the_card_again_checks_out(self, netsugen_client, staff_headers, clock, db) -> None:
+        member = await create_member(netsugen_client, staff_headers)
+        corp = await create_member(netsugen_client, staff_headers, kind="corporate", plan="corporate_monthly")
+        user = await add_user(netsugen_client, staff_headers, corp["id"])
+        clock.set(jst(2026, 10, 5, 14))
+        assert_problem(await netsugen_client.post("/v1/visits/check-out", json={"card_token": member["card_token"]},
+                                                  headers=staff_headers), 409, "no-open-visit")
+        visit = (await check_in(netsugen_client, staff_headers, card_token=member["card_token"])).json()
+        other = (await check_in(netsugen_client, staff_headers, card_token=user["card_token"])).json()
+        clock.set(jst(2026, 10, 5, 21, 40))  # after closing: clipped like any check-out
+        r = await netsugen_client.post("/v1/visits/check-out", json={"card_token": member["card_token"]},
+                                       headers=staff_headers)
+        assert r.status_code == 200, r.text
+        assert (r.json()["id"], r.json()["check_out_at"], r.json()["open"]) == (
+            visit["id"], "2026-10-05T21:00:00+09:00", False
+        )
+        assert (await netsugen_client.get(f"/v1/visits/{other['id']}", headers=staff_headers)).json()["open"] is True
+        assert_problem(await netsugen_client.post("/v1/visits/check-out", json={"card_token": member["card_token"]},
+                                                  headers=staff_headers), 409, "no-open-visit")
+        by_user = await netsugen_client.post(
+            "/v1/visits/check-out", json={"member_id": corp["id"], "member_user_id": user["id"]}, headers=staff_headers
+        )
+        assert by_user.status_code == 200 and by_user.json()["id"] == other["id"]
+        assert len(await outbox_events(db, "visit.checked_out")) == 2
+        assert await count_rows(db, OPEN_VISITS) == 0

@@ -136,6 +136,7 @@ MEMBER: set[tuple[str, str]] = {
     ("netsugen_booking", "GET /v1/invoices"),
     ("netsugen_booking", "GET /v1/invoices/{invoice_id}"),
     ("netsugen_booking", "GET /v1/invoices/{invoice_id}/document"),
+    ("netsugen_booking", "GET /v1/payments/{payment_id}/receipt"),
     ("notifier", "GET /v1/preferences/{member_id}"),
     ("notifier", "PUT /v1/preferences/{member_id}"),
 }
@@ -337,6 +338,9 @@ async def world(
             )["items"]
             assert items, f"no invoice for {m.name}"
             m.ids["invoice_id"] = items[0]["id"]
+            paid = ok(await client.post(f"/v1/invoices/{items[0]['id']}/payments", json={
+                "method": "cash", "amount_yen": 1, "paid_on": "2026-11-02"}, headers=staff), "payment")
+            m.ids["payment_id"] = paid["id"]
         # December: an event, a booking and a consultation each.
         clock.set(jst(2026, 12, 1, 9, 0))
         event = {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -20,6 +19,7 @@ from services.kpi_api.core.vocab import (
     Section,
 )
 from services.kpi_api.progress.rules import Comparator, Direction, Status
+from shared.jst import JstDatetime
 
 FiscalYear = Annotated[
     int,
@@ -211,8 +211,8 @@ class IndicatorDetail(IndicatorOut):
                         }
                     ],
                     "observation_count": 1,
-                    "created_at": "2026-11-29T02:39:38Z",
-                    "updated_at": "2026-11-29T02:39:38Z",
+                    "created_at": "2026-11-29T11:39:38+09:00",
+                    "updated_at": "2026-11-29T11:39:38+09:00",
                 }
             ]
         }
@@ -221,8 +221,8 @@ class IndicatorDetail(IndicatorOut):
     sdg_links: list[SdgLinkOut] = Field(description="Each SDG link with how it was determined.")
     initiatives: list[InitiativeRef]
     observation_count: int
-    created_at: datetime
-    updated_at: datetime
+    created_at: JstDatetime
+    updated_at: JstDatetime
 
 
 # ---- requests -----------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -11,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.kpi_api.core.numbers import Num, Value
 from services.kpi_api.indicators.schemas import FiscalYear
 from services.kpi_api.progress.rules import Status
+from shared.jst import JstDatetime
 
 
 class ObservationIn(BaseModel):
@@ -57,7 +57,7 @@ class RevisionOut(BaseModel):
     correction: bool
     recorded_by: str = Field(description="Name of the token that recorded it.")
     recorded_by_role: str
-    recorded_at: datetime
+    recorded_at: JstDatetime
 
 
 class ObservationOut(BaseModel):
@@ -71,8 +71,8 @@ class ObservationOut(BaseModel):
                     "fiscal_year": 2022,
                     "value": 4431000,
                     "revision": 2,
-                    "created_at": "2026-11-29T03:00:00Z",
-                    "updated_at": "2026-11-29T04:00:00Z",
+                    "created_at": "2026-11-29T12:00:00+09:00",
+                    "updated_at": "2026-11-29T13:00:00+09:00",
                     "revisions": [
                         {
                             "revision": 1,
@@ -82,7 +82,7 @@ class ObservationOut(BaseModel):
                             "correction": False,
                             "recorded_by": "statistics-import",
                             "recorded_by_role": "service",
-                            "recorded_at": "2026-11-29T03:00:00Z",
+                            "recorded_at": "2026-11-29T12:00:00+09:00",
                         },
                         {
                             "revision": 2,
@@ -92,7 +92,7 @@ class ObservationOut(BaseModel):
                             "correction": True,
                             "recorded_by": "kpi-admin",
                             "recorded_by_role": "admin",
-                            "recorded_at": "2026-11-29T04:00:00Z",
+                            "recorded_at": "2026-11-29T13:00:00+09:00",
                         },
                     ],
                 }
@@ -106,8 +106,8 @@ class ObservationOut(BaseModel):
     fiscal_year: int
     value: Num = Field(description="The current value (latest revision).")
     revision: int
-    created_at: datetime
-    updated_at: datetime
+    created_at: JstDatetime
+    updated_at: JstDatetime
     revisions: list[RevisionOut] = Field(description="Every revision, oldest first.")
 
 

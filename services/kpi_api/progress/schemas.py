@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.kpi_api.core.numbers import Num
 from services.kpi_api.progress.rules import Comparator, Direction, Status
+from shared.jst import JstDatetime
 
 
 class PointOut(BaseModel):
@@ -72,7 +71,7 @@ class ProgressOut(BaseModel):
                     "anticipated_method": "unsd_cagr_v1",
                     "observation_count": 1,
                     "latest_fiscal_year": 2021,
-                    "computed_at": "2026-11-29T03:00:00Z",
+                    "computed_at": "2026-11-29T12:00:00+09:00",
                     "breakdowns": [],
                     "targets": [
                         {
@@ -120,7 +119,7 @@ class ProgressOut(BaseModel):
     anticipated_method: str = Field(examples=["unsd_cagr_v1"])
     observation_count: int
     latest_fiscal_year: int | None
-    computed_at: datetime | None = Field(description="When the stored progress last changed.")
+    computed_at: JstDatetime | None = Field(description="When the stored progress last changed.")
     breakdowns: list[BreakdownStatusOut]
     targets: list[TargetProgressOut]
 

@@ -59,3 +59,15 @@ class CreditExceedsInvoice(BillingError):
 
 class InvalidDateRange(BillingError):
     status, slug, title = 422, "invalid-date-range", "Invalid date range"
+
+
+class MoneyDateOutOfRange(BillingError):
+    status, slug, title = 422, "money-date-out-of-range", "Payment or refund date out of range"
+
+
+class RefundExceedsCredit(BillingError):
+    status, slug, title = 422, "refund-exceeds-credit", "Refund exceeds what is owed to the member"
+
+
+class PaymentNotFound(BillingError):
+    status, slug, title = 404, "payment-not-found", "Payment not found"

@@ -24,7 +24,7 @@ from services.netsugen_booking.billing.pricing import (
 from services.netsugen_booking.billing.tax import TaxRounding, consumption_tax_included
 from services.netsugen_booking.calendar.rules import DayHours
 
-LineKind = Literal["subscription", "dropin_day", "credit"]
+LineKind = Literal["subscription", "dropin_day", "booking", "credit"]
 DROPIN_PLAN = "dropin"
 TAX_RATE_PERCENT = 10
 
@@ -169,6 +169,7 @@ class DraftLine:
     blocks: int | None = None
     uncapped_yen: int | None = None
     cap_applied: bool | None = None
+    corrects: str | None = None
 
 
 def subscription_lines(
@@ -202,7 +203,9 @@ def subscription_lines(
         month = f"{period_start.year}年{period_start.month}月分"
         prorated = fee != full
         description = f"{name} 月額利用料（{month}" + (
-            f"・日割 {active_from.month}/{active_from.day}〜{active_to.month}/{active_to.day}）" if prorated else "）"
+            f"・日割 {active_from.month}/{active_from.day}〜{active_to.month}/{active_to.day}）"
+            if prorated
+            else "）"
         )
         lines.append(
             DraftLine(

@@ -41,13 +41,16 @@ from services.netsugen_booking.db import Base
 
 INVOICE_KINDS = ("invoice", "credit_note")
 INVOICE_STATUSES = ("draft", "issued", "paid", "partially_paid", "void")
-LINE_KINDS = ("subscription", "dropin_day", "credit")
+LINE_KINDS = ("subscription", "dropin_day", "booking", "credit")
+BILLED_ITEM_KINDS = ("visit", "fee", "booking")
 PAYMENT_METHODS = ("cash", "card", "bank_transfer")
 RUN_TRIGGERS = ("schedule", "api", "cli")
 
 #: Number series: invoices NS-2026-000123, credit notes NSC-2026-000001.
 SERIES_INVOICE = "NS"
 SERIES_CREDIT_NOTE = "NSC"
+#: Receipts (領収書) of payments: NR-2026-000001, gapless per fiscal year like invoices.
+SERIES_RECEIPT = "NR"
 
 
 class InvoiceRun(Base):
@@ -122,6 +125,7 @@ class Invoice(Base):
     tax_rounding: Mapped[str] = mapped_column(String(16))
     paid_yen: Mapped[int] = mapped_column(Integer, server_default="0")
     credited_yen: Mapped[int] = mapped_column(Integer, server_default="0")
+    refunded_yen: Mapped[int] = mapped_column(Integer, server_default="0")
     credited_invoice_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("invoice.id", ondelete="RESTRICT"), index=True
     )
@@ -138,9 +142,7 @@ class Invoice(Base):
 
     __table_args__ = (
         CheckConstraint("kind IN ('invoice', 'credit_note')", name="kind"),
-        CheckConstraint(
-            "status IN ('draft', 'issued', 'paid', 'partially_paid', 'void')", name="status"
-        ),
+        CheckConstraint("status IN ('draft', 'issued', 'paid', 'partially_paid', 'void')", name="status"),
         CheckConstraint("recipient_kind IN ('individual', 'corporate')", name="recipient_kind"),
         CheckConstraint("tax_rounding IN ('floor', 'round_half_up', 'ceil')", name="tax_rounding"),
         CheckConstraint("period_end >= period_start", name="period_in_order"),
@@ -160,6 +162,7 @@ class Invoice(Base):
             name="total_sign",
         ),
         CheckConstraint("paid_yen >= 0 AND credited_yen >= 0", name="amounts_non_negative"),
+        CheckConstraint("refunded_yen >= 0", name="refunded_non_negative"),
         CheckConstraint(
             "kind = 'invoice' OR (paid_yen = 0 AND credited_yen = 0 AND status IN ('draft', 'issued'))",
             name="credit_note_not_payable",
@@ -167,13 +170,9 @@ class Invoice(Base):
         # Never more paid, or credited, than the invoice's total.
         CheckConstraint("paid_yen <= total_yen OR kind = 'credit_note'", name="not_overpaid"),
         CheckConstraint("credited_yen <= total_yen OR kind = 'credit_note'", name="not_overcredited"),
-        Index(
-            "uq_invoice_one_per_member_month",
-            "member_id",
-            "period_start",
-            unique=True,
-            postgresql_where=text("kind = 'invoice'"),
-        ),
+        # A month may have supplementary invoices: what keeps an item from being billed twice is
+        # ``billed_item`` (one row per item on a live invoice).
+        Index("ix_invoice_member_id_period_start", "member_id", "period_start"),
         Index("ix_invoice_status_due_date", "status", "due_date"),
         {"comment": "Qualified invoices (適格請求書) and credit notes (返還インボイス)"},
     )
@@ -202,10 +201,12 @@ class InvoiceLine(Base):
     cap_applied: Mapped[bool | None] = mapped_column(Boolean)
     amount_yen: Mapped[int] = mapped_column(Integer)
     tax_rate_percent: Mapped[int] = mapped_column(Integer, server_default="10")
+    # What a supplementary or credit line corrects (printed on the document), e.g. "請求書 NS-2026-000012 の訂正".
+    corrects: Mapped[str | None] = mapped_column(String(300))
 
     __table_args__ = (
         UniqueConstraint("invoice_id", "position"),
-        CheckConstraint("kind IN ('subscription', 'dropin_day', 'credit')", name="kind"),
+        CheckConstraint("kind IN ('subscription', 'dropin_day', 'booking', 'credit')", name="kind"),
         CheckConstraint("position >= 1", name="position_positive"),
         CheckConstraint("kind <> 'dropin_day' OR service_date IS NOT NULL", name="dropin_day_has_date"),
         CheckConstraint("(kind = 'credit') = (amount_yen < 0) OR amount_yen = 0", name="amount_sign"),
@@ -224,11 +225,79 @@ class InvoicePayment(Base):
     reference: Mapped[str | None] = mapped_column(String(200))
     recorded_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # 領収書 number, NR-<fiscal year of paid_on>-<6 digits>, gapless (the counter of its series).
+    receipt_number: Mapped[str | None] = mapped_column(String(32), unique=True)
 
     __table_args__ = (
         CheckConstraint("method IN ('cash', 'card', 'bank_transfer')", name="method"),
         CheckConstraint("amount_yen > 0", name="amount_positive"),
         {"comment": "Payments received against invoices (partial payments allowed)"},
+    )
+
+
+class InvoiceRefund(Base):
+    """Money paid back against an invoice (optionally naming the credit note that caused it)."""
+
+    __tablename__ = "invoice_refund"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    invoice_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("invoice.id", ondelete="RESTRICT"), index=True)
+    credit_note_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("invoice.id", ondelete="RESTRICT"))
+    method: Mapped[str] = mapped_column(String(16))
+    amount_yen: Mapped[int] = mapped_column(Integer)
+    refunded_on: Mapped[date] = mapped_column(Date)
+    reference: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(String(500))
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("method IN ('cash', 'card', 'bank_transfer')", name="method"),
+        CheckConstraint("amount_yen > 0", name="amount_positive"),
+        {"comment": "Money paid back to a member against an invoice (or one of its credit notes)"},
+    )
+
+
+class BilledItem(Base):
+    """An item (visit, monthly fee, booking) billed on a live invoice: the key is the primary key,
+    so the database refuses to bill it twice. Voiding or fully crediting the invoice deletes the
+    rows (the items are billed again by the next run)."""
+
+    __tablename__ = "billed_item"
+
+    item_key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("member.id", ondelete="RESTRICT"))
+    period_start: Mapped[date] = mapped_column(Date)
+    invoice_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("invoice.id", ondelete="RESTRICT"), index=True)
+    plan_code: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('visit', 'fee', 'booking')", name="kind"),
+        Index("ix_billed_item_member_kind_period", "member_id", "kind", "period_start"),
+        {"comment": "Items billed on a live invoice (one row per item: never billed twice)"},
+    )
+
+
+class InvoiceReminder(Base):
+    """An overdue reminder (督促) sent: the primary key (invoice, stage) sends each stage once."""
+
+    __tablename__ = "invoice_reminder"
+
+    invoice_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("invoice.id", ondelete="RESTRICT"), primary_key=True
+    )
+    stage_days: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("member.id", ondelete="RESTRICT"))
+    due_date: Mapped[date] = mapped_column(Date)
+    balance_yen: Mapped[int] = mapped_column(Integer)
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
+
+    __table_args__ = (
+        CheckConstraint("stage_days > 0", name="stage_positive"),
+        CheckConstraint("balance_yen > 0", name="balance_positive"),
+        {"comment": "Overdue reminders (督促) sent: one per invoice and interval"},
     )
 
 
@@ -238,7 +307,9 @@ class DailyCapReached(Base):
 
     __tablename__ = "daily_cap_reached"
 
-    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("member.id", ondelete="RESTRICT"), primary_key=True)
+    member_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("member.id", ondelete="RESTRICT"), primary_key=True
+    )
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

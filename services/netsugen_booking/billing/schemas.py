@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from shared.jst import JstDatetime
 
 MAX_QUOTE_VISITS = 1000
 PERIOD_PATTERN = r"^(19|20|21)[0-9]{2}-(0[1-9]|1[0-2])$"  # a real calendar month: year 1900–2199
@@ -14,7 +16,9 @@ PERIOD_PATTERN = r"^(19|20|21)[0-9]{2}-(0[1-9]|1[0-2])$"  # a real calendar mont
 InvoiceKind = Literal["invoice", "credit_note"]
 InvoiceStatus = Literal["draft", "issued", "paid", "partially_paid", "void"]
 PaymentMethod = Literal["cash", "card", "bank_transfer"]
-LineKind = Literal["subscription", "dropin_day", "credit"]
+LineKind = Literal["subscription", "dropin_day", "booking", "credit"]
+#: The earliest payment or refund date the API accepts (the space opened later).
+EARLIEST_MONEY_DATE = date(2020, 1, 1)
 RunTrigger = Literal["schedule", "api", "cli"]
 
 
@@ -78,10 +82,24 @@ class QuoteResponse(BaseModel):
                     "tax_included": True,
                     "monthly_fee_yen": None,
                     "days": [
-                        {"date": "2026-12-01", "billable_minutes": 61, "blocks": 2, "uncapped": 500,
-                         "cap_applied": False, "charge": 500, "covered_by_plan": False},
-                        {"date": "2026-12-02", "billable_minutes": 270, "blocks": 5, "uncapped": 1250,
-                         "cap_applied": True, "charge": 1000, "covered_by_plan": False},
+                        {
+                            "date": "2026-12-01",
+                            "billable_minutes": 61,
+                            "blocks": 2,
+                            "uncapped": 500,
+                            "cap_applied": False,
+                            "charge": 500,
+                            "covered_by_plan": False,
+                        },
+                        {
+                            "date": "2026-12-02",
+                            "billable_minutes": 270,
+                            "blocks": 5,
+                            "uncapped": 1250,
+                            "cap_applied": True,
+                            "charge": 1000,
+                            "covered_by_plan": False,
+                        },
                     ],
                 }
             ]
@@ -103,9 +121,15 @@ class QuoteResponse(BaseModel):
 class InvoiceRunCreate(_Request):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"period": "2026-11"}]})
 
-    period: str = Field(pattern=PERIOD_PATTERN, max_length=7, description="The month to bill, YYYY-MM (past).")
-    issue: bool = Field(
-        default=True, description="Issue the invoices at once (numbers assigned); false leaves drafts."
+    period: str = Field(
+        pattern=PERIOD_PATTERN, max_length=7, description="The month to bill, YYYY-MM (past)."
+    )
+    issue: bool | None = Field(
+        default=None,
+        description=(
+            "Issue the invoices at once (numbers assigned); false leaves drafts. Default: the setting "
+            "`BILLING_RUN_ISSUE` (true)."
+        ),
     )
 
 
@@ -114,11 +138,19 @@ class InvoiceRunOut(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "id": "0b7f2c2e-5a38-4d8b-9d55-3a3b8f6f1c11", "period": "2026-11",
-                    "period_start": "2026-11-01", "period_end": "2026-11-30", "trigger": "api",
-                    "requested_by": "admin", "issue": True, "members_billed": 256, "invoices_created": 256,
-                    "lines_created": 1204, "total_yen": 3120500,
-                    "started_at": "2026-12-01T00:30:00+09:00", "finished_at": "2026-12-01T00:30:02+09:00",
+                    "id": "0b7f2c2e-5a38-4d8b-9d55-3a3b8f6f1c11",
+                    "period": "2026-11",
+                    "period_start": "2026-11-01",
+                    "period_end": "2026-11-30",
+                    "trigger": "api",
+                    "requested_by": "admin",
+                    "issue": True,
+                    "members_billed": 256,
+                    "invoices_created": 256,
+                    "lines_created": 1204,
+                    "total_yen": 3120500,
+                    "started_at": "2026-12-01T00:30:00+09:00",
+                    "finished_at": "2026-12-01T00:30:02+09:00",
                 }
             ]
         }
@@ -135,8 +167,8 @@ class InvoiceRunOut(BaseModel):
     invoices_created: int = Field(description="New invoices; 0 when the month was already billed.")
     lines_created: int
     total_yen: int
-    started_at: datetime
-    finished_at: datetime | None
+    started_at: JstDatetime
+    finished_at: JstDatetime | None
 
 
 class InvoiceRunList(BaseModel):
@@ -160,6 +192,10 @@ class InvoiceLineOut(BaseModel):
     cap_applied: bool | None
     amount_yen: int = Field(description="Tax-inclusive yen; negative on credit notes.")
     tax_rate_percent: int
+    corrects: str | None = Field(
+        default=None,
+        description="What this line corrects (a supplementary line's difference to what was billed).",
+    )
 
 
 class PaymentOut(BaseModel):
@@ -170,13 +206,29 @@ class PaymentOut(BaseModel):
     paid_on: date
     reference: str | None
     recorded_by: str
-    created_at: datetime
+    created_at: JstDatetime
+    receipt_number: str | None = Field(description="領収書 number, NR-<fiscal year>-<6 digits>.")
+
+
+class RefundOut(BaseModel):
+    id: uuid.UUID
+    invoice_id: uuid.UUID
+    credit_note_id: uuid.UUID | None
+    method: PaymentMethod
+    amount_yen: int
+    refunded_on: date
+    reference: str | None
+    reason: str
+    recorded_by: str
+    created_at: JstDatetime
 
 
 class InvoiceSummary(BaseModel):
     id: uuid.UUID
     kind: InvoiceKind
-    number: str | None = Field(description="NS-<fiscal year>-<6 digits>; NSC-… for credit notes; null for drafts.")
+    number: str | None = Field(
+        description="NS-<fiscal year>-<6 digits>; NSC-… for credit notes; null for drafts."
+    )
     status: InvoiceStatus
     member_id: uuid.UUID
     period: str = Field(description="YYYY-MM")
@@ -190,7 +242,10 @@ class InvoiceSummary(BaseModel):
     tax_yen: int = Field(description="Consumption tax, computed once for the invoice.")
     paid_yen: int
     credited_yen: int
-    balance_yen: int = Field(description="total - credited - paid; 0 for credit notes.")
+    refunded_yen: int = 0
+    balance_yen: int = Field(
+        description="total - credited - paid + refunded; 0 for credit notes. Negative: owed to the member (refund it)."
+    )
     credited_invoice_id: uuid.UUID | None
 
 
@@ -199,22 +254,51 @@ class InvoiceOut(InvoiceSummary):
         json_schema_extra={
             "examples": [
                 {
-                    "id": "6f1f8a8e-1d1c-4b4e-9e1a-2f3b4c5d6e7f", "kind": "invoice", "number": "NS-2026-000123",
-                    "status": "issued", "member_id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", "period": "2026-11",
-                    "period_start": "2026-11-01", "period_end": "2026-11-30", "issue_date": "2026-12-01",
-                    "due_date": "2026-12-31", "recipient_name": "上州 太郎", "total_yen": 1750,
-                    "tax_rate_percent": 10, "tax_yen": 159, "paid_yen": 0, "credited_yen": 0,
-                    "balance_yen": 1750, "credited_invoice_id": None, "recipient_kind": "individual",
-                    "recipient_member_number": "M000123", "issuer_name": "群馬県 官民共創スペース NETSUGEN",
-                    "issuer_registration_number": "T8000012010038", "issuer_address": "群馬県前橋市大手町1-1-1",
-                    "tax_rounding": "floor", "reason": None,
+                    "id": "6f1f8a8e-1d1c-4b4e-9e1a-2f3b4c5d6e7f",
+                    "kind": "invoice",
+                    "number": "NS-2026-000123",
+                    "status": "issued",
+                    "member_id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+                    "period": "2026-11",
+                    "period_start": "2026-11-01",
+                    "period_end": "2026-11-30",
+                    "issue_date": "2026-12-01",
+                    "due_date": "2026-12-31",
+                    "recipient_name": "上州 太郎",
+                    "total_yen": 1750,
+                    "tax_rate_percent": 10,
+                    "tax_yen": 159,
+                    "paid_yen": 0,
+                    "credited_yen": 0,
+                    "balance_yen": 1750,
+                    "credited_invoice_id": None,
+                    "recipient_kind": "individual",
+                    "recipient_member_number": "M000123",
+                    "issuer_name": "群馬県 官民共創スペース NETSUGEN",
+                    "issuer_registration_number": "T8000012010038",
+                    "issuer_address": "群馬県前橋市大手町1-1-1",
+                    "tax_rounding": "floor",
+                    "reason": None,
                     "lines": [
-                        {"position": 1, "kind": "dropin_day", "description": "ドロップイン利用 11/2 61分・2ブロック",
-                         "plan_code": "dropin", "service_date": "2026-11-02", "period_start": None,
-                         "period_end": None, "member_user_id": None, "minutes": 61, "blocks": 2,
-                         "uncapped_yen": 500, "cap_applied": False, "amount_yen": 500, "tax_rate_percent": 10},
+                        {
+                            "position": 1,
+                            "kind": "dropin_day",
+                            "description": "ドロップイン利用 11/2 61分・2ブロック",
+                            "plan_code": "dropin",
+                            "service_date": "2026-11-02",
+                            "period_start": None,
+                            "period_end": None,
+                            "member_user_id": None,
+                            "minutes": 61,
+                            "blocks": 2,
+                            "uncapped_yen": 500,
+                            "cap_applied": False,
+                            "amount_yen": 500,
+                            "tax_rate_percent": 10,
+                        },
                     ],
-                    "payments": [], "credit_notes": [],
+                    "payments": [],
+                    "credit_notes": [],
                 }
             ]
         }
@@ -229,6 +313,7 @@ class InvoiceOut(InvoiceSummary):
     reason: str | None
     lines: list[InvoiceLineOut]
     payments: list[PaymentOut]
+    refunds: list[RefundOut] = Field(default_factory=list)
     credit_notes: list[InvoiceSummary]
 
 
@@ -255,13 +340,107 @@ class PaymentCreate(_Request):
 
     method: PaymentMethod
     amount_yen: int = Field(gt=0, le=100_000_000)
-    paid_on: date
+    paid_on: date = Field(
+        ge=EARLIEST_MONEY_DATE,
+        description="The day the money was received: from 2020-01-01 and the invoice's month, at most a few days ahead.",
+    )
     reference: str | None = Field(default=None, max_length=200, description="Receipt or transfer reference.")
 
 
 class PaymentResult(BaseModel):
+    id: uuid.UUID = Field(description="The payment's id (its receipt: GET /v1/payments/{id}/receipt).")
+    receipt_number: str | None = Field(description="領収書 number.")
     payment: PaymentOut
     invoice: InvoiceSummary
+
+
+class RefundCreate(_Request):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "method": "cash",
+                    "amount_yen": 250,
+                    "refunded_on": "2026-12-10",
+                    "reason": "返還インボイス NSC-2026-000001 の返金",
+                }
+            ]
+        },
+    )
+
+    method: PaymentMethod
+    amount_yen: int = Field(gt=0, le=100_000_000)
+    refunded_on: date = Field(ge=EARLIEST_MONEY_DATE)
+    reference: str | None = Field(
+        default=None, max_length=200, description="Transfer or card-terminal reference."
+    )
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class RefundResult(BaseModel):
+    refund: RefundOut
+    invoice: InvoiceSummary
+
+
+class BulkIssue(_Request):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"period": "2026-11"}, {"invoice_ids": ["6f1f8a8e-1d1c-4b4e-9e1a-2f3b4c5d6e7f"]}]
+        },
+    )
+
+    period: str | None = Field(
+        default=None, pattern=PERIOD_PATTERN, max_length=7, description="Every draft of the month."
+    )
+    invoice_ids: list[uuid.UUID] | None = Field(default=None, min_length=1, max_length=5000)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> BulkIssue:
+        if (self.period is None) == (self.invoice_ids is None):
+            raise ValueError("give either period or invoice_ids")
+        return self
+
+
+class BulkIssueResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"issued": 12, "numbers": ["NS-2026-000013"]}]})
+
+    issued: int
+    numbers: list[str]
+
+
+class ReminderOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "invoice_id": "6f1f8a8e-1d1c-4b4e-9e1a-2f3b4c5d6e7f",
+                    "invoice_number": "NS-2026-000123",
+                    "member_id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+                    "recipient_name": "上州 太郎",
+                    "stage_days": 7,
+                    "due_date": "2026-12-31",
+                    "balance_yen": 1750,
+                    "sent_at": "2027-01-07T09:00:00+09:00",
+                }
+            ]
+        }
+    )
+
+    invoice_id: uuid.UUID
+    invoice_number: str | None
+    member_id: uuid.UUID
+    recipient_name: str
+    stage_days: int = Field(description="Days after the due date.")
+    due_date: date
+    balance_yen: int = Field(description="The amount outstanding when the reminder was sent.")
+    sent_at: JstDatetime
+
+
+class ReminderList(BaseModel):
+    items: list[ReminderOut]
+    next_cursor: str | None
 
 
 class CreditNoteLineIn(_Request):
@@ -274,7 +453,10 @@ class CreditNoteCreate(_Request):
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"reason": "11/2 の利用時間の誤り", "lines": [{"description": "11/2 ドロップイン 訂正", "amount_yen": 250}]},
+                {
+                    "reason": "11/2 の利用時間の誤り",
+                    "lines": [{"description": "11/2 ドロップイン 訂正", "amount_yen": 250}],
+                },
                 {"reason": "請求の取消", "full": True},
             ]
         },

@@ -6,6 +6,8 @@ in ``invoice_run.py``.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import date, datetime, timedelta
@@ -13,7 +15,8 @@ from pathlib import Path
 from typing import Any, cast
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import Table, and_, or_, select, text, update
+from markupsafe import Markup
+from sqlalchemy import String, Table, and_, delete, literal, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -25,8 +28,11 @@ from services.netsugen_booking.billing.exceptions import (
     InvoiceNotDraft,
     InvoiceNotFound,
     InvoiceNotPayable,
+    MoneyDateOutOfRange,
     NoTariff,
     Overpayment,
+    PaymentNotFound,
+    RefundExceedsCredit,
     UnknownPlan,
 )
 from services.netsugen_booking.billing.lines import (
@@ -41,11 +47,14 @@ from services.netsugen_booking.billing.lines import (
 from services.netsugen_booking.billing.models import (
     SERIES_CREDIT_NOTE,
     SERIES_INVOICE,
+    SERIES_RECEIPT,
+    BilledItem,
     DailyCapReached,
     Invoice,
     InvoiceCounter,
     InvoiceLine,
     InvoicePayment,
+    InvoiceRefund,
 )
 from services.netsugen_booking.billing.pricing import Visit, price_dropin, quote_total
 from services.netsugen_booking.billing.repository import (
@@ -55,6 +64,8 @@ from services.netsugen_booking.billing.repository import (
     load_price_table,
 )
 from services.netsugen_booking.billing.schemas import (
+    EARLIEST_MONEY_DATE,
+    BulkIssueResult,
     CreditNoteCreate,
     InvoiceLineOut,
     InvoiceList,
@@ -68,6 +79,9 @@ from services.netsugen_booking.billing.schemas import (
     QuoteDay,
     QuoteRequest,
     QuoteResponse,
+    RefundCreate,
+    RefundOut,
+    RefundResult,
 )
 from services.netsugen_booking.billing.tax import consumption_tax_included
 from services.netsugen_booking.calendar.service import hours_on
@@ -79,7 +93,7 @@ from shared.audit import record_audit_many
 from shared.auth import Principal
 from shared.csvsafe import CsvWriter
 from shared.db import transaction_driver
-from shared.events import InvoiceIssued, VisitDailyCapReached
+from shared.events import InvoiceIssued, PaymentRecorded, VisitDailyCapReached
 from shared.jst import JST, fiscal_year_of, format_yen, jst_date, start_of_day_jst
 from shared.outbox import emit
 
@@ -98,8 +112,13 @@ async def quote(session: AsyncSession, body: QuoteRequest, settings: NetsugenSet
         )
     visits = [Visit(v.check_in, v.check_out) for v in body.visits]
     if not visits:
-        return QuoteResponse(plan=body.plan, total=0, consumption_tax=0, days=[],
-                             monthly_fee_yen=await _monthly_fee_today(session, settings, body.plan, plan.kind))
+        return QuoteResponse(
+            plan=body.plan,
+            total=0,
+            consumption_tax=0,
+            days=[],
+            monthly_fee_yen=await _monthly_fee_today(session, settings, body.plan, plan.kind),
+        )
     first = min(jst_date(v.check_in) for v in visits)
     last = max(jst_date(v.check_out) for v in visits)
     prices = await load_price_table(session, settings)
@@ -239,12 +258,18 @@ async def issue_drafts(
         await emit(session, outbox, InvoiceIssued(member_id=issued[0][1], invoice_id=issued[0][0]))
     else:
         # Ids straight from the database: construct without re-validating (thousands per run).
-        await emit_many(session, (InvoiceIssued.model_construct(member_id=m, invoice_id=i) for i, m in issued))
+        await emit_many(
+            session, (InvoiceIssued.model_construct(member_id=m, invoice_id=i) for i, m in issued)
+        )
     return issued
 
 
 async def issue_invoice(
-    session: AsyncSession, settings: NetsugenSettings, invoice_id: uuid.UUID, *, issue_date: date | None = None
+    session: AsyncSession,
+    settings: NetsugenSettings,
+    invoice_id: uuid.UUID,
+    *,
+    issue_date: date | None = None,
 ) -> InvoiceOut:
     invoice = await session.get(Invoice, invoice_id)
     if invoice is None:
@@ -255,39 +280,81 @@ async def issue_invoice(
             detail_ja=f"請求書 {invoice.number} は発行済みです。",
         )
     issued = await issue_drafts(
-        session, settings, kind=invoice.kind, issue_date=issue_date or datetime.now(JST).date(),
+        session,
+        settings,
+        kind=invoice.kind,
+        issue_date=issue_date or datetime.now(JST).date(),
         invoice_ids=[invoice_id],
     )
     if not issued:  # issued by someone else between our read and the lock
-        raise InvoiceNotDraft(f"Invoice {invoice_id} is no longer a draft.", detail_ja="請求書は発行済みです。")
+        raise InvoiceNotDraft(
+            f"Invoice {invoice_id} is no longer a draft.", detail_ja="請求書は発行済みです。"
+        )
     return await invoice_detail(session, invoice_id)
 
 
 # ---- status, payments and credit notes ----------------------------------------------------------
-def status_after(total_yen: int, credited_yen: int, paid_yen: int) -> str:
-    """An issued invoice's status from its amounts. Fully credited and unpaid means void."""
+def status_after(total_yen: int, credited_yen: int, paid_yen: int, refunded_yen: int = 0) -> str:
+    """An issued invoice's status from its amounts. Fully credited and unpaid means void.
+
+    What the member has paid net of refunds counts: ``paid - refunded`` against ``total - credited``.
+    """
     due = total_yen - credited_yen
+    net = paid_yen - refunded_yen
     if due <= 0 and paid_yen == 0:
         return "void"
-    if paid_yen >= due:
+    if net >= due:
         return "paid"
-    if paid_yen > 0:
+    if net > 0:
         return "partially_paid"
     return "issued"
 
 
 async def _locked_invoice(session: AsyncSession, invoice_id: uuid.UUID) -> Invoice:
     invoice = await session.scalar(
-        select(Invoice).where(Invoice.id == invoice_id).with_for_update().execution_options(populate_existing=True)
+        select(Invoice)
+        .where(Invoice.id == invoice_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     if invoice is None:
         raise InvoiceNotFound(f"No invoice {invoice_id}.", detail_ja="請求書が見つかりません。")
     return invoice
 
 
+def balance_of(invoice: Invoice) -> int:
+    """What the member still owes: total - credited - paid + refunded (negative: owed to the member)."""
+    return invoice.total_yen - invoice.credited_yen - invoice.paid_yen + invoice.refunded_yen
+
+
+def check_money_date(
+    day: date, *, earliest: date, today: date, settings: NetsugenSettings, what: str
+) -> None:
+    """A payment or refund date: not before ``earliest``, at most a few days after today."""
+    latest = today + timedelta(days=settings.billing_paid_on_max_future_days)
+    if not earliest <= day <= latest:
+        raise MoneyDateOutOfRange(
+            f"The {what} date {day.isoformat()} must be between {earliest.isoformat()} and {latest.isoformat()}.",
+            detail_ja=f"日付 {day.isoformat()} は {earliest.isoformat()} から {latest.isoformat()} の間で指定してください。",
+            earliest=earliest.isoformat(),
+            latest=latest.isoformat(),
+        )
+
+
 async def record_payment(
-    session: AsyncSession, invoice_id: uuid.UUID, body: PaymentCreate, principal: Principal
+    session: AsyncSession,
+    invoice_id: uuid.UUID,
+    body: PaymentCreate,
+    principal: Principal,
+    *,
+    settings: NetsugenSettings | None = None,
+    today: date | None = None,
 ) -> PaymentResult:
+    """Record a payment, number its receipt (領収書) and announce it (``payment.recorded``)."""
+    from services.netsugen_booking.settings import get_settings
+
+    settings = settings or get_settings()
+    today = today or datetime.now(JST).date()
     invoice = await _locked_invoice(session, invoice_id)
     if invoice.kind != "invoice" or invoice.status in ("draft", "void"):
         what = "a credit note" if invoice.kind != "invoice" else invoice.status
@@ -295,13 +362,24 @@ async def record_payment(
             f"Invoice {invoice.number or invoice.id} is {what} and cannot take payments.",
             detail_ja="この請求書には入金を記録できません（下書き・取消・返還インボイス）。",
         )
-    balance = invoice.total_yen - invoice.credited_yen - invoice.paid_yen
+    check_money_date(
+        body.paid_on,
+        earliest=max(EARLIEST_MONEY_DATE, invoice.period_start),
+        today=today,
+        settings=settings,
+        what="payment",
+    )
+    balance = balance_of(invoice)
     if body.amount_yen > balance:
         raise Overpayment(
             f"The payment of {body.amount_yen} yen exceeds the balance of {max(balance, 0)} yen.",
             detail_ja=f"入金額 {body.amount_yen:,}円 が残高 {max(balance, 0):,}円 を超えています。",
             balance_yen=max(balance, 0),
         )
+    fiscal_year = fiscal_year_of(today)
+    receipt = invoice_number(
+        SERIES_RECEIPT, fiscal_year, await reserve_numbers(session, SERIES_RECEIPT, fiscal_year, 1)
+    )
     payment = InvoicePayment(
         invoice_id=invoice.id,
         method=body.method,
@@ -309,14 +387,121 @@ async def record_payment(
         paid_on=body.paid_on,
         reference=body.reference,
         recorded_by=principal.name,
+        receipt_number=receipt,
     )
     session.add(payment)
     invoice.paid_yen += body.amount_yen
-    invoice.status = status_after(invoice.total_yen, invoice.credited_yen, invoice.paid_yen)
+    invoice.status = status_after(
+        invoice.total_yen, invoice.credited_yen, invoice.paid_yen, invoice.refunded_yen
+    )
     await session.flush()
+    await emit(
+        session,
+        outbox,
+        PaymentRecorded(member_id=invoice.member_id, invoice_id=invoice.id, payment_id=payment.id),
+    )
     await session.refresh(payment)
     await session.refresh(invoice)
-    return PaymentResult(payment=_payment_out(payment), invoice=_summary(invoice))
+    return PaymentResult(
+        id=payment.id, receipt_number=receipt, payment=_payment_out(payment), invoice=_summary(invoice)
+    )
+
+
+async def record_refund(
+    session: AsyncSession,
+    document_id: uuid.UUID,
+    body: RefundCreate,
+    principal: Principal,
+    *,
+    settings: NetsugenSettings,
+    today: date,
+) -> RefundResult:
+    """Pay money back against an invoice, or against a credit note (then its original invoice).
+
+    Only what the member is owed can be refunded: ``-(total - credited - paid + refunded)``, so
+    the balance comes back to zero and never goes silently negative.
+    """
+    document = await session.get(Invoice, document_id)
+    if document is None:
+        raise InvoiceNotFound(f"No invoice {document_id}.", detail_ja="請求書が見つかりません。")
+    credit_note_id = None
+    invoice_id = document.id
+    if document.kind == "credit_note":
+        assert document.credited_invoice_id is not None
+        credit_note_id, invoice_id = document.id, document.credited_invoice_id
+    invoice = await _locked_invoice(session, invoice_id)
+    if invoice.status == "draft":
+        raise InvoiceNotPayable(
+            f"Invoice {invoice.id} is a draft: nothing was paid.",
+            detail_ja="下書きの請求書には返金できません。",
+        )
+    check_money_date(
+        body.refunded_on, earliest=EARLIEST_MONEY_DATE, today=today, settings=settings, what="refund"
+    )
+    owed = -balance_of(invoice)
+    if body.amount_yen > owed:
+        raise RefundExceedsCredit(
+            f"The refund of {body.amount_yen} yen exceeds the {max(owed, 0)} yen owed to the member on "
+            f"{invoice.number}.",
+            detail_ja=f"返金額 {body.amount_yen:,}円 が請求書 {invoice.number} の返金可能額 {max(owed, 0):,}円 を超えています。",
+            refundable_yen=max(owed, 0),
+        )
+    refund = InvoiceRefund(
+        invoice_id=invoice.id,
+        credit_note_id=credit_note_id,
+        method=body.method,
+        amount_yen=body.amount_yen,
+        refunded_on=body.refunded_on,
+        reference=body.reference,
+        reason=body.reason,
+        recorded_by=principal.name,
+    )
+    session.add(refund)
+    invoice.refunded_yen += body.amount_yen
+    invoice.status = status_after(
+        invoice.total_yen, invoice.credited_yen, invoice.paid_yen, invoice.refunded_yen
+    )
+    await session.flush()
+    await session.refresh(refund)
+    await session.refresh(invoice)
+    return RefundResult(refund=_refund_out(refund), invoice=_summary(invoice))
+
+
+async def bulk_issue(
+    session: AsyncSession,
+    settings: NetsugenSettings,
+    *,
+    issue_date: date,
+    period: str | None = None,
+    invoice_ids: Sequence[uuid.UUID] | None = None,
+) -> BulkIssueResult:
+    """Issue drafts (of a month, or named ones) set-wise; invoices first, then credit notes."""
+    ids = list(invoice_ids) if invoice_ids is not None else None
+    if period is not None:
+        year, month = (int(x) for x in period.split("-"))
+        ids = list(
+            (
+                await session.scalars(
+                    select(Invoice.id).where(
+                        Invoice.status == "draft", Invoice.period_start == date(year, month, 1)
+                    )
+                )
+            ).all()
+        )
+    if not ids:
+        return BulkIssueResult(issued=0, numbers=[])
+    issued: list[uuid.UUID] = []
+    for kind in ("invoice", "credit_note"):
+        issued.extend(
+            i
+            for i, _ in await issue_drafts(
+                session, settings, kind=kind, issue_date=issue_date, invoice_ids=ids
+            )
+        )
+    numbers = (
+        await session.scalars(select(Invoice.number).where(Invoice.id.in_(issued)).order_by(Invoice.number))
+    ).all()
+    return BulkIssueResult(issued=len(issued), numbers=[n for n in numbers if n])
 
 
 async def create_credit_note(
@@ -342,24 +527,33 @@ async def create_credit_note(
         if original.credited_yen == 0:
             lines = (
                 await session.scalars(
-                    select(InvoiceLine).where(InvoiceLine.invoice_id == original.id).order_by(InvoiceLine.position)
+                    select(InvoiceLine)
+                    .where(InvoiceLine.invoice_id == original.id)
+                    .order_by(InvoiceLine.position)
                 )
             ).all()
             for line in lines:
                 if line.amount_yen == 0:
                     continue
                 credit_lines.append(
-                    {"description": f"取消: {line.description}"[:300], "amount_yen": -line.amount_yen,
-                     "plan_code": line.plan_code, "service_date": line.service_date,
-                     "period_start": line.period_start, "period_end": line.period_end,
-                     "member_user_id": line.member_user_id}
+                    {
+                        "description": f"取消: {line.description}"[:300],
+                        "amount_yen": -line.amount_yen,
+                        "plan_code": line.plan_code,
+                        "service_date": line.service_date,
+                        "period_start": line.period_start,
+                        "period_end": line.period_end,
+                        "member_user_id": line.member_user_id,
+                    }
                 )
         elif creditable > 0:
             credit_lines.append(
                 {"description": f"取消: 請求書 {original.number} の残額", "amount_yen": -creditable}
             )
     else:
-        credit_lines = [{"description": line.description, "amount_yen": -line.amount_yen} for line in body.lines]
+        credit_lines = [
+            {"description": line.description, "amount_yen": -line.amount_yen} for line in body.lines
+        ]
     amount = -sum(line["amount_yen"] for line in credit_lines)
     if amount <= 0 or amount > creditable:
         raise CreditExceedsInvoice(
@@ -379,7 +573,9 @@ async def create_credit_note(
         recipient_member_number=original.recipient_member_number,
         total_yen=total,
         tax_rate_percent=TAX_RATE_PERCENT,
-        tax_yen=consumption_tax_included(total, rate_percent=TAX_RATE_PERCENT, rounding=settings.billing_tax_rounding),
+        tax_yen=consumption_tax_included(
+            total, rate_percent=TAX_RATE_PERCENT, rounding=settings.billing_tax_rounding
+        ),
         tax_rounding=settings.billing_tax_rounding,
         credited_invoice_id=original.id,
         reason=body.reason,
@@ -390,18 +586,37 @@ async def create_credit_note(
     await session.execute(
         pg_insert(InvoiceLine),
         [
-            {"invoice_id": note.id, "position": n, "kind": "credit", "tax_rate_percent": TAX_RATE_PERCENT, **line}
+            {
+                "invoice_id": note.id,
+                "position": n,
+                "kind": "credit",
+                "tax_rate_percent": TAX_RATE_PERCENT,
+                **line,
+            }
             for n, line in enumerate(credit_lines, start=1)
         ],
     )
     await issue_drafts(
-        session, settings, kind="credit_note", issue_date=issue_date or datetime.now(JST).date(),
+        session,
+        settings,
+        kind="credit_note",
+        issue_date=issue_date or datetime.now(JST).date(),
         invoice_ids=[note.id],
     )
     original.credited_yen += amount
-    original.status = status_after(original.total_yen, original.credited_yen, original.paid_yen)
+    original.status = status_after(
+        original.total_yen, original.credited_yen, original.paid_yen, original.refunded_yen
+    )
     await session.flush()
+    if original.credited_yen >= original.total_yen:
+        await release_items(session, original.id)
     return await invoice_detail(session, note.id)
+
+
+async def release_items(session: AsyncSession, invoice_id: uuid.UUID) -> int:
+    """A void or fully credited invoice no longer bills its items: the next run bills them again."""
+    result = await session.execute(delete(BilledItem).where(BilledItem.invoice_id == invoice_id))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 # ---- the daily cap event ------------------------------------------------------------------------
@@ -456,7 +671,12 @@ async def record_daily_cap_if_reached(
             cap_reached(charge, prices)
             for visits in people.values()
             for charge in dropin_charges(
-                visits, spans=spans, period_start=day, period_end=day, prices=prices, hours_for=hours.__getitem__
+                visits,
+                spans=spans,
+                period_start=day,
+                period_end=day,
+                prices=prices,
+                hours_for=hours.__getitem__,
             )
         )
     except NoPriceInEffect:
@@ -507,7 +727,7 @@ def _period(d: date) -> str:
 
 
 def _summary(invoice: Invoice) -> InvoiceSummary:
-    balance = 0 if invoice.kind != "invoice" else invoice.total_yen - invoice.credited_yen - invoice.paid_yen
+    balance = 0 if invoice.kind != "invoice" else balance_of(invoice)
     return InvoiceSummary(
         id=invoice.id,
         kind=invoice.kind,  # type: ignore[arg-type]
@@ -525,6 +745,7 @@ def _summary(invoice: Invoice) -> InvoiceSummary:
         tax_yen=invoice.tax_yen,
         paid_yen=invoice.paid_yen,
         credited_yen=invoice.credited_yen,
+        refunded_yen=invoice.refunded_yen,
         balance_yen=balance,
         credited_invoice_id=invoice.credited_invoice_id,
     )
@@ -532,18 +753,50 @@ def _summary(invoice: Invoice) -> InvoiceSummary:
 
 def _payment_out(p: InvoicePayment) -> PaymentOut:
     return PaymentOut(
-        id=p.id, invoice_id=p.invoice_id, method=p.method, amount_yen=p.amount_yen,  # type: ignore[arg-type]
-        paid_on=p.paid_on, reference=p.reference, recorded_by=p.recorded_by, created_at=p.created_at,
+        id=p.id,
+        invoice_id=p.invoice_id,
+        method=p.method,  # type: ignore[arg-type]
+        amount_yen=p.amount_yen,
+        paid_on=p.paid_on,
+        reference=p.reference,
+        recorded_by=p.recorded_by,
+        created_at=p.created_at,
+        receipt_number=p.receipt_number,
+    )
+
+
+def _refund_out(r: InvoiceRefund) -> RefundOut:
+    return RefundOut(
+        id=r.id,
+        invoice_id=r.invoice_id,
+        credit_note_id=r.credit_note_id,
+        method=r.method,  # type: ignore[arg-type]
+        amount_yen=r.amount_yen,
+        refunded_on=r.refunded_on,
+        reference=r.reference,
+        reason=r.reason,
+        recorded_by=r.recorded_by,
+        created_at=r.created_at,
     )
 
 
 def _line_out(line: InvoiceLine) -> InvoiceLineOut:
     return InvoiceLineOut(
-        position=line.position, kind=line.kind, description=line.description,  # type: ignore[arg-type]
-        plan_code=line.plan_code, service_date=line.service_date, period_start=line.period_start,
-        period_end=line.period_end, member_user_id=line.member_user_id, minutes=line.minutes,
-        blocks=line.blocks, uncapped_yen=line.uncapped_yen, cap_applied=line.cap_applied,
-        amount_yen=line.amount_yen, tax_rate_percent=line.tax_rate_percent,
+        position=line.position,
+        kind=line.kind,  # type: ignore[arg-type]
+        description=line.description,
+        plan_code=line.plan_code,
+        service_date=line.service_date,
+        period_start=line.period_start,
+        period_end=line.period_end,
+        member_user_id=line.member_user_id,
+        minutes=line.minutes,
+        blocks=line.blocks,
+        uncapped_yen=line.uncapped_yen,
+        cap_applied=line.cap_applied,
+        amount_yen=line.amount_yen,
+        tax_rate_percent=line.tax_rate_percent,
+        corrects=line.corrects,
     )
 
 
@@ -554,7 +807,10 @@ async def _get_visible(session: AsyncSession, invoice_id: uuid.UUID, principal: 
     # Another member's invoice (or a draft, for a member) is reported as missing: no existence leak.
     if invoice is None or (
         principal is not None
-        and (not can_read(principal, invoice.member_id) or (principal.role == "member" and invoice.status == "draft"))
+        and (
+            not can_read(principal, invoice.member_id)
+            or (principal.role == "member" and invoice.status == "draft")
+        )
     ):
         raise InvoiceNotFound(f"No invoice {invoice_id}.", detail_ja="請求書が見つかりません。")
     return invoice
@@ -576,6 +832,13 @@ async def invoice_detail(
             .order_by(InvoicePayment.paid_on, InvoicePayment.created_at)
         )
     ).all()
+    refunds = (
+        await session.scalars(
+            select(InvoiceRefund)
+            .where(InvoiceRefund.invoice_id == invoice.id)
+            .order_by(InvoiceRefund.refunded_on, InvoiceRefund.created_at)
+        )
+    ).all()
     notes = (
         await session.scalars(
             select(Invoice)
@@ -595,6 +858,7 @@ async def invoice_detail(
         reason=invoice.reason,
         lines=[_line_out(line) for line in lines],
         payments=[_payment_out(p) for p in payments],
+        refunds=[_refund_out(r) for r in refunds],
         credit_notes=[_summary(n) for n in notes],
     )
 
@@ -631,12 +895,20 @@ async def list_invoices(
         try:
             created_at, after_id = datetime.fromisoformat(created), uuid.UUID(last_id)
         except (TypeError, ValueError) as exc:
-            raise InvalidCursor("The cursor is not one this API returned.", detail_ja="カーソルが不正です。") from exc
+            raise InvalidCursor(
+                "The cursor is not one this API returned.", detail_ja="カーソルが不正です。"
+            ) from exc
         query = query.where(
-            or_(Invoice.created_at < created_at, and_(Invoice.created_at == created_at, Invoice.id < after_id))
+            or_(
+                Invoice.created_at < created_at, and_(Invoice.created_at == created_at, Invoice.id < after_id)
+            )
         )
     rows = list(
-        (await session.scalars(query.order_by(Invoice.created_at.desc(), Invoice.id.desc()).limit(limit + 1))).all()
+        (
+            await session.scalars(
+                query.order_by(Invoice.created_at.desc(), Invoice.id.desc()).limit(limit + 1)
+            )
+        ).all()
     )
     next_cursor = None
     if len(rows) > limit:
@@ -654,7 +926,9 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
-async def overdue_invoices(session: AsyncSession, *, as_of: date | None = None, limit: int = 500) -> OverdueList:
+async def overdue_invoices(
+    session: AsyncSession, *, as_of: date | None = None, limit: int = 500
+) -> OverdueList:
     """Issued or partly paid invoices whose due date has passed with a balance left, oldest first."""
     today = as_of or datetime.now(JST).date()
     rows = (
@@ -664,7 +938,7 @@ async def overdue_invoices(session: AsyncSession, *, as_of: date | None = None, 
                 Invoice.kind == "invoice",
                 Invoice.status.in_(("issued", "partially_paid")),
                 Invoice.due_date < today,
-                Invoice.total_yen - Invoice.credited_yen - Invoice.paid_yen > 0,
+                Invoice.total_yen - Invoice.credited_yen - Invoice.paid_yen + Invoice.refunded_yen > 0,
             )
             .order_by(Invoice.due_date, Invoice.number)
             .limit(limit)
@@ -679,10 +953,34 @@ async def overdue_invoices(session: AsyncSession, *, as_of: date | None = None, 
 
 # ---- CSV export ---------------------------------------------------------------------------------
 CSV_COLUMNS = (
-    "invoice_number", "kind", "status", "issue_date", "due_date", "period", "member_id",
-    "member_number", "recipient_name", "invoice_total_yen", "tax_rate_percent", "invoice_tax_yen",
-    "paid_yen", "credited_yen", "credited_invoice_number", "line_position", "line_kind",
-    "line_description", "plan_code", "service_date", "minutes", "blocks", "cap_applied", "line_amount_yen",
+    "invoice_number",
+    "kind",
+    "status",
+    "issue_date",
+    "due_date",
+    "period",
+    "member_id",
+    "member_number",
+    "recipient_name",
+    "invoice_total_yen",
+    "tax_rate_percent",
+    "invoice_tax_yen",
+    "paid_yen",
+    "credited_yen",
+    "credited_invoice_number",
+    "line_position",
+    "line_kind",
+    "line_description",
+    "plan_code",
+    "service_date",
+    "minutes",
+    "blocks",
+    "cap_applied",
+    "line_amount_yen",
+    "record_type",
+    "method",
+    "receipt_number",
+    "refunded_yen",
 )
 MAX_EXPORT_DAYS = 366
 
@@ -705,14 +1003,34 @@ async def export_csv(
     UTF-8 with a BOM so that Excel in Japanese opens it correctly.
     """
     original = cast(Table, Invoice.__table__).alias("original")
+    note = cast(Table, Invoice.__table__).alias("note")
     query = (
         select(
-            Invoice.number, Invoice.kind, Invoice.status, Invoice.issue_date, Invoice.due_date,
-            Invoice.period_start, Invoice.member_id, Invoice.recipient_member_number, Invoice.recipient_name,
-            Invoice.total_yen, Invoice.tax_rate_percent, Invoice.tax_yen, Invoice.paid_yen, Invoice.credited_yen,
-            original.c.number.label("original_number"), InvoiceLine.position, InvoiceLine.kind.label("line_kind"),
-            InvoiceLine.description, InvoiceLine.plan_code, InvoiceLine.service_date, InvoiceLine.minutes,
-            InvoiceLine.blocks, InvoiceLine.cap_applied, InvoiceLine.amount_yen,
+            Invoice.number,
+            Invoice.kind,
+            Invoice.status,
+            Invoice.issue_date,
+            Invoice.due_date,
+            Invoice.period_start,
+            Invoice.member_id,
+            Invoice.recipient_member_number,
+            Invoice.recipient_name,
+            Invoice.total_yen,
+            Invoice.tax_rate_percent,
+            Invoice.tax_yen,
+            Invoice.paid_yen,
+            Invoice.credited_yen,
+            Invoice.refunded_yen,
+            original.c.number.label("original_number"),
+            InvoiceLine.position,
+            InvoiceLine.kind.label("line_kind"),
+            InvoiceLine.description,
+            InvoiceLine.plan_code,
+            InvoiceLine.service_date,
+            InvoiceLine.minutes,
+            InvoiceLine.blocks,
+            InvoiceLine.cap_applied,
+            InvoiceLine.amount_yen,
         )
         .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
         .outerjoin(original, original.c.id == Invoice.credited_invoice_id)
@@ -729,15 +1047,131 @@ async def export_csv(
             for r in partition:
                 writer.row(
                     [
-                        r.number, r.kind, r.status, r.issue_date, r.due_date or "", _period(r.period_start),
-                        r.member_id, r.recipient_member_number, r.recipient_name, r.total_yen,
-                        r.tax_rate_percent, r.tax_yen, r.paid_yen, r.credited_yen, r.original_number or "",
-                        r.position, r.line_kind, r.description, r.plan_code or "", r.service_date or "",
-                        "" if r.minutes is None else r.minutes, "" if r.blocks is None else r.blocks,
-                        "" if r.cap_applied is None else str(r.cap_applied).lower(), r.amount_yen,
+                        r.number,
+                        r.kind,
+                        r.status,
+                        r.issue_date,
+                        r.due_date or "",
+                        _period(r.period_start),
+                        r.member_id,
+                        r.recipient_member_number,
+                        r.recipient_name,
+                        r.total_yen,
+                        r.tax_rate_percent,
+                        r.tax_yen,
+                        r.paid_yen,
+                        r.credited_yen,
+                        r.original_number or "",
+                        r.position,
+                        r.line_kind,
+                        r.description,
+                        r.plan_code or "",
+                        r.service_date or "",
+                        "" if r.minutes is None else r.minutes,
+                        "" if r.blocks is None else r.blocks,
+                        "" if r.cap_applied is None else str(r.cap_applied).lower(),
+                        r.amount_yen,
+                        "line",
+                        "",
+                        "",
+                        r.refunded_yen,
                     ]
                 )
             yield writer.take().encode()
+        # Money: one row per payment (by paid_on) and per refund (by refunded_on, negative), each with
+        # the invoice's number; line_position is empty, service_date is the day of the money.
+        money = (
+            select(
+                literal("payment").label("record_type"),
+                InvoicePayment.method,
+                InvoicePayment.amount_yen,
+                InvoicePayment.paid_on.label("day"),
+                InvoicePayment.receipt_number,
+                InvoicePayment.reference,
+                literal(None, String).label("credit_note_number"),
+                *_MONEY_INVOICE_COLUMNS,
+            )
+            .join(Invoice, Invoice.id == InvoicePayment.invoice_id)
+            .where(InvoicePayment.paid_on >= date_from, InvoicePayment.paid_on <= date_to)
+        ).union_all(
+            select(
+                literal("refund").label("record_type"),
+                InvoiceRefund.method,
+                -InvoiceRefund.amount_yen,
+                InvoiceRefund.refunded_on,
+                literal(None, String),
+                InvoiceRefund.reference,
+                note.c.number,
+                *_MONEY_INVOICE_COLUMNS,
+            )
+            .join(Invoice, Invoice.id == InvoiceRefund.invoice_id)
+            .outerjoin(note, note.c.id == InvoiceRefund.credit_note_id)
+            .where(InvoiceRefund.refunded_on >= date_from, InvoiceRefund.refunded_on <= date_to)
+        )
+        ordered = money.subquery()
+        result = await session.stream(
+            select(ordered).order_by(ordered.c.day, ordered.c.number, ordered.c.record_type)
+        )
+        async for partition in result.partitions(2000):
+            for r in partition:
+                kind_ja = "入金" if r.record_type == "payment" else "返金"
+                what = (
+                    f"{kind_ja} {METHOD_LABELS_JA.get(r.method, r.method)}"
+                    + (f" {r.reference}" if r.reference else "")
+                    + (f" 返還インボイス {r.credit_note_number}" if r.credit_note_number else "")
+                )
+                writer.row(
+                    [
+                        r.number,
+                        r.kind,
+                        r.status,
+                        r.issue_date,
+                        r.due_date or "",
+                        _period(r.period_start),
+                        r.member_id,
+                        r.recipient_member_number,
+                        r.recipient_name,
+                        r.total_yen,
+                        r.tax_rate_percent,
+                        r.tax_yen,
+                        r.paid_yen,
+                        r.credited_yen,
+                        "",
+                        "",
+                        r.record_type,
+                        what,
+                        "",
+                        r.day,
+                        "",
+                        "",
+                        "",
+                        r.amount_yen,
+                        r.record_type,
+                        r.method,
+                        r.receipt_number or "",
+                        r.refunded_yen,
+                    ]
+                )
+            yield writer.take().encode()
+
+
+_MONEY_INVOICE_COLUMNS = (
+    Invoice.number,
+    Invoice.kind,
+    Invoice.status,
+    Invoice.issue_date,
+    Invoice.due_date,
+    Invoice.period_start,
+    Invoice.member_id,
+    Invoice.recipient_member_number,
+    Invoice.recipient_name,
+    Invoice.total_yen,
+    Invoice.tax_rate_percent,
+    Invoice.tax_yen,
+    Invoice.paid_yen,
+    Invoice.credited_yen,
+    Invoice.refunded_yen,
+)
 
 
 # ---- the printable document (請求書) -------------------------------------------------------------
@@ -763,6 +1197,16 @@ def _jp_date(d: date | None) -> str:
 
 _TEMPLATES.filters["jp_date"] = _jp_date
 
+#: The documents' one stylesheet, inlined (a printed or saved page must stand alone) and allowed by
+#: its hash: the documents' Content-Security-Policy has no 'unsafe-inline' and no script at all.
+_DOCUMENT_CSS = (Path(__file__).parent / "templates" / "document.css").read_text(encoding="utf-8")
+_CSS_HASH = base64.b64encode(hashlib.sha256(_DOCUMENT_CSS.encode()).digest()).decode()
+DOCUMENT_CSP = (
+    f"default-src 'none'; style-src 'sha256-{_CSS_HASH}'; img-src 'self' data:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+METHOD_LABELS_JA = {"cash": "現金", "card": "カード", "bank_transfer": "銀行振込"}
+
 
 async def render_document(
     session: AsyncSession, invoice_id: uuid.UUID, principal: Principal, settings: NetsugenSettings
@@ -770,18 +1214,30 @@ async def render_document(
     detail = await invoice_detail(session, invoice_id, principal)
     original_number = None
     if detail.credited_invoice_id is not None:
-        original_number = await session.scalar(select(Invoice.number).where(Invoice.id == detail.credited_invoice_id))
+        original_number = await session.scalar(
+            select(Invoice.number).where(Invoice.id == detail.credited_invoice_id)
+        )
     user_ids = {line.member_user_id for line in detail.lines if line.member_user_id}
     users: dict[uuid.UUID, str] = {}
     if user_ids:
         users = {
             r.id: r.name
             for r in (
-                await session.execute(select(MemberUser.id, MemberUser.name).where(MemberUser.id.in_(user_ids)))
+                await session.execute(
+                    select(MemberUser.id, MemberUser.name).where(MemberUser.id.in_(user_ids))
+                )
             ).all()
         }
     template = _TEMPLATES.get_template("invoice.html.j2")
     return template.render(
+        css=Markup(_DOCUMENT_CSS),
+        bank={
+            "name": settings.billing_bank_name,
+            "branch": settings.billing_bank_branch,
+            "account_type": settings.billing_bank_account_type,
+            "number": settings.billing_bank_account_number,
+            "holder_kana": settings.billing_bank_account_holder_kana,
+        },
         invoice=detail,
         original_number=original_number,
         users=users,
@@ -800,3 +1256,28 @@ STATUS_LABELS_JA = {
     "partially_paid": "一部入金",
     "void": "取消",
 }
+
+
+async def render_receipt(
+    session: AsyncSession, payment_id: uuid.UUID, principal: Principal, settings: NetsugenSettings
+) -> str:
+    """The printable 領収書 of a payment: number, dates, payer, amount, 但し書き, tax included."""
+    payment = await session.get(InvoicePayment, payment_id)
+    invoice = await _get_visible(session, payment.invoice_id, principal) if payment is not None else None
+    if payment is None or invoice is None:
+        raise PaymentNotFound(f"No payment {payment_id}.", detail_ja="入金記録が見つかりません。")
+    template = _TEMPLATES.get_template("receipt.html.j2")
+    return template.render(
+        css=Markup(_DOCUMENT_CSS),
+        payment=payment,
+        invoice=invoice,
+        issued_on=jst_date(payment.created_at),
+        honorific="御中" if invoice.recipient_kind == "corporate" else "様",
+        purpose=settings.billing_receipt_purpose,
+        method_label=METHOD_LABELS_JA.get(payment.method, payment.method),
+        tax_yen=consumption_tax_included(
+            payment.amount_yen,
+            rate_percent=invoice.tax_rate_percent,
+            rounding=invoice.tax_rounding,  # type: ignore[arg-type]
+        ),
+    )

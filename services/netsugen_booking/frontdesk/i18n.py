@@ -195,6 +195,19 @@ ERRORS: dict[str, dict[Language, str]] = {
     },
     "time-in-future": {"ja": "未来の時刻は指定できません。", "en": "Times cannot be in the future."},
     "outside-opening-hours": {"ja": "開館時間外の時刻です。", "en": "The time is outside the opening hours."},
+    "manual-entry-member-suspended": {
+        "ja": "この会員は利用停止中です。記録する場合は理由を入力して確認してください。",
+        "en": "This member is suspended. To record it anyway, confirm with a reason.",
+    },
+    "manual-entry-member-left": {
+        "ja": "この会員はその日には退会済みです。記録する場合は理由を入力して確認してください。",
+        "en": "This member had left by that day. To record it anyway, confirm with a reason.",
+    },
+    "manual-entry-before-registration": {
+        "ja": "会員登録日より前の日付です。記録する場合は理由を入力して確認してください。",
+        "en": "The day is before the member registered. To record it anyway, confirm with a reason.",
+    },
+    "no-open-visit": {"ja": "この会員は入館していません。", "en": "This member is not checked in."},
     # members
     "member-not-found": {"ja": "該当する会員が見つかりません。", "en": "No such member."},
     "unknown-card": {

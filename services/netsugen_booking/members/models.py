@@ -101,6 +101,8 @@ class PlanAssignment(Base):
     end_date: Mapped[date | None] = mapped_column(Date)
     created_by: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Why staff recorded a back-dated change (required then; the next invoice run bills the difference).
+    reason: Mapped[str | None] = mapped_column(String(500))
 
     __table_args__ = (
         CheckConstraint("end_date IS NULL OR end_date >= start_date", name="dates_in_order"),

@@ -243,9 +243,11 @@ async def get_plan_history(member_id: uuid.UUID, session: DbSession, principal: 
     status_code=status.HTTP_201_CREATED,
     summary="Change a member's plan from a date",
     description=(
-        "Staff. The plan changes on `effective_from` (today or later, JST): the assignment covering that "
-        "day ends the day before and a new one starts; later scheduled assignments are replaced. Past "
-        "assignments are never edited. 409 `plan-unchanged` when nothing would change."
+        "Staff. The plan changes on `effective_from` (JST): the assignment covering that day ends the "
+        "day before and a new one starts; later assignments are replaced. A date in the past is a "
+        "back-dated correction (\"moved to the monthly plan on the 15th\"): it needs a `reason` (kept on "
+        "the assignment) and may not precede the member's first plan (422 `plan-change-in-past`); the "
+        "next invoice run bills the difference. 409 `plan-unchanged` when nothing would change."
     ),
     responses=problem_responses(401, 403, 404, 409, 422),
 )
@@ -255,7 +257,7 @@ async def change_plan(
     member = await service.get_member(session, member_id, for_update=True)
     rows = await service.change_plan(
         session, member, plan=body.plan, effective_from=body.effective_from, today=jst_date(now),
-        actor=principal.name,
+        actor=principal.name, reason=body.reason,
     )
     return PlanHistory(member_id=member_id, items=[PlanAssignmentOut.of(a) for a in rows])
 

@@ -131,14 +131,24 @@ class StatusChange(BaseModel):
 
 
 class PlanChange(BaseModel):
-    """Change the plan from a date. The old assignment ends the day before; history is never edited."""
+    """Change the plan from a date. The old assignment ends the day before.
+
+    A date in the past (a back-dated change, e.g. "moved to the monthly plan on the 15th") needs a
+    ``reason``; the next invoice run bills the difference."""
 
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"plan": "dropin", "effective_from": "2026-12-01"}]}
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"plan": "dropin", "effective_from": "2026-12-01"},
+                {"plan": "individual_monthly", "effective_from": "2026-11-15", "reason": "11/15 に月額へ変更の申込あり（記録漏れ）"},
+            ]
+        },
     )
 
     plan: PlanCode
     effective_from: date
+    reason: str | None = Field(default=None, min_length=1, max_length=500, description="Required for a past date.")
 
 
 class PlanAssignmentOut(BaseModel):
@@ -157,12 +167,13 @@ class PlanAssignmentOut(BaseModel):
     end_date: date | None = Field(description="Last day (inclusive); null = open-ended.")
     created_by: str | None
     created_at: datetime
+    reason: str | None = Field(default=None, description="Why staff back-dated the change.")
 
     @classmethod
     def of(cls, a: PlanAssignment) -> PlanAssignmentOut:
         return cls(
             id=a.id, plan=a.plan_code, start_date=a.start_date, end_date=a.end_date,
-            created_by=a.created_by, created_at=to_jst(a.created_at),
+            created_by=a.created_by, created_at=to_jst(a.created_at), reason=a.reason,
         )
 
 

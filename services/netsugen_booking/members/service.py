@@ -139,7 +139,9 @@ async def resolve_person(
     user: MemberUser | None = None
     if card_token is not None:
         member, user = await find_by_card(session, card_token)
-        if member_user_id is not None and (user is None or user.id != member_user_id):
+        # A corporate member's own card (no user on it) picks its named user through the desk's
+        # chooser (member_user_id); a user's card is that user only.
+        if member_user_id is not None and user is not None and user.id != member_user_id:
             raise MemberUserNotFound(
                 "The card does not belong to that user.", detail_ja="このカードは指定された利用者のものではありません。"
             )
@@ -157,9 +159,20 @@ async def resolve_person(
             )
         user = await get_user(session, member, member_user_id)
     if member.kind == "corporate" and user is None:
+        # The desk's chooser: the member's active named users, so the person can be picked.
+        choices = (
+            await session.execute(
+                select(MemberUser.id, MemberUser.name)
+                .where(MemberUser.member_id == member.id, MemberUser.active)
+                .order_by(MemberUser.name, MemberUser.id)
+                .limit(200)
+            )
+        ).all()
         raise MemberUserRequired(
-            "A corporate member's users check in as themselves: give member_user_id or the user's card.",
-            detail_ja="法人会員は利用者ごとに入館します。利用者(member_user_id)またはその利用者のカードを指定してください。",
+            "A corporate member's users check in as themselves: give member_user_id (one of `users`) or the "
+            "user's card.",
+            detail_ja="法人会員は利用者ごとに入館します。利用者(member_user_id)を選ぶか、その利用者のカードを指定してください。",
+            users=[{"id": str(c.id), "name": c.name} for c in choices],
         )
     return member, user
 
@@ -332,16 +345,43 @@ async def _end_plans_from(session: AsyncSession, member_id: uuid.UUID, day: date
     await session.flush()
 
 
+#: How far back staff may back-date a plan change (the invoice runs catch up recent months).
+MAX_BACKDATE_DAYS = 366
+
+
 async def change_plan(
-    session: AsyncSession, member: Member, *, plan: str, effective_from: date, today: date, actor: str
+    session: AsyncSession,
+    member: Member,
+    *,
+    plan: str,
+    effective_from: date,
+    today: date,
+    actor: str,
+    reason: str | None = None,
 ) -> Sequence[PlanAssignment]:
+    """Change the plan from ``effective_from``. A past date (back-dated by staff) needs a reason and
+    may not precede the member's first plan; the next invoice run bills the new plan's fee for the
+    months it now covers (drop-in days already invoiced that the plan now covers are corrected by
+    staff with a credit note, billing/README.md "Corrections")."""
     ensure_not_left(member)
     check_plan_allowed(member.kind, plan)
     if effective_from < today:
-        raise PlanChangeInPast(
-            f"A plan change takes effect today ({today}) or later; the past is never edited.",
-            detail_ja=f"プラン変更の適用日は本日({today})以降にしてください。過去の履歴は変更できません。",
+        if reason is None or not reason.strip():
+            raise PlanChangeInPast(
+                f"A plan change before today ({today}) is a back-dated correction: give a reason.",
+                detail_ja=f"本日({today})より前の日付でプランを変更する場合は理由(reason)を入力してください。",
+            )
+        first = await session.scalar(
+            select(func.min(PlanAssignment.start_date)).where(PlanAssignment.member_id == member.id)
         )
+        earliest = max(first or today, today - timedelta(days=MAX_BACKDATE_DAYS))
+        if effective_from < earliest:
+            raise PlanChangeInPast(
+                f"A back-dated plan change may not start before {earliest} (the member's first plan, at most "
+                f"{MAX_BACKDATE_DAYS} days back).",
+                detail_ja=f"さかのぼってのプラン変更は {earliest} 以降の日付にしてください。",
+                earliest=earliest.isoformat(),
+            )
     history = await plan_history(session, member.id)
     current = next(
         (a for a in history if a.start_date <= effective_from and (a.end_date is None or a.end_date >= effective_from)),
@@ -365,7 +405,12 @@ async def change_plan(
         await session.flush()
         return await plan_history(session, member.id)
     await _end_plans_from(session, member.id, effective_from)
-    session.add(PlanAssignment(member_id=member.id, plan_code=plan, start_date=effective_from, created_by=actor))
+    session.add(
+        PlanAssignment(
+            member_id=member.id, plan_code=plan, start_date=effective_from, created_by=actor,
+            reason=reason.strip() if reason else None,
+        )
+    )
     await session.flush()
     return await plan_history(session, member.id)
 

@@ -43,3 +43,19 @@ class TimeInFuture(Unprocessable):
 
 class OutsideOpeningHours(Unprocessable):
     slug, title = "outside-opening-hours", "Outside that day's opening hours"
+
+
+class ManualEntryMemberSuspended(Conflict):
+    slug, title = "manual-entry-member-suspended", "The member is suspended"
+
+
+class ManualEntryMemberLeft(Conflict):
+    slug, title = "manual-entry-member-left", "The member had left by then"
+
+
+class ManualEntryBeforeRegistration(Unprocessable):
+    slug, title = "manual-entry-before-registration", "The day is before the member registered"
+
+
+class NoOpenVisit(Conflict):
+    slug, title = "no-open-visit", "The person is not checked in"

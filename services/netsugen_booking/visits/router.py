@@ -112,10 +112,15 @@ def _json(out: VisitOut, status_code: int = status.HTTP_200_OK) -> Response:
     summary="Record a visit afterwards",
     description=(
         "Staff. For when the kiosk was down: explicit `check_in_at` and `check_out_at` (ISO-8601 with "
-        "offset) within that day's opening hours, in order (422 `times-not-in-order`), not in the future "
-        "(422 `time-in-future`), inside opening hours (422 `outside-opening-hours`). `reason` is required "
-        "and the entry is kept in the audit log. Overlapping another visit of the person: 409 "
-        "`visit-overlap`. Accepts `Idempotency-Key`."
+        "offset), in order (422 `times-not-in-order`), not in the future (422 `time-in-future`), check-in "
+        "inside opening hours (422 `outside-opening-hours`); a check-out past closing is clipped to "
+        "closing, as a live check-out is. Refused for a suspended member (409 "
+        "`manual-entry-member-suspended`), a member who had left by then (409 `manual-entry-member-left`) "
+        "and a day before the member registered (422 `manual-entry-before-registration`), unless "
+        "`override: true` with an `override_reason` (both audited). `reason` is required and the entry "
+        "is kept in the audit log. Overlapping another visit of the person: 409 `visit-overlap`. A visit "
+        "in a month already invoiced is billed by the next invoice run (supplementary invoice). Accepts "
+        "`Idempotency-Key`."
     ),
     responses=problem_responses(401, 403, 404, 409, 422),
 )
@@ -137,6 +142,7 @@ async def manual_entry(
     visit = await service.manual_entry(
         session, member=member, user=user, check_in_at=body.check_in_at, check_out_at=body.check_out_at,
         reason=body.reason, actor=service.Actor.of(principal), now=now,
+        override_reason=body.override_reason if body.override else None,
     )
     out = VisitOut.of(visit)
     if started is not None:
@@ -221,13 +227,38 @@ async def check_out(visit_id: uuid.UUID, session: DbSession, principal: Annotate
     return _json(VisitOut.of(await service.check_out(session, visit, actor=service.Actor.of(principal), now=now)))
 
 
+@router.post(
+    "/visits/check-out",
+    response_model=VisitOut,
+    summary="Check out by scanning the card again (or by member)",
+    description=(
+        "Staff. The same identification as check-in (`card_token`, `member_number` or `member_id`, and "
+        "`member_user_id` for a corporate member's user): closes that person's open visit now, clipped to "
+        "closing time, as `POST /v1/visits/{id}/check-out` does. 409 `no-open-visit` when the person is "
+        "not in. Emits `visit.checked_out`."
+    ),
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def check_out_by_card(
+    body: CheckInRequest, session: DbSession, principal: Annotated[Principal, require(P.VISITS_WRITE)], now: Now
+) -> Response:
+    member, user = await members.resolve_person(
+        session, member_id=body.member_id, member_number=body.member_number, card_token=body.card_token,
+        member_user_id=body.member_user_id,
+    )
+    visit = await service.open_visit_of(session, member, user)
+    return _json(VisitOut.of(await service.check_out(session, visit, actor=service.Actor.of(principal), now=now)))
+
+
 @router.patch(
     "/visits/{visit_id}",
     summary="Correct a visit's times",
     description=(
         "Staff. New `check_in_at` and/or `check_out_at` with a required `reason`; kept in the audit log "
         "with the values before and after. The same rules as a manual entry apply (order, opening hours, "
-        "not in the future, 409 `visit-overlap`)."
+        "not in the future, membership on the day, 409 `visit-overlap`, `override` with `override_reason`); "
+        "a check-out past closing is clipped to closing. A correction in a month already invoiced is "
+        "billed by the next invoice run (credit the invoice first when the charge must go down)."
     ),
     responses=problem_responses(401, 403, 404, 409, 422),
 )
@@ -237,7 +268,7 @@ async def correct_visit(
     visit = await service.get_visit(session, visit_id, for_update=True)
     visit = await service.correct(
         session, visit, check_in_at=body.check_in_at, check_out_at=body.check_out_at, reason=body.reason,
-        actor=service.Actor.of(principal), now=now,
+        actor=service.Actor.of(principal), now=now, override_reason=body.override_reason if body.override else None,
     )
     return VisitOut.of(visit)
 

@@ -58,6 +58,19 @@ class CheckInRequest(BaseModel):
         return self
 
 
+_OVERRIDE_DOC = (
+    "Record it although the member was suspended, had left, had not registered yet on that day, or "
+    "the time is outside opening hours. Requires `override_reason`; both are kept in the audit log."
+)
+
+
+def _check_override(override: bool, reason: str | None) -> None:
+    if override and not (reason or "").strip():
+        raise ValueError("override requires a non-blank override_reason")
+    if not override and reason is not None:
+        raise ValueError("override_reason is only for override=true")
+
+
 class ManualVisitCreate(BaseModel):
     """A visit recorded afterwards (kiosk down …). Both times within that day's opening hours, in the past."""
 
@@ -77,6 +90,8 @@ class ManualVisitCreate(BaseModel):
     check_in_at: AwareDatetime
     check_out_at: AwareDatetime
     reason: str = Field(min_length=1, max_length=500)
+    override: bool = Field(default=False, description=_OVERRIDE_DOC)
+    override_reason: str | None = Field(default=None, max_length=500, description="Required with `override`.")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ManualVisitCreate:
@@ -84,6 +99,7 @@ class ManualVisitCreate(BaseModel):
             raise ValueError("give exactly one of member_id, member_number")
         if not self.reason.strip():
             raise ValueError("reason must not be blank")
+        _check_override(self.override, self.override_reason)
         return self
 
 
@@ -100,6 +116,8 @@ class VisitCorrection(BaseModel):
     check_in_at: AwareDatetime | None = None
     check_out_at: AwareDatetime | None = None
     reason: str = Field(min_length=1, max_length=500)
+    override: bool = Field(default=False, description=_OVERRIDE_DOC)
+    override_reason: str | None = Field(default=None, max_length=500, description="Required with `override`.")
 
     @model_validator(mode="after")
     def _something(self) -> VisitCorrection:
@@ -107,6 +125,7 @@ class VisitCorrection(BaseModel):
             raise ValueError("give check_in_at and/or check_out_at (a visit cannot be reopened)")
         if not self.reason.strip():
             raise ValueError("reason must not be blank")
+        _check_override(self.override, self.override_reason)
         return self
 
 

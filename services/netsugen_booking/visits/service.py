@@ -33,9 +33,13 @@ from services.netsugen_booking.calendar.service import hours_on
 from services.netsugen_booking.db import outbox
 from services.netsugen_booking.frontdesk_common.db_errors import constraint_name, flush_in_savepoint
 from services.netsugen_booking.members import service as members
-from services.netsugen_booking.members.models import Member, MemberUser
+from services.netsugen_booking.members.models import Member, MemberUser, PlanAssignment
 from services.netsugen_booking.plans.models import PLAN_DROPIN
 from services.netsugen_booking.visits.exceptions import (
+    ManualEntryBeforeRegistration,
+    ManualEntryMemberLeft,
+    ManualEntryMemberSuspended,
+    NoOpenVisit,
     NotYourVisit,
     OutsideOpeningHours,
     SpaceClosed,
@@ -121,6 +125,20 @@ async def get_visit(session: AsyncSession, visit_id: uuid.UUID, *, for_update: b
     visit = await session.get(Visit, visit_id, with_for_update=for_update or None)
     if visit is None:
         raise VisitNotFound(f"No visit {visit_id}.", detail_ja="該当する入館記録はありません。")
+    return visit
+
+
+async def open_visit_of(session: AsyncSession, member: Member, user: MemberUser | None) -> Visit:
+    """The person's open visit, locked (a card scanned again at the desk checks out)."""
+    visit = await session.scalar(
+        select(Visit)
+        .where(_person_filter(member.id, user.id if user else None), Visit.check_out_at.is_(None))
+        .with_for_update()
+    )
+    if visit is None:
+        raise NoOpenVisit(
+            f"Member {member.member_number} is not checked in.", detail_ja=f"会員 {member.member_number} は入館していません。"
+        )
     return visit
 
 
@@ -487,23 +505,77 @@ async def _check_in_hours(session: AsyncSession, at: datetime, *, what: str) -> 
 
 
 async def validate_times(
-    session: AsyncSession, check_in_at: datetime, check_out_at: datetime | None, *, now: datetime
-) -> None:
-    """Times in order, not in the future, within one day's opening hours (check-out may equal closing)."""
+    session: AsyncSession,
+    check_in_at: datetime,
+    check_out_at: datetime | None,
+    *,
+    now: datetime,
+    override: bool = False,
+) -> datetime | None:
+    """Times in order, not in the future, check-in within that day's opening hours (unless
+    ``override``). Returns the check-out, clipped to the day's closing time as a live check-out is."""
     if check_out_at is not None and check_out_at <= check_in_at:
         raise TimesNotInOrder(
             "check_out_at must be after check_in_at.", detail_ja="退館時刻は入館時刻より後にしてください。"
         )
     if check_in_at > now or (check_out_at is not None and check_out_at > now):
         raise TimeInFuture("Visit times cannot be in the future.", detail_ja="未来の時刻は指定できません。")
+    if override:
+        return check_out_at
     hours = await _check_in_hours(session, check_in_at, what="check_in_at")
     closes = hours.closes_at_dt()
     if check_out_at is not None and closes is not None and check_out_at > closes:
-        raise OutsideOpeningHours(
-            f"check_out_at {to_jst(check_out_at):%Y-%m-%d %H:%M} is after closing on {hours.date} "
-            f"({_hours_text(hours)}).",
-            detail_ja=f"退館時刻が {hours.date} の閉館時刻({hours.closes_at:%H:%M})を過ぎています。",
+        return closes
+    return check_out_at
+
+
+async def registered_on(session: AsyncSession, member: Member) -> date:
+    """The day a member registered: the record's creation, or an earlier plan start given at
+    registration (registration may be back-dated)."""
+    first_plan = await session.scalar(
+        select(func.min(PlanAssignment.start_date)).where(PlanAssignment.member_id == member.id)
+    )
+    created = jst_date(member.created_at)
+    return min(created, first_plan) if first_plan is not None else created
+
+
+_OVERRIDE_HINT = " Give override=true with an override_reason to record it anyway."
+_OVERRIDE_HINT_JA = "記録する場合は override=true と override_reason（理由）を指定してください。"
+
+
+async def check_membership_on(session: AsyncSession, member: Member, check_in_at: datetime) -> None:
+    """A manual entry or correction is for a member who could visit that day: not suspended, not
+    left by then, registered by then (409/422, each naming the override)."""
+    day = jst_date(check_in_at)
+    if member.status == "suspended":
+        raise ManualEntryMemberSuspended(
+            f"Member {member.member_number} is suspended." + _OVERRIDE_HINT,
+            detail_ja=f"会員 {member.member_number} は利用停止中です。" + _OVERRIDE_HINT_JA,
+            member_id=str(member.id),
         )
+    if member.status == "left" and (member.left_at is None or check_in_at >= member.left_at):
+        left = f" on {jst_date(member.left_at).isoformat()}" if member.left_at else ""
+        raise ManualEntryMemberLeft(
+            f"Member {member.member_number} had left{left}." + _OVERRIDE_HINT,
+            detail_ja=f"会員 {member.member_number} はその日には退会済みです。" + _OVERRIDE_HINT_JA,
+            member_id=str(member.id),
+        )
+    registered = await registered_on(session, member)
+    if day < registered:
+        raise ManualEntryBeforeRegistration(
+            f"{day.isoformat()} is before member {member.member_number} registered ({registered.isoformat()})."
+            + _OVERRIDE_HINT,
+            detail_ja=f"{day.isoformat()} は会員 {member.member_number} の登録日（{registered.isoformat()}）より前です。"
+            + _OVERRIDE_HINT_JA,
+            registered_on=registered.isoformat(),
+        )
+
+
+def _audit_reason(reason: str, override_reason: str | None) -> str:
+    text_ = reason.strip()
+    if override_reason:
+        text_ += f"（確認の上で記録 / override: {override_reason.strip()}）"
+    return text_[:1100]
 
 
 async def manual_entry(
@@ -516,11 +588,16 @@ async def manual_entry(
     reason: str,
     actor: Actor,
     now: datetime,
+    override_reason: str | None = None,
 ) -> Visit:
-    """Record a past visit (kiosk down …). Refused for a member who had left by then."""
-    if member.status == "left" and member.left_at is not None and check_in_at >= member.left_at:
-        members.ensure_can_visit(member, None)
-    await validate_times(session, check_in_at, check_out_at, now=now)
+    """Record a past visit (kiosk down …). The membership and opening-hours rules apply unless
+    staff override them with a reason (audited); a check-out past closing is clipped to closing."""
+    override = override_reason is not None
+    if not override:
+        await check_membership_on(session, member, check_in_at)
+    clipped = await validate_times(session, check_in_at, check_out_at, now=now, override=override)
+    assert clipped is not None
+    check_out_at = clipped
     plan = await members.plan_on(session, member.id, jst_date(check_in_at)) or PLAN_DROPIN
     visit = Visit(
         member_id=member.id, member_user_id=user.id if user else None, check_in_at=check_in_at,
@@ -536,7 +613,10 @@ async def manual_entry(
             detail_ja="同じ利用者の別の入館記録と時間が重なっています。",
         ),
     )
-    _audit(session, visit, action="manual_entry", actor=actor, before=None, reason=reason.strip(), at=now)
+    _audit(
+        session, visit, action="manual_entry", actor=actor, before=None, reason=_audit_reason(reason, override_reason),
+        at=now,
+    )
     await session.flush()
     return visit
 
@@ -550,11 +630,20 @@ async def correct(
     reason: str,
     actor: Actor,
     now: datetime,
+    override_reason: str | None = None,
 ) -> Visit:
-    """Correct a visit's times (the visit row is locked by the caller). Audited with before/after."""
+    """Correct a visit's times (the visit row is locked by the caller). Audited with before/after.
+
+    The membership and opening-hours rules of a manual entry apply (unless overridden with a
+    reason); a check-out past closing is clipped to closing."""
     new_in = check_in_at or visit.check_in_at
     new_out = check_out_at if check_out_at is not None else visit.check_out_at
-    await validate_times(session, new_in, new_out, now=now)
+    override = override_reason is not None
+    if not override:
+        member = await session.get(Member, visit.member_id)
+        assert member is not None
+        await check_membership_on(session, member, new_in)
+    new_out = await validate_times(session, new_in, new_out, now=now, override=override)
     if new_in == visit.check_in_at and new_out == visit.check_out_at:
         return visit
     before = snapshot(visit)
@@ -574,7 +663,10 @@ async def correct(
             detail_ja="同じ利用者の別の入館記録と時間が重なっています。",
         ),
     )
-    _audit(session, visit, action="correction", actor=actor, before=before, reason=reason.strip(), at=now)
+    _audit(
+        session, visit, action="correction", actor=actor, before=before, reason=_audit_reason(reason, override_reason),
+        at=now,
+    )
     await session.flush()
     return visit
 

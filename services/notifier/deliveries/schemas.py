@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from shared.jst import JstDatetime
 
 DeliveryStatus = Literal[
     "queued", "sending", "delivered", "failed_temporary", "failed_permanent", "dead", "suppressed"
@@ -27,12 +28,12 @@ _DELIVERY_EXAMPLE: dict[str, Any] = {
     "language": "ja",
     "status": "delivered",
     "attempt_count": 1,
-    "next_attempt_at": "2026-11-29T01:00:00Z",
-    "delivered_at": "2026-11-29T01:00:01Z",
+    "next_attempt_at": "2026-11-29T10:00:00+09:00",
+    "delivered_at": "2026-11-29T10:00:01+09:00",
     "reason": None,
     "last_error": None,
-    "created_at": "2026-11-29T01:00:00Z",
-    "updated_at": "2026-11-29T01:00:01Z",
+    "created_at": "2026-11-29T10:00:00+09:00",
+    "updated_at": "2026-11-29T10:00:01+09:00",
 }
 
 
@@ -40,8 +41,8 @@ class AttemptOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     number: int = Field(description="1, 2, … in the order of the attempts.")
-    started_at: datetime
-    finished_at: datetime
+    started_at: JstDatetime
+    finished_at: JstDatetime
     result: AttemptResult = Field(
         description="`interrupted`: the worker died during the attempt (found by reconciliation)."
     )
@@ -67,14 +68,14 @@ class DeliveryOut(BaseModel):
     language: str | None = Field(description="Language of the mail sent (the recipient's), once known.")
     status: DeliveryStatus
     attempt_count: int
-    next_attempt_at: datetime = Field(
+    next_attempt_at: JstDatetime = Field(
         description="Scheduled time of the next attempt (quiet hours, backoff) while not final."
     )
-    delivered_at: datetime | None
+    delivered_at: JstDatetime | None
     reason: str | None = Field(description="Why a final delivery was not delivered.")
     last_error: str | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: JstDatetime
+    updated_at: JstDatetime
 
 
 class DeliveryDetail(DeliveryOut):
@@ -85,8 +86,8 @@ class DeliveryDetail(DeliveryOut):
                     **_DELIVERY_EXAMPLE,
                     "attempts": [
                         {
-                            "number": 1, "started_at": "2026-11-29T01:00:00Z",
-                            "finished_at": "2026-11-29T01:00:01Z", "result": "delivered",
+                            "number": 1, "started_at": "2026-11-29T10:00:00+09:00",
+                            "finished_at": "2026-11-29T10:00:01+09:00", "result": "delivered",
                             "status_code": 250, "error": None, "duration_ms": 42,
                         }
                     ],

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, ConfigDict, Field
+
+from shared.jst import JstDatetime
 
 
 class EventTypeOut(BaseModel):
@@ -14,7 +14,7 @@ class EventTypeOut(BaseModel):
                 {
                     "type": "booking.reminder", "source": "netsugen_booking", "category": "reminders",
                     "urgent": False, "recipient_kind": "member", "template_version": 1,
-                    "paused": True, "paused_at": "2026-11-29T01:00:00Z", "paused_by": "admin:ops",
+                    "paused": True, "paused_at": "2026-11-29T10:00:00+09:00", "paused_by": "admin:ops",
                     "reason": "wrong room names in the reminder text",
                 }
             ]
@@ -28,7 +28,7 @@ class EventTypeOut(BaseModel):
     recipient_kind: str = Field(description="Whom the email goes to: member, event_registration, or none (webhooks only).")
     template_version: int
     paused: bool
-    paused_at: datetime | None
+    paused_at: JstDatetime | None
     paused_by: str | None
     reason: str | None
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from shared.jst import JstDatetime
 
 
 class CategorySwitches(BaseModel):
@@ -41,7 +42,7 @@ class PreferencesOut(BaseModel):
                     "member_id": "0b7e4c1a-2d3e-4f50-8a9b-0c1d2e3f4a5b",
                     "categories": {"transactional": True, "activity": False, "reminders": True, "news": False},
                     "opted_out": ["activity", "news"],
-                    "updated_at": "2026-11-29T01:00:00Z",
+                    "updated_at": "2026-11-29T10:00:00+09:00",
                 }
             ]
         }
@@ -50,4 +51,4 @@ class PreferencesOut(BaseModel):
     member_id: uuid.UUID
     categories: CategorySwitches
     opted_out: list[str]
-    updated_at: datetime | None = Field(description="Null while the member never changed anything.")
+    updated_at: JstDatetime | None = Field(description="Null while the member never changed anything.")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints
+
+from shared.jst import JstDatetime
 
 WebhookUrl = Annotated[AnyHttpUrl, UrlConstraints(max_length=2000)]
 EventTypeName = Annotated[str, Field(min_length=1, max_length=64)]
@@ -21,8 +22,8 @@ _OUT_EXAMPLE: dict[str, Any] = {
     "disabled_at": None,
     "secret_hint": "whsec_MfKQ…",
     "previous_secret_expires_at": None,
-    "created_at": "2026-11-29T01:00:00Z",
-    "updated_at": "2026-11-29T01:00:00Z",
+    "created_at": "2026-11-29T10:00:00+09:00",
+    "updated_at": "2026-11-29T10:00:00+09:00",
 }
 
 
@@ -80,13 +81,13 @@ class WebhookEndpointOut(BaseModel):
     event_types: list[str]
     enabled: bool
     disabled_reason: str | None
-    disabled_at: datetime | None
+    disabled_at: JstDatetime | None
     secret_hint: str = Field(description="The secret's first characters, to recognise it.")
-    previous_secret_expires_at: datetime | None = Field(
+    previous_secret_expires_at: JstDatetime | None = Field(
         description="While set and in the future, requests carry two signatures (rotation)."
     )
-    created_at: datetime
-    updated_at: datetime
+    created_at: JstDatetime
+    updated_at: JstDatetime
 
 
 class WebhookEndpointWithSecret(WebhookEndpointOut):
