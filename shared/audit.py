@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from shared.auth import AuthBase, Principal
+from shared.jst import to_jst
 from shared.logging import request_id_var
 
 #: Fields holding personal data, secrets or free text (a reason may name a person): their values never
@@ -93,6 +94,8 @@ def is_personal(field: str) -> bool:
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return to_jst(value).isoformat()  # JST like every time the API returns
     if isinstance(value, datetime | date | time):
         return value.isoformat()
     if isinstance(value, uuid.UUID):

@@ -67,6 +67,8 @@ class Permission(enum.StrEnum):
     REGISTRATIONS_READ = "registrations.read"  # member: own
     REGISTRATIONS_WRITE = "registrations.write"  # register / cancel with a token (guests need none)
     REGISTRATIONS_CONTACT = "registrations.contact"
+    #: A guest's double opt-in link secret (minted anew on each read): only the notifier sends it.
+    REGISTRATION_CONFIRMATION = "registrations.confirmation"
     COORDINATORS_WRITE = "coordinators.write"  # create coordinators
     COORDINATOR_SCHEDULE = "coordinators.schedule"  # profile, windows, slots (coordinator: own)
     CONSULTATIONS_READ = "consultations.read"  # member and coordinator: own
@@ -192,6 +194,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.BILLING_READ,
             P.NOTIFICATIONS_SUBMIT,
             P.AUTH_MESSAGES_READ,
+            P.REGISTRATION_CONFIRMATION,
         }
     ),
     "coordinator": frozenset(

@@ -136,6 +136,7 @@ async def build_november(db: AsyncSession) -> dict[str, Any]:
             program_id=seminar.id,
             guest_name=f"ゲスト{n}",
             guest_email=f"g{n}@example.jp",
+            guest_email_normalized=f"g{n}@example.jp",
             guest_language="ja",
             status="confirmed",
         )
@@ -326,14 +327,15 @@ class TestNovemberVisitByVisit:
         assert s["consultations"] == {"held": 1, "no_show": 1, "cancelled": 1, "booked": 1}
 
         r = s["revenue"]
-        # Alice 500 + 250 + 1,000; Bob 10,000; the company 25,000; Dan 250. Eve had no November visit.
-        assert (r["invoiced_yen"], r["credited_yen"], r["net_yen"]) == (37_000, -1_250, 35_750)
+        # Alice 500 + 250 + 1,000 and her room booking 2,000; Bob 10,000; the company 25,000; Dan 250.
+        # Eve had no November visit; Bob's booking was cancelled before its deadline (not billed).
+        assert (r["invoiced_yen"], r["credited_yen"], r["net_yen"]) == (39_000, -1_250, 37_750)
         assert (r["invoices"], r["credit_notes"]) == (4, 2)
         kinds = {k["kind"]: (k["invoiced_yen"], k["credited_yen"], k["net_yen"]) for k in r["by_kind"]}
         assert kinds == {
             "dropin": (2_000, -250, 1_750),
             "monthly": (35_000, 0, 35_000),
-            "bookings": (0, 0, 0),
+            "bookings": (2_000, 0, 2_000),
             "adjustments": (0, -1_000, -1_000),  # a free-text credit names no plan
         }
         plans = {p["plan_code"]: p["net_yen"] for p in r["by_plan"]}
@@ -341,10 +343,10 @@ class TestNovemberVisitByVisit:
             "corporate_monthly": 25_000,
             "dropin": 1_750,
             "individual_monthly": 10_000,
-            None: -1_000,
+            None: 1_000,  # the room booking 2,000 (no plan) less the free-text credit 1,000
         }
         assert r["by_month"] == [
-            {"month": "2026-11", "invoiced_yen": 37_000, "credited_yen": -1_250, "net_yen": 35_750}
+            {"month": "2026-11", "invoiced_yen": 39_000, "credited_yen": -1_250, "net_yen": 37_750}
         ]
 
     async def test_fiscal_year_adds_october(
@@ -368,7 +370,7 @@ class TestNovemberVisitByVisit:
         assert s["members"]["by_month"][-1]["as_of"] == "2026-12-02"
         # October: Eve 250 + 250, Bob 10,000 and the company 25,000.
         assert {m["month"]: m["net_yen"] for m in s["revenue"]["by_month"]}["2026-10"] == 35_500
-        assert s["revenue"]["net_yen"] == 35_500 + 35_750
+        assert s["revenue"]["net_yen"] == 35_500 + 37_750
         # 365 days from Wednesday 2026-04-01: 52 weeks and one more Wednesday.
         assert s["occupancy"]["days_per_weekday"] == [52, 52, 53, 52, 52, 52, 52]
 
@@ -434,7 +436,7 @@ class TestWorkbook:
             "月別売上",
         ]
         summary = {row[0]: row[1] for row in wb["概要"].iter_rows(min_row=2, values_only=True)}
-        assert (summary["利用回数"], summary["利用者数(実人数)"], summary["純売上(円)"]) == (8, 5, 35_750)
+        assert (summary["利用回数"], summary["利用者数(実人数)"], summary["純売上(円)"]) == (8, 5, 37_750)
         formats = {row[0].value: row[1].number_format for row in wb["概要"].iter_rows(min_row=2)}
         assert (formats["純売上(円)"], formats["延べ滞在時間(時間)"], formats["利用回数"]) == (
             '#,##0"円"',
@@ -446,7 +448,7 @@ class TestWorkbook:
         assert [c.value for c in heat[2]][1:] == s["occupancy"]["average_present"][0]  # Monday
         kinds = {row[0]: row[1:] for row in wb["種類別売上"].iter_rows(min_row=2, values_only=True)}
         assert kinds["ドロップイン利用"] == (2_000, -250, 1_750)
-        assert kinds["合計"] == (37_000, -1_250, 35_750)
+        assert kinds["合計"] == (39_000, -1_250, 37_750)
         assert wb["種類別売上"]["B2"].number_format == '#,##0"円"'
         rooms = {row[0]: row for row in wb["会議室等の稼働率"].iter_rows(min_row=2, values_only=True)}
         assert rooms["会議室A"][1:] == (1, 2.0, 0.0, 297.0, round(2 / 297, 4))
@@ -478,7 +480,7 @@ class TestPage:
         assert "<script" not in html and 'style="' not in html
         assert '<html lang="ja">' in html and "NETSUGEN 利用統計: 2026-11" in html
         assert 'class="chart heatmap"' in html and ">0.77<" in html  # Monday 11:00
-        assert "35,750円" in html and "会議室A" in html
+        assert "37,750円" in html and "会議室A" in html
         en = await netsugen_client.get(
             "/usage-stats", params={"month": "2026-11", "lang": "en"}, headers=staff_headers
         )

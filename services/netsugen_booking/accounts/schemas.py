@@ -71,7 +71,7 @@ class EmailLinkVerify(BaseModel):
     )
     token: str | None = Field(default=None, min_length=1, max_length=200)
     email: EmailStr | None = Field(default=None, max_length=320)
-    code: str | None = Field(default=None, pattern=r"^[0-9]{6}$")
+    code: str | None = Field(default=None, min_length=6, max_length=6, pattern=r"^[0-9]{6}$")
 
     @model_validator(mode="after")
     def _one_way(self) -> EmailLinkVerify:
