@@ -82,6 +82,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "invoices.balance": ("未払残高", "Outstanding"),
     "invoices.status": ("状態", "Status"),
     "invoices.document": ("書類を開く", "Open the document"),
+    "invoices.receipts.title": ("領収書", "Receipts"),
     "invoices.receipts": (
         "領収書は経理部門の対応後、この欄に表示されます。",
         "Receipts will be listed here once accounting issues them.",
@@ -103,6 +104,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "rooms.status.confirmed": ("確定", "confirmed"),
     "rooms.status.cancelled": ("取消済み", "cancelled"),
     "events.title": ("イベント", "Events"),
+    "events.place": ("会場", "Place"),
     "events.seats": ("残り {n} 席", "{n} seats left"),
     "events.full": ("満席（キャンセル待ちで申込可）", "Full (you can join the waitlist)"),
     "events.register": ("申し込む", "Register"),
@@ -139,6 +141,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "settings.feed.make": ("購読 URL を発行", "Make a subscription URL"),
     "settings.feed.url": ("購読 URL", "Subscription URL"),
     "error.title": ("エラー", "Error"),
+    "error.cross_site": (
+        "他のサイトからの送信は受け付けません。",
+        "A form sent from another site is refused.",
+    ),
     "error.forbidden": ("このページを表示する権限がありません。", "You may not see this page."),
     "yen": ("{n}円", "¥{n}"),
 }

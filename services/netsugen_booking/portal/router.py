@@ -337,7 +337,12 @@ async def signin_request(request: Request, email: Annotated[str, Form(max_length
     portal = _portal(request, None)
     if not _same_origin(request):
         return render(
-            None, request, portal.language, "error.html.j2", status=403, error="Cross-site request refused."
+            None,
+            request,
+            portal.language,
+            "error.html.j2",
+            status=403,
+            error=i18n.text("error.cross_site", portal.language),
         )
     async with portal.client() as client:
         r = await client.post("/v1/auth/email-link", json={"email": email.strip()})
@@ -361,7 +366,12 @@ async def signin_verify(
     portal = _portal(request, None)
     if not _same_origin(request):
         return render(
-            None, request, portal.language, "error.html.j2", status=403, error="Cross-site request refused."
+            None,
+            request,
+            portal.language,
+            "error.html.j2",
+            status=403,
+            error=i18n.text("error.cross_site", portal.language),
         )
     body: dict[str, str] = (
         {"token": token} if token else {"email": (email or "").strip(), "code": (code or "").strip()}
@@ -596,7 +606,7 @@ async def _action(portal: Portal, call: Any, done: str, redirect: str, on_error:
             portal.language,
             "error.html.j2",
             status=403,
-            error="Cross-site request refused.",
+            error=i18n.text("error.cross_site", portal.language),
         )
     try:
         await portal.load_me()
@@ -677,7 +687,7 @@ async def _events(
     mine = {r["program_id"]: r for r in await _my_registrations(portal, session, [p["id"] for p in programs])}
     return render(
         portal, portal.request, portal.language, "events.html.j2", status=status, error=error,
-        programs=programs, mine=mine,
+        programs=programs, mine=mine, places=await _resources(portal),
     )  # fmt: skip
 
 
@@ -837,7 +847,12 @@ async def make_feed(request: Request) -> Response:
     portal = _portal(request, None)
     if not _same_origin(request):
         return render(
-            portal, request, portal.language, "error.html.j2", status=403, error="Cross-site request refused."
+            portal,
+            request,
+            portal.language,
+            "error.html.j2",
+            status=403,
+            error=i18n.text("error.cross_site", portal.language),
         )
 
     async def build() -> Response:
