@@ -33,7 +33,11 @@ class NotifierSettings(CommonSettings):
         default=4, ge=1, le=64, description="SMTP connections kept open and reused between deliveries."
     )
     mail_from: str = "NETSUGEN <noreply@netsugen.example.jp>"
-    portal_url: str = Field(default="https://netsugen.example.jp", description="Links in mails point here.")
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8002",
+        max_length=300,
+        description="Public origin of netsugen_booking (PUBLIC_BASE_URL); links in mails open its member portal.",
+    )
 
     # ---- Retries --------------------------------------------------------------------------------
     retry_schedule_s: list[float] = Field(
@@ -98,6 +102,11 @@ class NotifierSettings(CommonSettings):
         if not (60 % s == 0 or (s % 60 == 0 and 60 % (s // 60) == 0)):
             raise ValueError("reconcile_interval_s must divide 60, or be whole minutes dividing an hour")
         return self
+
+    @property
+    def portal_url(self) -> str:
+        """Where links in mails point: the member portal (``/portal/bookings/{id}``, ``/portal/visits`` …)."""
+        return f"{self.public_base_url.rstrip('/')}/portal"
 
     @property
     def mail_domain(self) -> str:

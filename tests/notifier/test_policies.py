@@ -44,7 +44,7 @@ class TestOptOut:
         assert subjects == ["NETSUGENへようこそ", "【NETSUGEN】明日のご予約のお知らせ"]
         # Mail of a category one can leave says how to.
         reminder_mail = next(m for m in smtp.messages if "明日" in m.subject)
-        assert reminder_mail.message["List-Unsubscribe"] == "<https://netsugen.example.jp/settings/notifications>"
+        assert reminder_mail.message["List-Unsubscribe"] == "<http://127.0.0.1:8002/portal/settings/notifications>"
         welcome_mail = next(m for m in smtp.messages if m.subject == "NETSUGENへようこそ")
         assert welcome_mail.message["List-Unsubscribe"] is None
 

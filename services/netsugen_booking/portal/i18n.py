@@ -116,7 +116,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "events.cancelled": ("申込を取り消しました。", "Registration cancelled."),
     "consult.title": ("コーディネーター相談", "Consultations with a coordinator"),
     "consult.slots": ("予約できる枠", "Open slots"),
-    "consult.topic": ("相談内容（任意）", "Topic (optional)"),
+    "consult.topic": ("相談内容", "Topic"),
     "consult.book": ("予約する", "Book"),
     "consult.mine": ("あなたの相談予約", "Your consultations"),
     "consult.cancel": ("取り消す", "Cancel"),

@@ -760,14 +760,12 @@ async def book_consultation(
     request: Request,
     now: Now,
     slot_id: Annotated[uuid.UUID, Form()],
-    topic: Annotated[str, Form(max_length=500)] = "",
+    topic: Annotated[str, Form(max_length=500)] = "",  # required by the API: its 422 is shown
 ) -> Response:
     portal = _portal(request, None)
 
     async def call() -> None:
-        body: dict[str, Any] = {"slot_id": str(slot_id), "member_id": portal.member_id}
-        if topic.strip():
-            body["topic"] = topic.strip()
+        body = {"slot_id": str(slot_id), "member_id": portal.member_id, "topic": topic.strip()}
         await portal.json("POST", "/v1/consultations", json=body)
 
     return await _action(
@@ -860,3 +858,70 @@ async def make_feed(request: Request) -> Response:
         return await _settings(portal, feed_url=feed["url"])
 
     return await _page(portal, None, build)
+
+
+# ---- the pages emails link to (PUBLIC_BASE_URL/portal/…) ------------------------------------------------
+# Each reads the object through the API with the member's token first (403 page for another member's
+# object), then redirects to the portal page that shows it.
+async def _link(request: Request, path: str, target: Any) -> Response:
+    portal = _portal(request, None)
+
+    async def build() -> Response:
+        obj = await portal.json("GET", path) if path else {}
+        return RedirectResponse(target(obj), status_code=303)
+
+    return await _page(portal, None, build)
+
+
+@router.get(f"{PATH}/bookings/{{booking_id}}")
+async def booking_link(request: Request, booking_id: uuid.UUID) -> Response:
+    return await _link(
+        request,
+        f"/v1/bookings/{booking_id}",
+        lambda b: f"{PATH}/rooms?date={fmt_date(b['start'])}#booking-{b['id']}",
+    )
+
+
+@router.get(f"{PATH}/events/{{program_id}}")
+async def event_link(request: Request, program_id: uuid.UUID) -> Response:
+    return await _link(request, f"/v1/programs/{program_id}", lambda p: f"{PATH}/events#program-{p['id']}")
+
+
+@router.get(f"{PATH}/event-registrations/{{registration_id}}")
+async def registration_link(request: Request, registration_id: uuid.UUID) -> Response:
+    return await _link(
+        request,
+        f"/v1/event-registrations/{registration_id}",
+        lambda r: f"{PATH}/events#program-{r['program_id']}",
+    )
+
+
+@router.get(f"{PATH}/consultations/{{consultation_id}}")
+async def consultation_link(request: Request, consultation_id: uuid.UUID) -> Response:
+    return await _link(
+        request,
+        f"/v1/consultations/{consultation_id}",
+        lambda c: f"{PATH}/consultations#consultation-{c['id']}",
+    )
+
+
+@router.get(f"{PATH}/invoices/{{invoice_id}}")
+async def invoice_link(request: Request, invoice_id: uuid.UUID) -> Response:
+    return await _link(request, f"/v1/invoices/{invoice_id}", lambda i: f"{PATH}/invoices/{i['id']}/document")
+
+
+@router.get(f"{PATH}/visits/{{visit_id}}")
+async def visit_link(request: Request, visit_id: uuid.UUID) -> Response:
+    return await _link(
+        request, f"/v1/visits/{visit_id}", lambda v: f"{PATH}/visits?month={fmt_date(v['check_in_at'])[:7]}"
+    )
+
+
+@router.get(f"{PATH}/members/me")
+async def member_link(request: Request) -> Response:
+    return await _link(request, "", lambda _: f"{PATH}/settings")
+
+
+@router.get(f"{PATH}/settings/notifications")
+async def notifications_link(request: Request) -> Response:
+    return await _link(request, "", lambda _: f"{PATH}/settings")
