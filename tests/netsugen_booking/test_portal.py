@@ -306,3 +306,73 @@ class TestPages:
             assert asset.status_code == 200 and asset.headers["content-security-policy"] == PORTAL_CSP
         assert not re.search(r"<script(?![^>]*\bsrc=)", page.text) and " style=" not in page.text
         assert (await browser.get("/portal/static/../router.py")).status_code == 404
+
+
+class TestNamedUsers:
+    async def test_corporate_admin_adds_deactivates_and_reissues_within_the_limit(
+        self, browser, staff_headers, admin_headers, service_headers, engine, now
+    ) -> None:
+        corp = await create_member(
+            browser, staff_headers, kind="corporate", plan="corporate_monthly", email="admin@corp.example.jp"
+        )
+        r = await browser.patch("/v1/plans/corporate_monthly", json={"max_users": 1}, headers=admin_headers)
+        assert r.status_code == 200
+        try:
+            await sign_in(browser, service_headers, engine, "admin@corp.example.jp")
+            assert 'href="/portal/users"' in (await browser.get("/portal")).text
+            r = await browser.post(
+                "/portal/users/add", data={"name": "前橋 花子", "email": "hanako@corp.example.jp"}
+            )
+            assert r.status_code == 200 and "前橋 花子" in r.text
+            [token] = re.findall(r'id="card-token" type="text" readonly value="(nsc_[^"]+)"', r.text)
+            [user] = (await browser.get(f"/v1/members/{corp['id']}/users", headers=staff_headers)).json()[
+                "items"
+            ]
+            assert user["name"] == "前橋 花子" and user["active"] is True
+            # The plan's limit (1) is the API's rule: a second user is refused on the page, not a 500.
+            r = await browser.post("/portal/users/add", data={"name": "高崎 次郎"})
+            assert r.status_code == 409 and 'role="alert"' in r.text
+            # Reissue: a new token, the old one is replaced.
+            r = await browser.post(f"/portal/users/{user['id']}/card")
+            [new_token] = re.findall(r'id="card-token" type="text" readonly value="(nsc_[^"]+)"', r.text)
+            assert new_token != token
+            r = await browser.post(f"/portal/users/{user['id']}/active", data={"active": "false"})
+            assert r.status_code == 303
+            [user] = (await browser.get(f"/v1/members/{corp['id']}/users", headers=staff_headers)).json()[
+                "items"
+            ]
+            assert user["active"] is False
+        finally:
+            await browser.patch(
+                "/v1/plans/corporate_monthly", json={"max_users": None}, headers=admin_headers
+            )
+
+    async def test_named_users_and_individuals_cannot_manage_users(
+        self, browser, staff_headers, service_headers, engine, now
+    ) -> None:
+        corp = await create_member(browser, staff_headers, kind="corporate", plan="corporate_monthly")
+        r = await browser.post(
+            f"/v1/members/{corp['id']}/users", json={"name": "前橋 花子", "email": "named@corp.example.jp"},
+            headers=staff_headers,
+        )  # fmt: skip
+        named = r.json()
+        await sign_in(browser, service_headers, engine, "named@corp.example.jp")
+        assert 'href="/portal/users"' not in (await browser.get("/portal")).text
+        assert (await browser.get("/portal/users")).status_code == 403
+        assert (await browser.post(f"/portal/users/{named['id']}/card")).status_code == 403
+        assert (await browser.post("/portal/users/add", data={"name": "x"})).status_code == 403
+        # The API says the same to the named user's token.
+        access = browser.cookies.get(ACCESS_COOKIE) or ""
+        r = await browser.post(f"/v1/members/{corp['id']}/users", json={"name": "x"}, headers=bearer(access))
+        assert r.status_code == 403
+
+    async def test_another_corporate_members_users_are_403(
+        self, browser, staff_headers, make_token, now
+    ) -> None:
+        corp = await create_member(browser, staff_headers, kind="corporate", plan="corporate_monthly")
+        other = await create_member(browser, staff_headers, kind="corporate", plan="corporate_monthly")
+        token = bearer(await make_token("member", subject=corp["id"]))
+        r = await browser.post(f"/v1/members/{other['id']}/users", json={"name": "x"}, headers=token)
+        assert r.status_code == 403
+        r = await browser.post(f"/v1/members/{corp['id']}/users", json={"name": "本人が追加"}, headers=token)
+        assert r.status_code == 201

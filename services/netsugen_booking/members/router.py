@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 from fastapi.responses import JSONResponse
+from sqlalchemy import select
 
 from services.netsugen_booking.frontdesk_common import idempotency
 from services.netsugen_booking.frontdesk_common.clock import Now
@@ -46,6 +47,7 @@ from shared.auth import MemberOrStaff, Principal, ServiceOrStaff, StaffPrincipal
 from shared.db import DbSession
 from shared.errors import Forbidden, problem_responses
 from shared.jst import jst_date
+from shared.sessions import Account, AuthSession, session_id_of
 
 ORDER = 30
 router = APIRouter(prefix="/v1/members", tags=["members"])
@@ -56,6 +58,28 @@ def ensure_own(principal: Principal, member_id: uuid.UUID) -> None:
         raise Forbidden(
             "A member token can only read its own member.", detail_ja="ご自身の会員情報のみ参照できます。"
         )
+
+
+async def ensure_corporate_admin(session: DbSession, principal: Principal, member: Member) -> None:
+    """Staff, or a corporate member acting as itself (its own sign-in or API token), manage its named
+    users; a named user signed in as themselves does not (403)."""
+    if principal.is_staff:
+        return
+    if principal.role == "member" and principal.can_act_for_member(member.id) and member.kind == "corporate":
+        session_id = session_id_of(principal)
+        named_user = None
+        if session_id is not None:
+            named_user = await session.scalar(
+                select(Account.member_user_id)
+                .join(AuthSession, AuthSession.account_id == Account.id)
+                .where(AuthSession.id == session_id)
+            )
+        if named_user is None:
+            return
+    raise Forbidden(
+        "Only staff or the corporate member's own account manage its users.",
+        detail_ja="利用者の管理は、法人会員ご本人のアカウントまたはスタッフのみが行えます。",
+    )
 
 
 async def _out(session: DbSession, member: Member, now: datetime) -> MemberOut:
@@ -88,8 +112,14 @@ async def create_member(
     if isinstance(started, JSONResponse):
         return started
     member, token = await service.create_member(
-        session, kind=body.kind, name=body.name, email=str(body.email), language=body.language,
-        plan=body.plan, plan_start=body.plan_start or jst_date(now), actor=principal.name,
+        session,
+        kind=body.kind,
+        name=body.name,
+        email=str(body.email),
+        language=body.language,
+        plan=body.plan,
+        plan_start=body.plan_start or jst_date(now),
+        actor=principal.name,
     )
     out = MemberCreated(**(await _out(session, member, now)).model_dump(), card_token=token)
     if started is not None:
@@ -124,7 +154,9 @@ async def list_members(
         try:
             after = (datetime.fromisoformat(raw[0]), uuid.UUID(raw[1]))
         except (TypeError, ValueError):
-            raise InvalidCursor("The cursor is not one this API returned.", detail_ja="カーソルが不正です。") from None
+            raise InvalidCursor(
+                "The cursor is not one this API returned.", detail_ja="カーソルが不正です。"
+            ) from None
     rows = await service.list_members(
         session, limit=limit + 1, after=after, status=status_, kind=kind, member_number=member_number, q=q
     )
@@ -143,7 +175,9 @@ async def list_members(
     description="Staff, or the member itself with a `member` token.",
     responses=problem_responses(401, 403, 404),
 )
-async def get_member(member_id: uuid.UUID, session: DbSession, principal: MemberOrStaff, now: Now) -> MemberOut:
+async def get_member(
+    member_id: uuid.UUID, session: DbSession, principal: MemberOrStaff, now: Now
+) -> MemberOut:
     ensure_own(principal, member_id)
     return await _out(session, await service.get_member(session, member_id), now)
 
@@ -177,7 +211,9 @@ async def update_member(
 async def get_contact(member_id: uuid.UUID, session: DbSession, _: ServiceOrStaff) -> MemberContact:
     member = service.contact_of(await service.get_member(session, member_id))
     return MemberContact(
-        member_id=member.id, name=member.name, email=member.email,
+        member_id=member.id,
+        name=member.name,
+        email=member.email,
         language=member.language,  # type: ignore[arg-type]
         status=member.status,  # type: ignore[arg-type]
     )
@@ -202,7 +238,9 @@ async def suspend_member(
     description="Staff. 409 `member-not-suspended` when the member is not suspended.",
     responses=problem_responses(401, 403, 404, 409),
 )
-async def reactivate_member(member_id: uuid.UUID, session: DbSession, _: StaffPrincipal, now: Now) -> MemberOut:
+async def reactivate_member(
+    member_id: uuid.UUID, session: DbSession, _: StaffPrincipal, now: Now
+) -> MemberOut:
     member = await service.get_member(session, member_id, for_update=True)
     return await _out(session, await service.reactivate(session, member), now)
 
@@ -254,7 +292,11 @@ async def change_plan(
 ) -> PlanHistory:
     member = await service.get_member(session, member_id, for_update=True)
     rows = await service.change_plan(
-        session, member, plan=body.plan, effective_from=body.effective_from, today=jst_date(now),
+        session,
+        member,
+        plan=body.plan,
+        effective_from=body.effective_from,
+        today=jst_date(now),
         actor=principal.name,
     )
     return PlanHistory(member_id=member_id, items=[PlanAssignmentOut.of(a) for a in rows])
@@ -263,7 +305,10 @@ async def change_plan(
 @router.post(
     "/{member_id}/card-token",
     summary="Issue a new card token",
-    description="Staff. The old card stops working at once. The new token is returned only here.",
+    description=(
+        "Staff, or the corporate member's own account (not a named user). The old card stops working at "
+        "once. The new token is returned only here."
+    ),
     responses=problem_responses(401, 403, 404),
 )
 async def regenerate_card(member_id: uuid.UUID, session: DbSession, _: StaffPrincipal) -> CardTokenOut:
@@ -278,15 +323,18 @@ async def regenerate_card(member_id: uuid.UUID, session: DbSession, _: StaffPrin
     status_code=status.HTTP_201_CREATED,
     summary="Add a named user to a corporate member",
     description=(
-        "Staff. The user checks in as themselves with their own card (token returned once). The plan's "
+        "Staff, or the corporate member's own account (not a named user). The user checks in as themselves "
+        "with their own card (token returned once). The plan's "
         "`max_users` limits active users (409 `user-limit-reached`); unset means unlimited."
     ),
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def add_user(
-    member_id: uuid.UUID, body: MemberUserCreate, session: DbSession, _: StaffPrincipal, now: Now
+    member_id: uuid.UUID, body: MemberUserCreate, session: DbSession, principal: MemberOrStaff, now: Now
 ) -> MemberUserCreated:
+    ensure_own(principal, member_id)
     member = await service.get_member(session, member_id, for_update=True)
+    await ensure_corporate_admin(session, principal, member)
     user, token = await service.add_user(
         session, member, name=body.name, email=str(body.email) if body.email else None, today=jst_date(now)
     )
@@ -308,14 +356,23 @@ async def list_users(member_id: uuid.UUID, session: DbSession, principal: Member
 @router.patch(
     "/{member_id}/users/{user_id}",
     summary="Update or (de)activate a corporate user",
-    description="Staff. Reactivating counts against the plan's `max_users`.",
+    description=(
+        "Staff, or the corporate member's own account (not a named user). Reactivating counts against "
+        "the plan's `max_users`."
+    ),
     responses=problem_responses(401, 403, 404, 409),
 )
 async def update_user(
-    member_id: uuid.UUID, user_id: uuid.UUID, body: MemberUserUpdate, session: DbSession, _: StaffPrincipal,
+    member_id: uuid.UUID,
+    user_id: uuid.UUID,
+    body: MemberUserUpdate,
+    session: DbSession,
+    principal: MemberOrStaff,
     now: Now,
 ) -> MemberUserOut:
+    ensure_own(principal, member_id)
     member = await service.get_member(session, member_id, for_update=True)
+    await ensure_corporate_admin(session, principal, member)
     user = await service.get_user(session, member, user_id)
     changes = body.model_dump(exclude_unset=True)
     if body.email is not None:
@@ -326,13 +383,18 @@ async def update_user(
 @router.post(
     "/{member_id}/users/{user_id}/card-token",
     summary="Issue a new card token for a corporate user",
-    description="Staff. The old card stops working at once. The new token is returned only here.",
+    description=(
+        "Staff, or the corporate member's own account (not a named user). The old card stops working at "
+        "once. The new token is returned only here."
+    ),
     responses=problem_responses(401, 403, 404),
 )
 async def regenerate_user_card(
-    member_id: uuid.UUID, user_id: uuid.UUID, session: DbSession, _: StaffPrincipal
+    member_id: uuid.UUID, user_id: uuid.UUID, session: DbSession, principal: MemberOrStaff
 ) -> CardTokenOut:
+    ensure_own(principal, member_id)
     member = await service.get_member(session, member_id, for_update=True)
+    await ensure_corporate_admin(session, principal, member)
     user = await service.get_user(session, member, user_id)
     token = await service.regenerate_user_card(session, member, user)
     return CardTokenOut(member_id=member.id, member_user_id=user.id, card_token=token)

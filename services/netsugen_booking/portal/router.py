@@ -60,7 +60,7 @@ _LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 #: Messages a redirect may name (``?done=``): only these keys, never free text from a URL.
 DONE_KEYS = {
     "rooms.booked", "rooms.cancelled", "events.done", "events.cancelled", "consult.done",
-    "consult.cancelled", "settings.saved", "settings.email.sent", "signin.sent",
+    "consult.cancelled", "settings.saved", "settings.email.sent", "signin.sent", "users.added", "users.changed",
 }  # fmt: skip
 
 _env = Environment(
@@ -144,6 +144,7 @@ class Portal:
     refresh: str | None
     renewed: dict[str, Any] | None = None
     me: dict[str, Any] = field(default_factory=dict)
+    member: dict[str, Any] = field(default_factory=dict)
 
     def client(self) -> httpx.AsyncClient:
         transport = httpx.ASGITransport(app=self.request.app, client=("127.0.0.1", 0))
@@ -189,6 +190,12 @@ class Portal:
         if self.me.get("kind") != "member" or not self.me.get("member_id"):
             # Staff have the console; the portal is for members only.
             raise SignedOut
+        self.member = await self.json("GET", f"/v1/members/{self.me['member_id']}")
+
+    @property
+    def corporate_admin(self) -> bool:
+        """The corporate member's own account (not a named user) manages the named users."""
+        return self.member.get("kind") == "corporate" and not self.me.get("member_user_id")
 
     @property
     def member_id(self) -> str:
@@ -271,6 +278,7 @@ def render(
         d=fmt_date,
         path=request.url.path,
         me=portal.me if portal else {},
+        corporate_admin=bool(portal and portal.me and portal.corporate_admin),
         signed_in=bool(portal and portal.me),
         switch_url=switch_url,
         done=t(done) if done in DONE_KEYS else None,
@@ -470,7 +478,7 @@ async def home(request: Request, session: DbSession, now: Now, lang: Lang = None
         }
         return render(
             portal, request, portal.language, "home.html.j2",
-            member=await portal.json("GET", f"/v1/members/{portal.member_id}"),
+            member=portal.member,
             bookings=bookings, resources=await _resources(portal), invoice=invoices[0] if invoices else None,
             registrations=[r for r in registrations if programs[r["program_id"]]["end"] >= start],
             programs=programs,
@@ -925,3 +933,95 @@ async def member_link(request: Request) -> Response:
 @router.get(f"{PATH}/settings/notifications")
 async def notifications_link(request: Request) -> Response:
     return await _link(request, "", lambda _: f"{PATH}/settings")
+
+
+# ---- a corporate member's named users -----------------------------------------------------------------
+@router.get(f"{PATH}/users")
+async def users_page(request: Request, lang: Lang = None) -> Response:
+    portal = _portal(request, lang)
+    return await _page(portal, lang, lambda: _users(portal))
+
+
+async def _users(
+    portal: Portal, *, error: str | None = None, status: int = 200, card: dict[str, Any] | None = None
+) -> Response:
+    if not portal.corporate_admin:
+        return render(
+            portal, portal.request, portal.language, "error.html.j2", status=403,
+            error=i18n.text("error.forbidden", portal.language),
+        )  # fmt: skip
+    users = _items(await portal.json("GET", f"/v1/members/{portal.member_id}/users"))
+    return render(
+        portal,
+        portal.request,
+        portal.language,
+        "users.html.j2",
+        status=status,
+        error=error,
+        users=users,
+        card=card,
+    )
+
+
+@router.post(f"{PATH}/users/add")
+async def add_user(
+    request: Request,
+    name: Annotated[str, Form(max_length=200)],
+    email: Annotated[str, Form(max_length=320)] = "",
+) -> Response:
+    """Adds a named user and shows their new card token once (on the answering page, not in a URL)."""
+    portal = _portal(request, None)
+    if not _same_origin(request):
+        return render(
+            portal, request, portal.language, "error.html.j2", status=403,
+            error=i18n.text("error.cross_site", portal.language),
+        )  # fmt: skip
+
+    async def build() -> Response:
+        body = {"name": name.strip()} | ({"email": email.strip()} if email.strip() else {})
+        try:
+            created = await portal.json("POST", f"/v1/members/{portal.member_id}/users", json=body)
+        except ApiProblem as problem:
+            if problem.status in (403, 404):
+                raise
+            return await _users(portal, error=problem.message(portal.language), status=problem.status)
+        return await _users(portal, card={"name": created["name"], "token": created["card_token"]})
+
+    return await _page(portal, None, build)
+
+
+@router.post(f"{PATH}/users/{{user_id}}/active")
+async def set_user_active(
+    request: Request, user_id: uuid.UUID, active: Annotated[str, Form(pattern="^(true|false)$")]
+) -> Response:
+    portal = _portal(request, None)
+
+    async def call() -> None:
+        await portal.json(
+            "PATCH", f"/v1/members/{portal.member_id}/users/{user_id}", json={"active": active == "true"}
+        )
+
+    return await _action(
+        portal, call, "users.changed", f"{PATH}/users",
+        lambda message, status: _users(portal, error=message, status=status),
+    )  # fmt: skip
+
+
+@router.post(f"{PATH}/users/{{user_id}}/card")
+async def reissue_card(request: Request, user_id: uuid.UUID) -> Response:
+    portal = _portal(request, None)
+    if not _same_origin(request):
+        return render(
+            portal, request, portal.language, "error.html.j2", status=403,
+            error=i18n.text("error.cross_site", portal.language),
+        )  # fmt: skip
+
+    async def build() -> Response:
+        card = await portal.json("POST", f"/v1/members/{portal.member_id}/users/{user_id}/card-token")
+        users = {
+            u["id"]: u for u in _items(await portal.json("GET", f"/v1/members/{portal.member_id}/users"))
+        }
+        name = users.get(str(user_id), {}).get("name", "")
+        return await _users(portal, card={"name": name, "token": card["card_token"]})
+
+    return await _page(portal, None, build)
