@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.notifier.deliveries.models import FINAL_STATUSES
 from services.notifier.dispatch import schedule
-from services.notifier.dispatch.contacts import ContactError, ContactResolver
+from services.notifier.dispatch.contacts import ContactError, ContactResolver, read_facts
 from services.notifier.dispatch.mailer import SendError, SmtpPool, build_outgoing
 from services.notifier.dispatch.render import TemplateCatalog
 from services.notifier.preferences.models import OPTIONAL_CATEGORIES
@@ -514,6 +514,7 @@ class Dispatcher:
     async def _attempt_email(self, c: Claimed) -> Outcome:
         try:
             contact = await self.contacts.resolve(c.recipient)
+            facts = await read_facts(self.contacts.client, c.event_type, c.data)
         except ContactError as exc:
             result: Result = "failed_permanent" if exc.permanent else "failed_temporary"
             return Outcome(result, error=str(exc), status_code=exc.status_code)
@@ -521,7 +522,7 @@ class Dispatcher:
         mail = self.catalog.render(
             c.event_type, contact.language, name=contact.name, data=c.data, event_id=str(c.event_id),
             occurred_at=c.occurred_at, portal_url=self.settings.portal_url, unsubscribe_url=unsubscribe,
-            secret=contact.secret,
+            secret=contact.secret, facts=facts,
         )
         message = build_outgoing(
             mail, delivery_id=c.id, mail_from=self.settings.mail_from, domain=self.settings.mail_domain,

@@ -113,6 +113,7 @@ class TemplateCatalog:
         portal_url: str,
         unsubscribe_url: str | None = None,
         secret: dict[str, str] | None = None,
+        facts: dict[str, Any] | None = None,
     ) -> RenderedMail:
         context: dict[str, Any] = {
             "name": name,
@@ -124,6 +125,9 @@ class TemplateCatalog:
             "unsubscribe_url": unsubscribe_url,
             # One-time link/code of sign-in messages, read once from the owner (never stored here).
             "secret": secret or {},
+            # Facts of the event's object read from its owner (room, times, price; invoice amounts …).
+            "facts": facts or {},
+            "yen": lambda n: f"{int(n):,}円" if language == "ja" else f"¥{int(n):,}",
             "ref": short_ref,
             "fmt_date": lambda value: _format_date(language, value),
         }
