@@ -119,10 +119,8 @@ class BookingReminder(EventData):
         return self
 
     def recipient_id(self) -> str | None:
-        return (
-            str(self.member_id)
-            if self.member_id
-            else (str(self.registration_id) if self.registration_id else None)
+        return str(self.member_id) if self.member_id else (
+            str(self.registration_id) if self.registration_id else None
         )
 
 

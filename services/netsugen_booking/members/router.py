@@ -112,14 +112,8 @@ async def create_member(
     if isinstance(started, JSONResponse):
         return started
     member, token = await service.create_member(
-        session,
-        kind=body.kind,
-        name=body.name,
-        email=str(body.email),
-        language=body.language,
-        plan=body.plan,
-        plan_start=body.plan_start or jst_date(now),
-        actor=principal.name,
+        session, kind=body.kind, name=body.name, email=str(body.email), language=body.language,
+        plan=body.plan, plan_start=body.plan_start or jst_date(now), actor=principal.name,
     )
     out = MemberCreated(**(await _out(session, member, now)).model_dump(), card_token=token)
     if started is not None:
@@ -154,9 +148,7 @@ async def list_members(
         try:
             after = (datetime.fromisoformat(raw[0]), uuid.UUID(raw[1]))
         except (TypeError, ValueError):
-            raise InvalidCursor(
-                "The cursor is not one this API returned.", detail_ja="カーソルが不正です。"
-            ) from None
+            raise InvalidCursor("The cursor is not one this API returned.", detail_ja="カーソルが不正です。") from None
     rows = await service.list_members(
         session, limit=limit + 1, after=after, status=status_, kind=kind, member_number=member_number, q=q
     )
@@ -175,9 +167,7 @@ async def list_members(
     description="Staff, or the member itself with a `member` token.",
     responses=problem_responses(401, 403, 404),
 )
-async def get_member(
-    member_id: uuid.UUID, session: DbSession, principal: MemberOrStaff, now: Now
-) -> MemberOut:
+async def get_member(member_id: uuid.UUID, session: DbSession, principal: MemberOrStaff, now: Now) -> MemberOut:
     ensure_own(principal, member_id)
     return await _out(session, await service.get_member(session, member_id), now)
 
@@ -211,9 +201,7 @@ async def update_member(
 async def get_contact(member_id: uuid.UUID, session: DbSession, _: ServiceOrStaff) -> MemberContact:
     member = service.contact_of(await service.get_member(session, member_id))
     return MemberContact(
-        member_id=member.id,
-        name=member.name,
-        email=member.email,
+        member_id=member.id, name=member.name, email=member.email,
         language=member.language,  # type: ignore[arg-type]
         status=member.status,  # type: ignore[arg-type]
     )
@@ -238,9 +226,7 @@ async def suspend_member(
     description="Staff. 409 `member-not-suspended` when the member is not suspended.",
     responses=problem_responses(401, 403, 404, 409),
 )
-async def reactivate_member(
-    member_id: uuid.UUID, session: DbSession, _: StaffPrincipal, now: Now
-) -> MemberOut:
+async def reactivate_member(member_id: uuid.UUID, session: DbSession, _: StaffPrincipal, now: Now) -> MemberOut:
     member = await service.get_member(session, member_id, for_update=True)
     return await _out(session, await service.reactivate(session, member), now)
 
@@ -292,11 +278,7 @@ async def change_plan(
 ) -> PlanHistory:
     member = await service.get_member(session, member_id, for_update=True)
     rows = await service.change_plan(
-        session,
-        member,
-        plan=body.plan,
-        effective_from=body.effective_from,
-        today=jst_date(now),
+        session, member, plan=body.plan, effective_from=body.effective_from, today=jst_date(now),
         actor=principal.name,
     )
     return PlanHistory(member_id=member_id, items=[PlanAssignmentOut.of(a) for a in rows])
@@ -363,11 +345,7 @@ async def list_users(member_id: uuid.UUID, session: DbSession, principal: Member
     responses=problem_responses(401, 403, 404, 409),
 )
 async def update_user(
-    member_id: uuid.UUID,
-    user_id: uuid.UUID,
-    body: MemberUserUpdate,
-    session: DbSession,
-    principal: MemberOrStaff,
+    member_id: uuid.UUID, user_id: uuid.UUID, body: MemberUserUpdate, session: DbSession, principal: MemberOrStaff,
     now: Now,
 ) -> MemberUserOut:
     ensure_own(principal, member_id)
