@@ -5,7 +5,7 @@ addresses or card tokens ever travel through Redis. The notifier resolves recipi
 
 ``category`` drives preferences and quiet hours in the notifier:
 - ``transactional`` (invoices, booking confirmations and cancellations) cannot be opted out of;
-- ``reminders`` and ``news`` can; they are non-urgent and deferred during quiet hours.
+- ``reminders`` can; it is non-urgent and deferred during quiet hours.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from shared.jst import utcnow
 
 Source = Literal["kpi_api", "netsugen_booking", "notifier"]
-Category = Literal["transactional", "activity", "reminders", "news", "kpi"]
+Category = Literal["transactional", "activity", "reminders", "kpi"]
 RecipientKind = Literal["member", "event_registration", "event_registration_confirmation", "auth_message", "none"]
 
 

@@ -52,6 +52,7 @@ class Permission(enum.StrEnum):
     MEMBER_NAMES_READ = "members.read_names"  # a member's profile by id (member: own; coordinator: any)
     MEMBERS_CONTACT = "members.contact"  # contact data for mail (service, staff)
     MEMBERS_WRITE = "members.write"  # create, update, status, plan changes, users, card tokens
+    MEMBER_USERS_WRITE = "members.users"  # named users of a corporate member (member: its own administrator)
     MEMBERS_EXPORT = "members.export"  # APPI export of everything held (personal data)
     MEMBERS_ANONYMIZE = "members.anonymize"
     # front desk
@@ -127,6 +128,7 @@ _MEMBER: frozenset[Permission] = frozenset(
         P.PREFERENCES_READ,
         P.PREFERENCES_WRITE,
         P.SELF,
+        P.MEMBER_USERS_WRITE,
     }
 )
 _STAFF: frozenset[Permission] = _MEMBER | {

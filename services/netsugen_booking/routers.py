@@ -15,8 +15,10 @@ from services.netsugen_booking.consultations.router import router as consultatio
 from services.netsugen_booking.feeds.router import router as feeds_router
 from services.netsugen_booking.frontdesk.router import router as frontdesk_router
 from services.netsugen_booking.kpi_reporting.router import router as kpi_reporting_router
+from services.netsugen_booking.mail_facts.router import router as mail_facts_router
 from services.netsugen_booking.members.router import router as members_router
 from services.netsugen_booking.plans.router import router as plans_router
+from services.netsugen_booking.portal.router import router as portal_router
 from services.netsugen_booking.privacy.router import router as privacy_router
 from services.netsugen_booking.programs.router import router as programs_router
 from services.netsugen_booking.resources.router import router as resources_router
@@ -40,4 +42,6 @@ ROUTERS: list[APIRouter] = [
     audit_router,
     accounts_router,
     frontdesk_router,
+    portal_router,
+    mail_facts_router,
 ]

@@ -34,7 +34,11 @@ class NotifierSettings(CommonSettings):
         default=4, ge=1, le=64, description="SMTP connections kept open and reused between deliveries."
     )
     mail_from: str = "NETSUGEN <noreply@netsugen.example.jp>"
-    portal_url: str = Field(default="https://netsugen.example.jp", description="Links in mails point here.")
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8002",
+        max_length=300,
+        description="Public origin of netsugen_booking (PUBLIC_BASE_URL); links in mails open its member portal.",
+    )
 
     # ---- Retries --------------------------------------------------------------------------------
     retry_schedule_s: list[float] = Field(
@@ -164,6 +168,11 @@ class NotifierSettings(CommonSettings):
             configured = self.webhook_secret_keys.get_secret_value() if self.webhook_secret_keys else None
             self._secret_box = SecretBox(resolve_keys(configured, self.environment))
         return self._secret_box
+
+    @property
+    def portal_url(self) -> str:
+        """Where links in mails point: the member portal (``/portal/bookings/{id}``, ``/portal/visits`` …)."""
+        return f"{self.public_base_url.rstrip('/')}/portal"
 
     @property
     def mail_domain(self) -> str:

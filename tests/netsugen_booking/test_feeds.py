@@ -85,7 +85,7 @@ class TestWriter:
         events = check_rfc5545(body.encode())
         assert events == [{"UID": "u1@x", "DTSTAMP": "20261201T000000Z", "DTSTART": "20261202T040000Z",
                            "DTEND": "20261202T050000Z", "SUMMARY": "会議\\, 定例", "LOCATION": "NETSUGEN 会議室A",
-                           "STATUS": "CONFIRMED"}]
+                           "SEQUENCE": "0", "STATUS": "CONFIRMED"}]
 
     def test_naive_times_are_refused(self) -> None:
         with pytest.raises(ValueError, match="aware"):
@@ -148,13 +148,28 @@ class TestMemberFeed:
         r = await netsugen_client.get(url, headers=mh)
         assert r.status_code == 200, r.text
         events = check_rfc5545(r.content)
-        assert [(e["UID"].split("@")[0], e["SUMMARY"], e["STATUS"]) for e in events] == [
-            (f"booking-{b.json()['id']}", "Booking: Meeting room A", "CONFIRMED"),
-            (f"consultation-{consultation.json()['id']}", "Consultation: Makoto Takahashi", "CONFIRMED"),
-            (f"program-{event['id']}", "Startup pitch", "TENTATIVE"),
+        assert [(e["UID"].split("@")[0], e["SUMMARY"], e["STATUS"], e["SEQUENCE"]) for e in events] == [
+            (f"booking-{b.json()['id']}", "Booking: Meeting room A", "CONFIRMED", "0"),
+            (f"consultation-{consultation.json()['id']}", "Consultation: Makoto Takahashi", "CONFIRMED", "0"),
+            # A cancelled booking stays, cancelled with a higher SEQUENCE, so calendar clients remove it.
+            (f"booking-{cancelled.json()['id']}", "Booking: Meeting room A", "CANCELLED", "1"),
+            (f"program-{event['id']}", "Startup pitch", "TENTATIVE", "0"),
         ]
         assert events[1]["DESCRIPTION"] == "資金調達\\, 融資"
         assert events[0]["DTSTART"] == "20261202T040000Z"
+        assert all(re.fullmatch(r"\d{8}T\d{6}Z", e["LAST-MODIFIED"]) for e in events)
+        # URLs open the member portal's pages; the calendar name carries no personal name.
+        assert events[0]["URL"] == f"http://127.0.0.1:8002/portal/bookings/{b.json()['id']}"
+        assert events[3]["URL"] == f"http://127.0.0.1:8002/portal/events/{event['id']}"
+        assert "X-WR-CALNAME:NETSUGEN: my calendar" in r.text and member["name"] not in r.text
+        # Cancelling the registration and the consultation: both stay, CANCELLED, SEQUENCE raised.
+        await netsugen_client.post(f"/v1/event-registrations/{reg.json()['id']}/cancel", json={}, headers=mh)
+        await netsugen_client.post(f"/v1/consultations/{consultation.json()['id']}/cancel", json={}, headers=mh)
+        after = {e["UID"].split("@")[0]: e for e in check_rfc5545((await netsugen_client.get(url, headers=mh)).content)}
+        assert (after[f"program-{event['id']}"]["STATUS"], after[f"program-{event['id']}"]["SEQUENCE"]) == ("CANCELLED", "1")
+        c_uid = f"consultation-{consultation.json()['id']}"
+        assert (after[c_uid]["STATUS"], after[c_uid]["SEQUENCE"]) == ("CANCELLED", "1")
+        events = list(after.values())
 
         assert_problem(await netsugen_client.get(url), 401, "unauthorized")
         oh = bearer(await make_token("member", subject=other["id"]))

@@ -67,6 +67,8 @@ class VEvent:
     categories: tuple[str, ...] = field(default_factory=tuple)
     url: str | None = None
     last_modified: datetime | None = None
+    #: RFC 5545 3.8.7.4: raised on each change a client must apply (a promotion, a cancellation).
+    sequence: int = 0
 
     def lines(self, dtstamp: datetime) -> list[str]:
         out = [
@@ -87,6 +89,7 @@ class VEvent:
             out.append(f"URL:{self.url}")
         if self.last_modified:
             out.append(f"LAST-MODIFIED:{format_utc(self.last_modified)}")
+        out.append(f"SEQUENCE:{self.sequence}")
         out.append(f"STATUS:{self.status}")
         out.append("END:VEVENT")
         return out

@@ -40,7 +40,10 @@ def _ics(body: str, filename: str) -> Response:
     return Response(
         content=body.encode("utf-8"),
         media_type=ICS_MEDIA_TYPE,
-        headers={"Content-Disposition": f'inline; filename="{filename}"', "Cache-Control": "private, max-age=300"},
+        headers={
+            "Content-Disposition": f'inline; filename="{filename}"',
+            "Cache-Control": "private, max-age=300",
+        },
     )
 
 
@@ -57,7 +60,10 @@ async def events_feed(
     now: Now,
     lang: Annotated[Literal["ja", "en"], Query(description="Language of titles and descriptions.")] = "ja",
 ) -> Response:
-    body = await service.public_events(session, now=now, lang=lang, base_url=request.app.state.settings.netsugen_url)
+    # Event URLs open the member portal on the public origin (AUTH_PUBLIC_BASE_URL).
+    body = await service.public_events(
+        session, now=now, lang=lang, base_url=request.app.state.settings.auth_public_base_url
+    )
     return _ics(body, "netsugen-events.ics")
 
 
@@ -94,7 +100,9 @@ async def member_feed(
     member = await session.get(Member, member_id)
     if member is None:
         raise FeedNotFound("No feed for this URL.", detail_ja="このURLのカレンダーはありません。")
-    body = await service.member_calendar(session, member, now=now, base_url=request.app.state.settings.netsugen_url)
+    body = await service.member_calendar(
+        session, member, now=now, base_url=request.app.state.settings.auth_public_base_url
+    )
     return _ics(body, f"netsugen-{member.member_number}.ics")
 
 

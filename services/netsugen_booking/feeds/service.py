@@ -26,12 +26,20 @@ PAST = timedelta(days=90)
 AHEAD = timedelta(days=400)
 CATEGORY_LABELS = {
     "ja": {
-        "seminar": "セミナー", "workshop": "ワークショップ", "pitch": "ピッチ", "networking": "交流会",
-        "startup_program": "スタートアップ支援", "creator_lab": "クリエイターラボ",
+        "seminar": "セミナー",
+        "workshop": "ワークショップ",
+        "pitch": "ピッチ",
+        "networking": "交流会",
+        "startup_program": "スタートアップ支援",
+        "creator_lab": "クリエイターラボ",
     },
     "en": {
-        "seminar": "Seminar", "workshop": "Workshop", "pitch": "Pitch", "networking": "Networking",
-        "startup_program": "Startup programme", "creator_lab": "Creator lab",
+        "seminar": "Seminar",
+        "workshop": "Workshop",
+        "pitch": "Pitch",
+        "networking": "Networking",
+        "startup_program": "Startup programme",
+        "creator_lab": "Creator lab",
     },
 }
 
@@ -45,7 +53,20 @@ def _place(resource: Resource | None, lang: str) -> str:
     return f"NETSUGEN {room}" if room else "NETSUGEN"
 
 
-def _program_event(program: Program, resource: Resource | None, lang: str, base_url: str, *, status: str = "CONFIRMED") -> VEvent:
+def _latest(*moments: datetime | None) -> datetime:
+    return max(m for m in moments if m is not None)
+
+
+def _program_event(
+    program: Program,
+    resource: Resource | None,
+    lang: str,
+    base_url: str,
+    *,
+    status: str = "CONFIRMED",
+    sequence: int = 0,
+    last_modified: datetime | None = None,
+) -> VEvent:
     return VEvent(
         uid=f"program-{program.id}@{UID_DOMAIN}",
         start=program.start_at,
@@ -54,8 +75,10 @@ def _program_event(program: Program, resource: Resource | None, lang: str, base_
         description=(program.description_ja if lang == "ja" else program.description_en) or None,
         location=_place(resource, lang),
         categories=(CATEGORY_LABELS[lang][program.category],),
-        url=f"{base_url.rstrip('/')}/v1/programs/{program.id}",
+        url=f"{base_url.rstrip('/')}/portal/events/{program.id}",
         status=status,  # type: ignore[arg-type]
+        sequence=sequence,
+        last_modified=last_modified or _latest(program.created_at, program.closed_at),
     )
 
 
@@ -82,12 +105,18 @@ async def member_calendar(session: AsyncSession, member: Member, *, now: datetim
             select(Booking, Resource)
             .join(Resource, Resource.id == Booking.resource_id)
             .where(
-                Booking.member_id == member.id, Booking.status == "confirmed",
-                Booking.start_at >= window[0], Booking.start_at < window[1],
+                Booking.member_id == member.id,
+                Booking.status.in_(("confirmed", "cancelled")),
+                Booking.start_at >= window[0],
+                Booking.start_at < window[1],
             )
         )
     ).all()
+    base = base_url.rstrip("/")
+    # A cancelled booking, registration or consultation stays in the feed as STATUS:CANCELLED with a
+    # higher SEQUENCE, so calendar clients remove it (a vanished event is kept by most clients).
     for booking, resource in bookings:
+        cancelled = booking.status == "cancelled"
         events.append(
             VEvent(
                 uid=f"booking-{booking.id}@{UID_DOMAIN}",
@@ -95,6 +124,10 @@ async def member_calendar(session: AsyncSession, member: Member, *, now: datetim
                 end=booking.end_at,
                 summary=(f"予約: {resource.name_ja}" if lang == "ja" else f"Booking: {resource.name_en}"),
                 location=_place(resource, lang),
+                url=f"{base}/portal/bookings/{booking.id}",
+                status="CANCELLED" if cancelled else "CONFIRMED",
+                sequence=1 if cancelled else 0,
+                last_modified=_latest(booking.created_at, booking.cancelled_at),
             )
         )
     registrations = (
@@ -104,15 +137,32 @@ async def member_calendar(session: AsyncSession, member: Member, *, now: datetim
             .outerjoin(Resource, Resource.id == Program.resource_id)
             .where(
                 ProgramRegistration.member_id == member.id,
-                ProgramRegistration.status.in_(("confirmed", "waitlisted")),
-                Program.start_at >= window[0], Program.start_at < window[1],
+                ProgramRegistration.status.in_(("confirmed", "waitlisted", "cancelled")),
+                Program.start_at >= window[0],
+                Program.start_at < window[1],
             )
         )
     ).all()
+    live = {r.program_id for r, _, _ in registrations if r.status != "cancelled"}
     for registration, program, resource in registrations:
-        # A waitlisted seat is tentative; the UID is the event's own, so a promoted seat updates it.
-        status = "CONFIRMED" if registration.status == "confirmed" else "TENTATIVE"
-        events.append(_program_event(program, resource, lang, base_url, status=status))
+        if registration.status == "cancelled" and program.id in live:
+            continue  # registered again after a cancellation: the live registration is the event
+        # A waitlisted seat is tentative; the UID is the event's own, so a promoted seat updates it
+        # (SEQUENCE 1) and a cancellation removes it (one more).
+        status = {"confirmed": "CONFIRMED", "waitlisted": "TENTATIVE"}.get(registration.status, "CANCELLED")
+        sequence = (1 if registration.promoted_at else 0) + (1 if registration.status == "cancelled" else 0)
+        changed = _latest(registration.created_at, registration.promoted_at, registration.cancelled_at)
+        events.append(
+            _program_event(
+                program,
+                resource,
+                lang,
+                base_url,
+                status=status,
+                sequence=sequence,
+                last_modified=_latest(changed, program.created_at, program.closed_at),
+            )
+        )
     consultations = (
         await session.execute(
             select(Consultation, ConsultationSlot, Coordinator)
@@ -120,8 +170,9 @@ async def member_calendar(session: AsyncSession, member: Member, *, now: datetim
             .join(Coordinator, Coordinator.id == ConsultationSlot.coordinator_id)
             .where(
                 Consultation.member_id == member.id,
-                Consultation.status.in_(("confirmed", "completed")),
-                ConsultationSlot.start_at >= window[0], ConsultationSlot.start_at < window[1],
+                Consultation.status.in_(("confirmed", "completed", "cancelled")),
+                ConsultationSlot.start_at >= window[0],
+                ConsultationSlot.start_at < window[1],
             )
         )
     ).all()
@@ -135,10 +186,17 @@ async def member_calendar(session: AsyncSession, member: Member, *, now: datetim
                 summary=(f"相談: {who}" if lang == "ja" else f"Consultation: {who}"),
                 description=consultation.topic,
                 location="NETSUGEN",
+                url=f"{base}/portal/consultations/{consultation.id}",
+                status="CANCELLED" if consultation.status == "cancelled" else "CONFIRMED",
+                sequence=1 if consultation.status == "cancelled" else 0,
+                last_modified=_latest(
+                    consultation.created_at, consultation.cancelled_at, consultation.recorded_at
+                ),
             )
         )
     events.sort(key=lambda e: (e.start, e.uid))
-    name = f"NETSUGEN {member.name}"
+    # The calendar's name is shown wherever the feed is subscribed: no personal name in it.
+    name = "NETSUGEN マイカレンダー" if lang == "ja" else "NETSUGEN: my calendar"
     return render_calendar(events, name=name, dtstamp=now)
 
 
@@ -156,5 +214,7 @@ async def new_feed_token(session: AsyncSession, member_id: uuid.UUID, *, now: da
 
 
 async def feed_token_matches(session: AsyncSession, member_id: uuid.UUID, secret: str) -> bool:
-    stored = await session.scalar(select(MemberFeedToken.token_hash).where(MemberFeedToken.member_id == member_id))
+    stored = await session.scalar(
+        select(MemberFeedToken.token_hash).where(MemberFeedToken.member_id == member_id)
+    )
     return stored is not None and secrets.compare_digest(stored, _hash(secret))

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 from fastapi.responses import JSONResponse
+from sqlalchemy import select
 
 from services.netsugen_booking.frontdesk_common import idempotency
 from services.netsugen_booking.frontdesk_common.clock import Now
@@ -47,6 +48,7 @@ from shared.db import DbSession
 from shared.errors import Forbidden, problem_responses
 from shared.jst import jst_date
 from shared.permissions import P, require
+from shared.sessions import Account, AuthSession, session_id_of
 
 router = APIRouter(prefix="/v1/members", tags=["members"])
 
@@ -56,6 +58,28 @@ def ensure_own(principal: Principal, member_id: uuid.UUID) -> None:
         raise Forbidden(
             "A member token can only read its own member.", detail_ja="ご自身の会員情報のみ参照できます。"
         )
+
+
+async def ensure_corporate_admin(session: DbSession, principal: Principal, member: Member) -> None:
+    """Staff, or a corporate member acting as itself (its own sign-in or API token), manage its named
+    users; a named user signed in as themselves does not (403)."""
+    if principal.is_staff:
+        return
+    if principal.role == "member" and principal.can_act_for_member(member.id) and member.kind == "corporate":
+        session_id = session_id_of(principal)
+        named_user = None
+        if session_id is not None:
+            named_user = await session.scalar(
+                select(Account.member_user_id)
+                .join(AuthSession, AuthSession.account_id == Account.id)
+                .where(AuthSession.id == session_id)
+            )
+        if named_user is None:
+            return
+    raise Forbidden(
+        "Only staff or the corporate member's own account manage its users.",
+        detail_ja="利用者の管理は、法人会員ご本人のアカウントまたはスタッフのみが行えます。",
+    )
 
 
 async def _out(session: DbSession, member: Member, now: datetime) -> MemberOut:
@@ -265,7 +289,10 @@ async def change_plan(
 @router.post(
     "/{member_id}/card-token",
     summary="Issue a new card token",
-    description="Staff. The old card stops working at once. The new token is returned only here.",
+    description=(
+        "Staff, or the corporate member's own account (not a named user). The old card stops working at "
+        "once. The new token is returned only here."
+    ),
     responses=problem_responses(401, 403, 404),
 )
 async def regenerate_card(member_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.MEMBERS_WRITE)]) -> CardTokenOut:
@@ -280,15 +307,18 @@ async def regenerate_card(member_id: uuid.UUID, session: DbSession, _: Annotated
     status_code=status.HTTP_201_CREATED,
     summary="Add a named user to a corporate member",
     description=(
-        "Staff. The user checks in as themselves with their own card (token returned once). The plan's "
+        "Staff, or the corporate member's own account (not a named user). The user checks in as themselves "
+        "with their own card (token returned once). The plan's "
         "`max_users` limits active users (409 `user-limit-reached`); unset means unlimited."
     ),
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def add_user(
-    member_id: uuid.UUID, body: MemberUserCreate, session: DbSession, _: Annotated[Principal, require(P.MEMBERS_WRITE)], now: Now
+    member_id: uuid.UUID, body: MemberUserCreate, session: DbSession, principal: Annotated[Principal, require(P.MEMBER_USERS_WRITE)], now: Now
 ) -> MemberUserCreated:
+    ensure_own(principal, member_id)
     member = await service.get_member(session, member_id, for_update=True)
+    await ensure_corporate_admin(session, principal, member)
     user, token = await service.add_user(
         session, member, name=body.name, email=str(body.email) if body.email else None, today=jst_date(now)
     )
@@ -310,14 +340,19 @@ async def list_users(member_id: uuid.UUID, session: DbSession, principal: Annota
 @router.patch(
     "/{member_id}/users/{user_id}",
     summary="Update or (de)activate a corporate user",
-    description="Staff. Reactivating counts against the plan's `max_users`.",
+    description=(
+        "Staff, or the corporate member's own account (not a named user). Reactivating counts against "
+        "the plan's `max_users`."
+    ),
     responses=problem_responses(401, 403, 404, 409),
 )
 async def update_user(
-    member_id: uuid.UUID, user_id: uuid.UUID, body: MemberUserUpdate, session: DbSession, _: Annotated[Principal, require(P.MEMBERS_WRITE)],
+    member_id: uuid.UUID, user_id: uuid.UUID, body: MemberUserUpdate, session: DbSession, principal: Annotated[Principal, require(P.MEMBER_USERS_WRITE)],
     now: Now,
 ) -> MemberUserOut:
+    ensure_own(principal, member_id)
     member = await service.get_member(session, member_id, for_update=True)
+    await ensure_corporate_admin(session, principal, member)
     user = await service.get_user(session, member, user_id)
     changes = body.model_dump(exclude_unset=True)
     if body.email is not None:
@@ -328,13 +363,18 @@ async def update_user(
 @router.post(
     "/{member_id}/users/{user_id}/card-token",
     summary="Issue a new card token for a corporate user",
-    description="Staff. The old card stops working at once. The new token is returned only here.",
+    description=(
+        "Staff, or the corporate member's own account (not a named user). The old card stops working at "
+        "once. The new token is returned only here."
+    ),
     responses=problem_responses(401, 403, 404),
 )
 async def regenerate_user_card(
-    member_id: uuid.UUID, user_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.MEMBERS_WRITE)]
+    member_id: uuid.UUID, user_id: uuid.UUID, session: DbSession, principal: Annotated[Principal, require(P.MEMBER_USERS_WRITE)]
 ) -> CardTokenOut:
+    ensure_own(principal, member_id)
     member = await service.get_member(session, member_id, for_update=True)
+    await ensure_corporate_admin(session, principal, member)
     user = await service.get_user(session, member, user_id)
     token = await service.regenerate_user_card(session, member, user)
     return CardTokenOut(member_id=member.id, member_user_id=user.id, card_token=token)

@@ -115,3 +115,40 @@ class ContactResolver:
             confirmation_token=token if isinstance(token, str) and token else None,
             secret=secret,
         )
+
+
+def facts_path(event_type: str, data: dict[str, Any]) -> str | None:
+    """Where the facts of an event's object are read (events carry ids only), or ``None``."""
+    if event_type in ("booking.confirmed", "booking.cancelled") and data.get("booking_id"):
+        return f"/v1/bookings/{data['booking_id']}/facts"
+    if event_type == "booking.reminder" and data.get("subject_kind") == "booking" and data.get("subject_id"):
+        return f"/v1/bookings/{data['subject_id']}/facts"
+    if event_type == "invoice.issued" and data.get("invoice_id"):
+        return f"/v1/invoices/{data['invoice_id']}/facts"
+    return None
+
+
+async def read_facts(client: LookupClient, event_type: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The facts for the mail (room, date, times, price; invoice number, amount, due date …).
+
+    404 (the object is gone, or an owner that does not know the path) renders the mail without them;
+    a failure that may pass (timeouts, 5xx, 429, auth) is retried like a contact lookup."""
+    path = facts_path(event_type, data)
+    if path is None:
+        return {}
+    try:
+        response = await client.get(path)
+    except (LookupTimeout, LookupHttpError) as exc:
+        raise ContactError(f"facts lookup failed: {exc}", permanent=False) from exc
+    if response.status_code in (404, 410):
+        return {}
+    if response.status_code != 200:
+        raise ContactError(
+            f"facts lookup answered {response.status_code}", permanent=False, status_code=response.status_code
+        )
+    try:
+        body: Any = orjson.loads(response.content)
+    except orjson.JSONDecodeError as exc:
+        raise ContactError("facts lookup returned invalid JSON", permanent=False, status_code=200) from exc
+    return dict(body) if isinstance(body, dict) else {}
+

@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.notifier.deliveries.models import FINAL_STATUSES
 from services.notifier.dispatch import schedule
-from services.notifier.dispatch.contacts import ContactError, ContactResolver
+from services.notifier.dispatch.contacts import ContactError, ContactResolver, read_facts
 from services.notifier.dispatch.mailer import InvalidAddress, SendError, SmtpPool, build_outgoing
 from services.notifier.dispatch.render import TemplateCatalog
 from services.notifier.preferences.models import OPTIONAL_CATEGORIES
@@ -585,6 +585,7 @@ class Dispatcher:
     async def _attempt_email(self, c: Claimed) -> Outcome:
         try:
             contact = await self.contacts.resolve(c.recipient)
+            facts = await read_facts(self.contacts.client, c.event_type, c.data)
         except ContactError as exc:
             result: Result = "failed_permanent" if exc.permanent else "failed_temporary"
             return Outcome(result, error=str(exc), status_code=exc.status_code)
@@ -600,6 +601,7 @@ class Dispatcher:
             unsubscribe_url=unsubscribe,
             confirmation_token=contact.confirmation_token,
             secret=contact.secret,
+            facts=facts,
         )
         try:
             message = build_outgoing(

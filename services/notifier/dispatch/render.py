@@ -114,6 +114,7 @@ class TemplateCatalog:
         unsubscribe_url: str | None = None,
         confirmation_token: str | None = None,
         secret: dict[str, str] | None = None,
+        facts: dict[str, Any] | None = None,
     ) -> RenderedMail:
         context: dict[str, Any] = {
             "name": name,
@@ -126,6 +127,9 @@ class TemplateCatalog:
             "confirmation_token": confirmation_token,
             # One-time link/code of sign-in messages, read once from the owner (never stored here).
             "secret": secret or {},
+            # Facts of the event's object read from its owner (room, times, price; invoice amounts …).
+            "facts": facts or {},
+            "yen": lambda n: f"{int(n):,}円" if language == "ja" else f"¥{int(n):,}",
             "ref": short_ref,
             "fmt_date": lambda value: _format_date(language, value),
         }

@@ -23,7 +23,7 @@ class EventTypeOut(BaseModel):
 
     type: str
     source: str
-    category: str = Field(description="transactional, activity, reminders, news or kpi.")
+    category: str = Field(description="transactional, activity, reminders or kpi.")
     urgent: bool = Field(description="Non-urgent email waits for the end of quiet hours (21:00–08:00 JST).")
     recipient_kind: str = Field(description="Whom the email goes to: member, event_registration, or none (webhooks only).")
     template_version: int

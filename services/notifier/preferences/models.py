@@ -12,8 +12,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from services.notifier.db import Base
 
 #: Categories a member may opt out of. `transactional` (invoices, booking confirmations and
-#: cancellations …) never; `kpi` events go to webhooks only.
-OPTIONAL_CATEGORIES = ("activity", "reminders", "news")
+#: cancellations …) never; `kpi` events go to webhooks only. (`news` had no event type behind it and was
+#: removed from the API; the database constraint still tolerates old rows holding it, which are ignored.)
+OPTIONAL_CATEGORIES = ("activity", "reminders")
 
 
 class Preference(Base):

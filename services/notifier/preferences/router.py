@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter
 
 from services.notifier.preferences import service
-from services.notifier.preferences.schemas import PreferencesOut, PreferencesUpdate
+from services.notifier.preferences.schemas import PreferencesOut, PreferencesPatch, PreferencesUpdate
 from shared.auth import Principal
 from shared.db import DbSession
 from shared.errors import Forbidden, problem_responses
@@ -41,7 +41,8 @@ async def get_preferences(member_id: uuid.UUID, session: DbSession, principal: A
     "/{member_id}",
     summary="Set a member's notification preferences",
     description=(
-        "The member (own id) or staff. Categories `activity`, `reminders` and `news` can be turned "
+        "The member (own id) or staff. The full set: a category left out is switched on (use PATCH to "
+        "change one). Categories `activity` and `reminders` can be turned "
         "off; mail of a category turned off is recorded as `suppressed` in the ledger and not sent. "
         "`transactional` cannot be turned off: 422 `transactional-required`."
     ),
@@ -52,4 +53,25 @@ async def put_preferences(
     member_id: uuid.UUID, body: PreferencesUpdate, session: DbSession, principal: Annotated[Principal, require(P.PREFERENCES_WRITE)]
 ) -> PreferencesOut:
     _check_acting_for(principal, member_id)
-    return await service.put_preferences(session, member_id, body, by=f"{principal.role}:{principal.name}"[:200])
+    return await service.put_preferences(
+        session, member_id, body, by=f"{principal.role}:{principal.name}"[:200]
+    )
+
+
+@router.patch(
+    "/{member_id}",
+    summary="Change some of a member's notification preferences",
+    description=(
+        "The member (own id) or staff. Only the categories in the body change; the others stay as they "
+        "were. `transactional` cannot be turned off: 422 `transactional-required`."
+    ),
+    response_model=PreferencesOut,
+    responses=problem_responses(401, 403, 422),
+)
+async def patch_preferences(
+    member_id: uuid.UUID, body: PreferencesPatch, session: DbSession, principal: Annotated[Principal, require(P.PREFERENCES_WRITE)]
+) -> PreferencesOut:
+    _check_acting_for(principal, member_id)
+    return await service.patch_preferences(
+        session, member_id, body, by=f"{principal.role}:{principal.name}"[:200]
+    )

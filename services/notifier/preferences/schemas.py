@@ -17,7 +17,6 @@ class CategorySwitches(BaseModel):
     )
     activity: bool = Field(description="Check-in, check-out and daily-cap notices.")
     reminders: bool = Field(description="Day-before reminders of bookings, events and consultations.")
-    news: bool = Field(description="News and announcements.")
 
 
 class PreferencesUpdate(BaseModel):
@@ -25,13 +24,22 @@ class PreferencesUpdate(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"activity": False, "reminders": True, "news": False}]},
+        json_schema_extra={"examples": [{"activity": False, "reminders": True}]},
     )
 
     transactional: bool = Field(default=True, description="Must stay `true` (422 otherwise).")
     activity: bool = True
     reminders: bool = True
-    news: bool = True
+
+
+class PreferencesPatch(BaseModel):
+    """A partial change (PATCH): only the categories given change; the others stay as they were."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"reminders": False}]})
+
+    transactional: bool | None = Field(default=None, description="Only `true` is accepted (422 otherwise).")
+    activity: bool | None = None
+    reminders: bool | None = None
 
 
 class PreferencesOut(BaseModel):
@@ -40,8 +48,8 @@ class PreferencesOut(BaseModel):
             "examples": [
                 {
                     "member_id": "0b7e4c1a-2d3e-4f50-8a9b-0c1d2e3f4a5b",
-                    "categories": {"transactional": True, "activity": False, "reminders": True, "news": False},
-                    "opted_out": ["activity", "news"],
+                    "categories": {"transactional": True, "activity": False, "reminders": True},
+                    "opted_out": ["activity"],
                     "updated_at": "2026-11-29T10:00:00+09:00",
                 }
             ]
