@@ -58,6 +58,15 @@ async def test_every_link_of_every_template_opens_the_right_page(
         [invoice] = (
             await mine.get("/v1/invoices", params={"member_id": str(owner.id)}, headers=admin_headers)
         ).json()["items"]
+        if invoice["status"] == "draft":
+            issued = await mine.post(f"/v1/invoices/{invoice['id']}/issue", headers=admin_headers)
+            assert issued.status_code == 200, issued.text
+        payment = await mine.post(
+            f"/v1/invoices/{invoice['id']}/payments",
+            json={"method": "cash", "amount_yen": 500, "paid_on": "2026-11-02"},
+            headers=admin_headers,
+        )
+        assert payment.status_code == 201, payment.text
         booking = await mine.post(
             "/v1/bookings",
             json={"resource_id": ROOM_A, "member_id": str(owner.id),
@@ -107,6 +116,9 @@ async def test_every_link_of_every_template_opens_the_right_page(
             "visit_id": visit_id,
             "day": "2026-10-08",
             "invoice_id": invoice["id"],
+            "payment_id": payment.json()["id"],
+            "stage_days": 7,
+            "balance_yen": 1250,
             "booking_id": booking.json()["id"],
             "registration_id": registration.json()["id"],
             "event_id": event["id"],
@@ -168,6 +180,7 @@ async def test_every_link_of_every_template_opens_the_right_page(
             "/portal/consultations/",
             "/portal/event-registrations/",
             "/portal/members/me",
+            "/portal/payments/",
         ):
             assert any(p.startswith(expected) for p in followed), expected
         invoice_page = await mine.get(f"/portal/invoices/{invoice['id']}", follow_redirects=True)

@@ -404,3 +404,27 @@ class TestConfirmationEmail:
             f"/v1/event-registrations/{pending['id']}/confirm", json={"token": token}
         )
         assert ok.status_code == 200 and ok.json()["status"] == "confirmed"
+
+
+class TestPortalConfirmationPage:
+    """The link in the guest's email opens a portal page; only the guest's POST confirms (a mail
+    scanner that opens the link must not take or waste the seat)."""
+
+    async def test_get_shows_the_button_post_confirms(self, netsugen_client, staff_headers, now) -> None:
+        event = await create_event(netsugen_client, staff_headers)
+        pending = (await guest(netsugen_client, event["id"], "portal-guest@example.jp")).json()
+        token = await link_token(netsugen_client, pending["id"])
+        page = f"/portal/events/registrations/{pending['id']}/confirm"
+        shown = await netsugen_client.get(page, params={"token": token, "lang": "en"})
+        assert shown.status_code == 200 and "Confirm my registration" in shown.text
+        assert token in shown.text and "script-src" in shown.headers["content-security-policy"]
+        assert await counts(netsugen_client, event["id"]) == (0, 0, 10)  # opening the link confirmed nothing
+        origin = {"Origin": str(netsugen_client.base_url).rstrip("/")}
+        foreign = await netsugen_client.post(page, data={"token": token}, headers={"Origin": "https://evil.example"})
+        assert foreign.status_code == 403
+        done = await netsugen_client.post(page, data={"token": token}, headers=origin, params={"lang": "en"})
+        assert done.status_code == 200, done.text
+        assert "Your registration is confirmed" in done.text
+        assert await counts(netsugen_client, event["id"]) == (1, 0, 9)
+        again = await netsugen_client.post(page, data={"token": token}, headers=origin)
+        assert again.status_code == 409  # the link works once

@@ -167,6 +167,18 @@ TEXT: dict[str, tuple[str, str]] = {
         "A form sent from another site is refused.",
     ),
     "error.forbidden": ("このページを表示する権限がありません。", "You may not see this page."),
+    "guest.title": ("イベント参加申し込みの確定", "Confirm your event registration"),
+    "guest.explain": (
+        "下のボタンを押すと、お申し込みが確定します(満席の場合はキャンセル待ちになります)。",
+        "Press the button to confirm your registration (if the event is full, you join the waitlist).",
+    ),
+    "guest.confirm": ("申し込みを確定する", "Confirm my registration"),
+    "guest.confirmed": ("お申し込みが確定しました。当日お待ちしています。", "Your registration is confirmed. See you there."),
+    "guest.waitlisted": (
+        "満席のため、キャンセル待ち({position}番目)になりました。席が空いたらお知らせします。",
+        "The event is full: you are number {position} on the waitlist. We will email you if a seat frees up.",
+    ),
+    "guest.events": ("イベント一覧へ", "All events"),
     "yen": ("{n}円", "¥{n}"),
 }
 

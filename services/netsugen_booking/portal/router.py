@@ -320,6 +320,43 @@ async def _page(portal: Portal, lang: str | None, build: Any) -> Response:
 Lang = Annotated[str | None, Query(pattern="^(ja|en)$")]
 
 
+# ---- a guest's double opt-in (no sign-in: the emailed token is the credential) ------------------------
+@router.get(f"{PATH}/events/registrations/{{registration_id}}/confirm")
+async def guest_confirm_page(
+    request: Request, registration_id: uuid.UUID, token: Annotated[str, Query(max_length=200)] = "", lang: Lang = None
+) -> Response:
+    """The link of the guest's confirmation email. A GET only shows the button: mail scanners that
+    open links must not confirm (or waste) a registration; the guest's POST does."""
+    language = _language(request, lang)
+    response = render(None, request, language, "guest_confirm.html.j2", token=token, outcome=None)
+    return _finish(Portal(request, language, None, None), response, lang)
+
+
+@router.post(f"{PATH}/events/registrations/{{registration_id}}/confirm")
+async def guest_confirm(
+    request: Request, registration_id: uuid.UUID, token: Annotated[str, Form(max_length=200)], lang: Lang = None
+) -> Response:
+    language = _language(request, lang)
+    portal = Portal(request, language, None, None)
+    if not _same_origin(request):
+        return render(None, request, language, "guest_confirm.html.j2", status=403,
+                      error=i18n.text("error.forbidden", language), token="", outcome=None)  # fmt: skip
+    async with portal.client() as client:
+        answer = await client.post(f"/v1/event-registrations/{registration_id}/confirm", json={"token": token})
+    if answer.status_code != 200:
+        problem = ApiProblem(answer)
+        response = render(None, request, language, "guest_confirm.html.j2", status=problem.status,
+                          error=problem.message(language), token="", outcome=None)  # fmt: skip
+        return _finish(portal, response, lang)
+    body = answer.json()
+    if body.get("status") == "waitlisted":
+        outcome = i18n.text("guest.waitlisted", language, position=body.get("waitlist_position") or "?")
+    else:
+        outcome = i18n.text("guest.confirmed", language)
+    response = render(None, request, language, "guest_confirm.html.j2", outcome=outcome, token="")
+    return _finish(portal, response, lang)
+
+
 # ---- sign-in -----------------------------------------------------------------------------------------
 @router.get("/signin")
 async def signin_link_redirect() -> Response:
@@ -561,6 +598,24 @@ async def invoice_document(request: Request, invoice_id: uuid.UUID, lang: Lang =
 
     async def build() -> Response:
         r = await portal.call("GET", f"/v1/invoices/{invoice_id}/document")
+        if r.status_code >= 400:
+            raise ApiProblem(r)
+        headers = {
+            k: v for k, v in r.headers.items() if k.lower() in ("content-security-policy", "content-language")
+        }
+        headers["Cache-Control"] = "no-store"
+        return Response(r.content, status_code=200, media_type=r.headers.get("content-type"), headers=headers)
+
+    return await _page(portal, lang, build)
+
+
+@router.get(f"{PATH}/payments/{{payment_id}}/receipt")
+async def payment_receipt(request: Request, payment_id: uuid.UUID, lang: Lang = None) -> Response:
+    """The receipt (領収書) of a payment, printable, with the member's own token (403 for another's)."""
+    portal = _portal(request, lang)
+
+    async def build() -> Response:
+        r = await portal.call("GET", f"/v1/payments/{payment_id}/receipt")
         if r.status_code >= 400:
             raise ApiProblem(r)
         headers = {
