@@ -32,14 +32,13 @@ from shared.db import DbSession, make_metadata
 from shared.errors import Forbidden, TooManyRequests, Unauthorized
 from shared.jst import utcnow
 from shared.metrics import AUTH_FAILURES
-from shared.pgnotify import invalidate_after_commit, process_token
+from shared.pgnotify import NotifiedCache, invalidate_after_commit
 from shared.ratewindow import SharedWindow, retry_after
 
 #: Notified at commit by a trigger on auth.api_token (migration 0008) on every change.
 TOKENS_CHANNEL = "auth_tokens"
 #: Principals of tokens seen recently, trusted while the channel's token is unchanged (per process).
-_PRINCIPALS: dict[str, tuple[tuple[int, int, int], Principal]] = {}
-_PRINCIPALS_MAX = 10_000
+_PRINCIPALS: NotifiedCache[str, Principal] = NotifiedCache(TOKENS_CHANNEL, max_size=10_000)
 
 Role = Literal["admin", "staff", "member", "service", "coordinator", "kpi_editor", "accountant", "auditor"]
 ROLES: tuple[Role, ...] = (
@@ -285,7 +284,9 @@ def _is_bootstrap(request: Request, secret: str) -> bool:
     if bootstrap is None:
         return False
     # Bytes, not str: compare_digest refuses non-ASCII str (a TypeError, once an anonymous 500).
-    return hmac.compare_digest(secret.encode("utf-8", "surrogateescape"), bootstrap.get_secret_value().encode())
+    return hmac.compare_digest(
+        secret.encode("utf-8", "surrogateescape"), bootstrap.get_secret_value().encode()
+    )
 
 
 async def verify_credential(request: Request, session: AsyncSession, secret: str) -> Principal | None:
@@ -307,11 +308,10 @@ async def verify_credential(request: Request, session: AsyncSession, secret: str
     digest = hash_token(secret)
     # A token seen before is answered from memory while no token has changed since (any revocation
     # anywhere notifies every process at commit; shared/pgnotify.py). Unknown tokens are not cached.
-    generation = process_token(TOKENS_CHANNEL)
-    if generation is not None:
-        cached = _PRINCIPALS.get(digest)
-        if cached is not None and cached[0] == generation:
-            return cached[1]
+    generation = _PRINCIPALS.token()
+    cached = _PRINCIPALS.get(digest, generation)
+    if cached is not None:
+        return cached
     row = (
         await session.execute(
             select(ApiToken.id, ApiToken.role, ApiToken.subject, ApiToken.name).where(
@@ -323,10 +323,7 @@ async def verify_credential(request: Request, session: AsyncSession, secret: str
         return None
     role: Role = row.role
     principal = Principal(role=role, subject=row.subject, token_id=str(row.id), name=row.name)
-    if generation is not None:
-        if len(_PRINCIPALS) >= _PRINCIPALS_MAX:
-            _PRINCIPALS.clear()
-        _PRINCIPALS[digest] = (generation, principal)
+    _PRINCIPALS.put(digest, generation, principal)
     return principal
 
 
@@ -336,7 +333,9 @@ async def refuse_credential(request: Request, secret: str) -> NoReturn:
     AUTH_FAILURES.labels(getattr(request.app.state, "service", request.app.title)).inc()
     limiter: FailureLimiter = request.app.state.auth_limiter
     digest = hash_token(secret)
-    wait = await limiter.record_failure(getattr(request.app.state, "redis", None), digest, client_address(request))
+    wait = await limiter.record_failure(
+        getattr(request.app.state, "redis", None), digest, client_address(request)
+    )
     if wait is not None:
         raise TooManyRequests(
             "Too many failed authentication attempts.",

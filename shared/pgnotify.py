@@ -16,6 +16,9 @@ Staleness is bounded by the delivery of one notification (about a millisecond on
 process that commits a change itself invalidates its own caches at once (:func:`invalidate_local`,
 called after commit), so a client that writes and then reads through the same process always
 reads its write.
+
+Every such cache is a :class:`NotifiedCache` (the one implementation of the rule above); no module
+keeps its own dictionary of values and tokens.
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ import contextlib
 import itertools
 import uuid
 import weakref
-from collections.abc import Iterable
-from typing import Any, Final
+from collections.abc import Hashable, Iterable
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Final, Generic, TypeVar
 
 import asyncpg
 import structlog
@@ -79,6 +83,75 @@ async def barrier_all(timeout: float = 5.0) -> None:
         await watcher.barrier(timeout)
 
 
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class NotifiedCache(Generic[K, V]):
+    """A bounded in-process cache whose entries are trusted only while their channel's token is unchanged.
+
+    Use::
+
+        _PRICES: NotifiedCache[Key, PriceTable] = NotifiedCache("netsugen_prices", max_size=16)
+
+        token = _PRICES.token()          # BEFORE the database read
+        hit = _PRICES.get(key, token)
+        if hit is not None:
+            return hit
+        value = await read_from_the_database(...)
+        _PRICES.put(key, token, value)   # stores nothing when token is None (not listening)
+
+    ``token()`` is the channel's token from this process's watcher (:func:`process_token`); a cache kept
+    on an app with its own watcher passes ``watcher.token(channel)`` instead. An entry may carry an
+    ``expires_at`` (aware): it is not returned from then on (an access token's expiry). ``None`` is not a
+    cacheable value (``get`` answers ``None`` for "not cached"). When ``max_size`` entries are held, the
+    next ``put`` starts afresh (the entries are cheap to read again; a hot set refills at once).
+    """
+
+    #: Every cache created in this process, by channel (the trigger test checks each channel is notified).
+    channels: ClassVar[set[str]] = set()
+
+    __slots__ = ("channel", "max_size", "_entries")
+
+    def __init__(self, channel: str, *, max_size: int) -> None:
+        if max_size < 1:
+            raise ValueError("max_size must be positive")
+        self.channel = channel
+        self.max_size = max_size
+        self._entries: dict[K, tuple[object, V, datetime | None]] = {}
+        NotifiedCache.channels.add(channel)
+
+    def token(self) -> object | None:
+        """The channel's token from this process's listening watcher, ``None`` when nothing may be cached."""
+        return process_token(self.channel)
+
+    def get(self, key: K, token: object | None, *, now: datetime | None = None) -> V | None:
+        """The value stored under ``token`` (unexpired at ``now``, default the current time), else ``None``."""
+        if token is None:
+            return None
+        entry = self._entries.get(key)
+        if entry is None or entry[0] != token:
+            return None
+        expires_at = entry[2]
+        if expires_at is not None and expires_at <= (now or datetime.now(UTC)):
+            return None
+        return entry[1]
+
+    def put(self, key: K, token: object | None, value: V, *, expires_at: datetime | None = None) -> None:
+        """Store ``value`` read after ``token`` was taken; nothing when ``token`` is ``None``."""
+        if token is None:
+            return
+        if len(self._entries) >= self.max_size and key not in self._entries:
+            self._entries.clear()
+        self._entries[key] = (token, value, expires_at)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 _PENDING: Final = "pgnotify_invalidate"
 
 
@@ -110,7 +183,9 @@ def _after_commit(session: Session) -> None:
 class PgNotifyWatcher:
     """One listening connection per process; per-channel tokens for the caches (see the module docstring)."""
 
-    def __init__(self, database_url: str, channels: Iterable[str], *, name: str, keepalive_s: float = KEEPALIVE_S):
+    def __init__(
+        self, database_url: str, channels: Iterable[str], *, name: str, keepalive_s: float = KEEPALIVE_S
+    ):
         self._dsn = asyncpg_dsn(database_url)
         self.channels = tuple(channels)
         self.name = name

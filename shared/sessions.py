@@ -46,7 +46,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from shared.auth import ROLE_CHECK_SQL, TOKENS_CHANNEL, AuthBase, Principal, Role
 from shared.errors import Unauthorized
 from shared.jst import utcnow
-from shared.pgnotify import invalidate_after_commit, process_token
+from shared.pgnotify import NotifiedCache, invalidate_after_commit
 
 ACCESS_PREFIX = "gsa_"
 REFRESH_PREFIX = "gsr_"
@@ -217,9 +217,8 @@ async def revoke_sessions(
 
 
 # ---- verification on every service ----------------------------------------------------------------
-#: digest → (channel token, principal, expiry of the access token); trusted while the token is unchanged.
-_SESSION_PRINCIPALS: dict[str, tuple[tuple[int, int, int], Principal, datetime]] = {}
-_CACHE_MAX = 10_000
+#: digest → principal until the access token expires; trusted while the channel's token is unchanged.
+_SESSION_PRINCIPALS: NotifiedCache[str, Principal] = NotifiedCache(TOKENS_CHANNEL, max_size=10_000)
 
 
 def _invalid() -> Unauthorized:
@@ -238,11 +237,10 @@ async def verify_session_token(session: AsyncSession, secret: str) -> Principal:
     """
     key = digest(secret)
     now = utcnow()
-    generation = process_token(TOKENS_CHANNEL)
-    if generation is not None:
-        cached = _SESSION_PRINCIPALS.get(key)
-        if cached is not None and cached[0] == generation and cached[2] > now:
-            return cached[1]
+    generation = _SESSION_PRINCIPALS.token()
+    cached = _SESSION_PRINCIPALS.get(key, generation, now=now)
+    if cached is not None:
+        return cached
     row = (
         await session.execute(
             select(Account, SessionToken.session_id, SessionToken.expires_at)
@@ -262,10 +260,7 @@ async def verify_session_token(session: AsyncSession, secret: str) -> Principal:
         raise _invalid()
     account, session_id, expires_at = row
     principal = principal_of(account, session_id)
-    if generation is not None:
-        if len(_SESSION_PRINCIPALS) >= _CACHE_MAX:
-            _SESSION_PRINCIPALS.clear()
-        _SESSION_PRINCIPALS[key] = (generation, principal, expires_at)
+    _SESSION_PRINCIPALS.put(key, generation, principal, expires_at=expires_at)
     return principal
 
 

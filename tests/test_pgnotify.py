@@ -316,3 +316,51 @@ def test_the_fast_path_index_is_bounded() -> None:
         assert state.fast_bytes <= http.FAST_BYTES and len(state.fast) <= http.FAST_ENTRIES
     assert state.lookup((1, 1), ("ja", b"/v1/kpis", b"q=199")) is not None
     assert state.lookup((1, 2), ("ja", b"/v1/kpis", b"q=199")) is None  # another version: nothing
+
+
+class TestNotifiedCache:
+    """The one cache class: trusted only under the token it was stored with, bounded, nothing while down."""
+
+    async def test_entry_lives_until_its_channel_is_notified(self, watcher, stack) -> None:
+        from shared.pgnotify import NotifiedCache
+
+        cache: NotifiedCache[str, str] = NotifiedCache("test_channel", max_size=10)
+        token = watcher.token("test_channel")
+        cache.put("k", token, "v")
+        assert cache.get("k", watcher.token("test_channel")) == "v"
+        conn = await asyncpg.connect(asyncpg_dsn(stack.database_url))
+        try:
+            await conn.execute("SELECT pg_notify('test_channel', '')")
+        finally:
+            await conn.close()
+        await _wait_for(lambda: watcher.token("test_channel") != token)
+        assert cache.get("k", watcher.token("test_channel")) is None
+
+    async def test_nothing_is_stored_or_trusted_while_not_listening(self, watcher) -> None:
+        from shared.pgnotify import NotifiedCache
+
+        cache: NotifiedCache[str, str] = NotifiedCache("test_channel", max_size=10)
+        cache.put("k", None, "v")
+        assert len(cache) == 0
+        token = watcher.token("test_channel")
+        cache.put("k", token, "v")
+        await watcher.stop()
+        assert watcher.token("test_channel") is None and cache.get("k", None) is None
+
+    def test_bounded_and_expiring(self) -> None:
+        from datetime import UTC, datetime, timedelta
+
+        from shared.pgnotify import NotifiedCache
+
+        cache: NotifiedCache[int, str] = NotifiedCache("test_channel", max_size=3)
+        for n in range(3):
+            cache.put(n, (1, 1), str(n))
+        cache.put(1, (1, 1), "again")  # replacing a held key keeps the others
+        assert len(cache) == 3 and cache.get(0, (1, 1)) == "0"
+        cache.put(3, (1, 1), "3")  # full: starts afresh
+        assert len(cache) == 1 and cache.get(0, (1, 1)) is None and cache.get(3, (1, 1)) == "3"
+        now = datetime(2026, 12, 3, tzinfo=UTC)
+        cache.put(9, (1, 1), "soon", expires_at=now + timedelta(seconds=1))
+        assert cache.get(9, (1, 1), now=now) == "soon"
+        assert cache.get(9, (1, 1), now=now + timedelta(seconds=1)) is None
+        assert cache.get(3, (1, 2)) is None  # another token

@@ -1,29 +1,16 @@
-"""Shared NETSUGEN helpers: cursors, idempotency-key housekeeping, the injectable clock."""
+"""Shared NETSUGEN helpers: idempotency-key housekeeping, the injectable clock."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import text
 
 from services.netsugen_booking.frontdesk_common.clock import get_now
 from services.netsugen_booking.frontdesk_common.idempotency import purge_expired
-from services.netsugen_booking.frontdesk_common.pagination import InvalidCursor, decode_cursor, encode_cursor
 from services.netsugen_booking.frontdesk_common.tasks import purge_idempotency_keys
 from shared.jst import utcnow
 from tests.netsugen_booking.factories import count_rows
-
-
-class TestCursor:
-    def test_round_trip(self) -> None:
-        c = encode_cursor("2026-10-05T05:00:00+00:00", "7d3c2b1a-0f9e-4d8c-b7a6-5e4d3c2b1a09")
-        assert decode_cursor(c, 2) == ["2026-10-05T05:00:00+00:00", "7d3c2b1a-0f9e-4d8c-b7a6-5e4d3c2b1a09"]
-
-    @pytest.mark.parametrize("bad", ["", "!!!", "bm90IGpzb24", encode_cursor(1, 2, 3), encode_cursor("x")])
-    def test_garbage_is_refused(self, bad: str) -> None:
-        with pytest.raises(InvalidCursor):
-            decode_cursor(bad, 2)
 
 
 class TestClock:

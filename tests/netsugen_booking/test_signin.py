@@ -721,7 +721,7 @@ async def test_housekeeping_deletes_expired_tokens_messages_and_old_sessions(
 
 
 async def test_staff_account_list_pages_and_refuses_forged_cursors(netsugen_client, admin_headers) -> None:
-    from services.netsugen_booking.frontdesk_common.pagination import encode_cursor
+    from shared.pagination import encode_cursor
 
     for n in range(3):
         await make_staff(netsugen_client, admin_headers, f"page{n}@netsugen.example.jp")

@@ -40,7 +40,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from services.kpi_api.core.models import RegistryVersion
 from services.kpi_api.core.vocab import Language
 from shared.errors import prefers_japanese
-from shared.pgnotify import PgNotifyWatcher, Token, invalidate_after_commit
+from shared.pgnotify import NotifiedCache, PgNotifyWatcher, Token, invalidate_after_commit
 
 JSON: Final = "application/json"
 CSV: Final = "text/csv; charset=utf-8"
@@ -125,8 +125,8 @@ class RegistryState:
     """Per process: the registry version read under a watcher token, and the fast path's index."""
 
     def __init__(self) -> None:
-        self.version_token: Token | None = None
-        self.version: Version | None = None
+        #: The registry version (one entry), trusted while the app watcher's token is unchanged.
+        self.version: NotifiedCache[None, Version] = NotifiedCache(CHANNEL, max_size=1)
         self.fast_token: Token | None = None
         self.fast: dict[tuple[str, bytes, bytes], _Fast] = {}
         self.fast_bytes = 0
@@ -185,11 +185,12 @@ async def current_version(request: Request, session: AsyncSession) -> tuple[Vers
     watcher = _watcher(request.app)
     token = watcher.token(CHANNEL) if watcher is not None else None
     state = registry_state(request.app)
-    if token is not None and state.version_token == token:
-        return state.version, token
+    cached = state.version.get(None, token)
+    if cached is not None:
+        return cached, token
     version = await _read_version(session)
-    if token is not None:
-        state.version_token, state.version = token, version
+    if version is not None:  # an empty registry (no version row yet) is read again next time
+        state.version.put(None, token, version)
     return version, token
 
 

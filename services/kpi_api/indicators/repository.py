@@ -8,9 +8,6 @@ turned back into exact :class:`~decimal.Decimal` here.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
@@ -30,7 +27,6 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
-    tuple_,
 )
 from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -53,36 +49,9 @@ from services.kpi_api.initiatives.models import Initiative, InitiativeIndicator
 from services.kpi_api.observations.models import Observation
 from services.kpi_api.progress.models import IndicatorProgress
 from services.kpi_api.sdgs.models import SdgTarget
-from shared.errors import Unprocessable
+from shared.pagination import paginate
 
 EMPTY_JSON_ARRAY = literal_column("'[]'::jsonb", JSONB)
-
-
-class InvalidCursor(Unprocessable):
-    slug, title = "invalid-cursor", "Invalid cursor"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "The cursor is not one this API issued. Start again without it.",
-            detail_ja="cursor が不正です。cursor を付けずにやり直してください。",
-        )
-
-
-def encode_cursor(*parts: Any) -> str:
-    return (
-        base64.urlsafe_b64encode(json.dumps(list(parts), separators=(",", ":")).encode()).decode().rstrip("=")
-    )
-
-
-def decode_cursor(cursor: str, arity: int) -> list[Any]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        parts = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise InvalidCursor() from None
-    if not isinstance(parts, list) or len(parts) != arity:
-        raise InvalidCursor()
-    return parts
 
 
 def _jsonb_agg(expression: Any, *order_by: Any) -> Any:
@@ -289,19 +258,14 @@ async def list_indicator_rows(
     session: AsyncSession, filters: IndicatorFilters, *, limit: int, cursor: str | None
 ) -> tuple[list[Any], str | None]:
     statement = indicator_query().where(*filter_clauses(filters))
-    if cursor is not None:
-        position, indicator_id = decode_cursor(cursor, 2)
-        if not isinstance(position, int) or not isinstance(indicator_id, str):
-            raise InvalidCursor()
-        statement = statement.where(tuple_(Indicator.position, Indicator.id) > tuple_(position, indicator_id))
-    statement = statement.order_by(Indicator.position, Indicator.id).limit(limit + 1)
-    rows = list((await session.execute(statement)).all())
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1].Indicator
-        next_cursor = encode_cursor(last.position, last.id)
-    return rows, next_cursor
+    return await paginate(
+        session,
+        statement,
+        (Indicator.position, Indicator.id),
+        limit=limit,
+        cursor=cursor,
+        key=lambda row: (row.Indicator.position, row.Indicator.id),
+    )
 
 
 async def get_indicator_row(session: AsyncSession, indicator_id: str) -> Any | None:

@@ -27,6 +27,7 @@ from services.kpi_api.sdgs.models import SdgTarget
 from shared.auth import Principal
 from shared.db import DbSession
 from shared.errors import problem_responses
+from shared.pagination import DEFAULT_LIMIT, Cursor, WideLimit
 from shared.permissions import P, require
 
 router = APIRouter(prefix="/v1/kpis", tags=["indicators"])
@@ -76,8 +77,8 @@ async def list_indicators(
             description="Search in Japanese and English names and ids (全角/半角 folded).",
         ),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: WideLimit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
 ) -> Response:
     filters = repository.IndicatorFilters(
         sdg_goal=sdg_goal, sdg_target=sdg_target, aspect=aspect, status=status, section=section, q=q

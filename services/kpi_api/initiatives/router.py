@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from sqlalchemy import delete, exists, func, select, tuple_, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,12 +15,7 @@ from services.kpi_api.core.http import bump_version, conditional_get, language
 from services.kpi_api.core.render import body, json_response
 from services.kpi_api.core.vocab import Language, Section
 from services.kpi_api.indicators.models import Indicator
-from services.kpi_api.indicators.repository import (
-    EMPTY_JSON_ARRAY,
-    InvalidCursor,
-    decode_cursor,
-    encode_cursor,
-)
+from services.kpi_api.indicators.repository import EMPTY_JSON_ARRAY
 from services.kpi_api.indicators.router import CACHED
 from services.kpi_api.initiatives.models import Initiative, InitiativeIndicator
 from services.kpi_api.initiatives.schemas import (
@@ -33,6 +28,7 @@ from services.kpi_api.initiatives.schemas import (
 from shared.auth import Principal
 from shared.db import DbSession
 from shared.errors import NotFound, problem_responses
+from shared.pagination import DEFAULT_LIMIT, Cursor, Limit, paginate
 from shared.permissions import P, require
 
 router = APIRouter(prefix="/v1/initiatives", tags=["initiatives"])
@@ -109,8 +105,8 @@ async def list_initiatives(
     kpi: Annotated[
         str | None, Query(max_length=100, description="Only initiatives measured by this indicator.")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
 ) -> Response:
     async def build(lang: Language) -> bytes:
         statement = select(Initiative, _kpis_json())
@@ -123,22 +119,14 @@ async def list_initiatives(
                     InitiativeIndicator.indicator_id == kpi,
                 )
             )
-        if cursor is not None:
-            position, initiative_id = decode_cursor(cursor, 2)
-            if not isinstance(position, int) or not isinstance(initiative_id, str):
-                raise InvalidCursor()
-            statement = statement.where(
-                tuple_(Initiative.position, Initiative.id) > tuple_(position, initiative_id)
-            )
-        rows = list(
-            (
-                await session.execute(statement.order_by(Initiative.position, Initiative.id).limit(limit + 1))
-            ).all()
+        rows, next_cursor = await paginate(
+            session,
+            statement,
+            (Initiative.position, Initiative.id),
+            limit=limit,
+            cursor=cursor,
+            key=lambda row: (row.Initiative.position, row.Initiative.id),
         )
-        next_cursor = None
-        if len(rows) > limit:
-            rows = rows[:limit]
-            next_cursor = encode_cursor(rows[-1].Initiative.position, rows[-1].Initiative.id)
         return body(InitiativePage(items=[_to_out(r, lang) for r in rows], next_cursor=next_cursor))
 
     return await conditional_get(request, session, build)

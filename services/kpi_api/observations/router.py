@@ -21,6 +21,7 @@ from services.kpi_api.observations.schemas import (
 from shared.auth import Principal
 from shared.db import DbSession
 from shared.errors import Unprocessable, problem_responses
+from shared.pagination import DEFAULT_LIMIT, Cursor, Limit
 from shared.permissions import P, require
 
 router = APIRouter(prefix="/v1", tags=["observations"])
@@ -41,8 +42,8 @@ async def list_observations(
     indicator_id: IndicatorPath,
     breakdown: Annotated[str | None, Query(max_length=50)] = None,
     fiscal_year: Annotated[int | None, Query(ge=MIN_FISCAL_YEAR, le=MAX_FISCAL_YEAR)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
 ) -> Response:
     async def build(lang: Language) -> bytes:
         items, next_cursor = await service.list_observations(

@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 from typing import cast as typing_cast
 
-from sqlalchemy import ColumnElement, Table, Text, bindparam, cast, func, select, tuple_, update
+from sqlalchemy import ColumnElement, Table, Text, bindparam, cast, func, select, update
 from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,7 +30,6 @@ from services.kpi_api.core.http import bump_version
 from services.kpi_api.core.numbers import json_number
 from services.kpi_api.db import outbox
 from services.kpi_api.indicators.models import Indicator
-from services.kpi_api.indicators.repository import InvalidCursor, decode_cursor, encode_cursor
 from services.kpi_api.indicators.service import LockedIndicator, check_breakdown, lock_indicator
 from services.kpi_api.observations.models import Observation, ObservationRevision
 from services.kpi_api.observations.schemas import ObservationIn, ObservationOut, Outcome, RevisionOut
@@ -42,6 +41,7 @@ from shared.errors import Unprocessable
 from shared.events import EventData, KpiObservationRecorded, make_event
 from shared.logging import request_id_var
 from shared.outbox import emit
+from shared.pagination import paginate
 from shared.permissions import authorize_indicators
 
 # Core tables: bulk writes go through executemany (insertmanyvalues), without ORM overhead.
@@ -482,19 +482,14 @@ async def list_observations(
         statement = statement.where(Observation.breakdown_key == breakdown)
     if fiscal_year is not None:
         statement = statement.where(Observation.fiscal_year == fiscal_year)
-    if cursor is not None:
-        after_year, after_key = decode_cursor(cursor, 2)
-        if not isinstance(after_year, int) or not isinstance(after_key, str):
-            raise InvalidCursor()
-        statement = statement.where(tuple_(Observation.fiscal_year, sort_key) > tuple_(after_year, after_key))
-    rows = list(
-        (await session.execute(statement.order_by(Observation.fiscal_year, sort_key).limit(limit + 1))).all()
+    rows, next_cursor = await paginate(
+        session,
+        statement,
+        (Observation.fiscal_year, sort_key),
+        limit=limit,
+        cursor=cursor,
+        key=lambda row: (row.Observation.fiscal_year, row.Observation.breakdown_key or ""),
     )
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last: Observation = rows[-1].Observation
-        next_cursor = encode_cursor(last.fiscal_year, last.breakdown_key or "")
     return [_to_out(r) for r in rows], next_cursor
 
 

@@ -91,7 +91,7 @@ def list_accounts() -> None:
         engine = create_engine(url, pool_size=1, max_overflow=0, application_name="gunma-accounts")
         try:
             async with session_scope(make_sessionmaker(engine)) as session:
-                rows = await service.list_staff_accounts(session, limit=10_000, after=None)
+                rows, _ = await service.list_staff_accounts(session, limit=10_000, cursor=None)
                 return [(str(a.id), a.email, a.name, a.role, a.active, a.totp_enabled) for a in rows]
         finally:
             await engine.dispose()

@@ -12,12 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.netsugen_booking.accounts import schemas, service
 from services.netsugen_booking.accounts.service import CommitThenRaise, TokenPair
 from services.netsugen_booking.accounts.signin_audit import audit_sign_in_failed, audit_signed_in
-from services.netsugen_booking.frontdesk_common.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from services.netsugen_booking.settings import NetsugenSettings
 from shared.auth import Principal, get_principal
 from shared.db import DbSession
 from shared.errors import Forbidden, ProblemError, prefers_japanese, problem_responses
 from shared.jst import to_jst
+from shared.pagination import Cursor, Limit
 from shared.permissions import P, require
 from shared.sessions import Account
 
@@ -333,7 +333,10 @@ async def update_me(
     responses=problem_responses(401, 403, 409, 422, 429),
 )
 async def email_change(
-    body: schemas.EmailChangeRequest, request: Request, principal: Annotated[Principal, require(P.SELF)], session: DbSession
+    body: schemas.EmailChangeRequest,
+    request: Request,
+    principal: Annotated[Principal, require(P.SELF)],
+    session: DbSession,
 ) -> schemas.Accepted:
     account, _ = await _me(session, principal)
     language = "ja" if prefers_japanese(request) else "en"
@@ -347,7 +350,9 @@ async def email_change(
     summary="List one's own live sessions",
     responses=problem_responses(401, 403, 429),
 )
-async def list_sessions(principal: Annotated[Principal, require(P.SELF)], session: DbSession) -> schemas.SessionList:
+async def list_sessions(
+    principal: Annotated[Principal, require(P.SELF)], session: DbSession
+) -> schemas.SessionList:
     account, current = await _me(session, principal)
     rows = await service.list_sessions(session, account.id)
     return schemas.SessionList(
@@ -373,7 +378,9 @@ async def list_sessions(principal: Annotated[Principal, require(P.SELF)], sessio
     summary="Revoke one of one's own sessions",
     responses=problem_responses(401, 403, 404, 429),
 )
-async def delete_session(session_id: uuid.UUID, principal: Annotated[Principal, require(P.SELF)], session: DbSession) -> Response:
+async def delete_session(
+    session_id: uuid.UUID, principal: Annotated[Principal, require(P.SELF)], session: DbSession
+) -> Response:
     account, _ = await _me(session, principal)
     await service.revoke_own_session(session, account.id, session_id)
     return Response(status_code=204)
@@ -423,7 +430,10 @@ async def message_contact(
     responses=problem_responses(401, 403, 409, 422, 429),
 )
 async def create_staff_account(
-    body: schemas.StaffAccountCreate, request: Request, principal: Annotated[Principal, require(P.ACCOUNTS_WRITE)], session: DbSession
+    body: schemas.StaffAccountCreate,
+    request: Request,
+    principal: Annotated[Principal, require(P.ACCOUNTS_WRITE)],
+    session: DbSession,
 ) -> schemas.StaffAccountOut:
     account = await service.create_staff_account(
         session,
@@ -445,22 +455,12 @@ async def create_staff_account(
     responses=problem_responses(401, 403, 422, 429),
 )
 async def list_staff_accounts(
-    _: Annotated[Principal, require(P.ACCOUNTS_READ)], session: DbSession, limit: Limit = 50, cursor: Cursor = None
+    _: Annotated[Principal, require(P.ACCOUNTS_READ)],
+    session: DbSession,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> schemas.StaffAccountList:
-    after = None
-    if cursor is not None:
-        created, ident = decode_cursor(cursor, 2)
-        try:
-            after = (datetime.fromisoformat(str(created)), uuid.UUID(str(ident)))
-        except ValueError:
-            after = None
-        if after is None or after[0].tzinfo is None:
-            decode_cursor("!", 2)  # raises the standard invalid-cursor problem
-    rows = await service.list_staff_accounts(session, limit=limit, after=after)
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1].created_at.isoformat(), str(rows[-1].id))
+    rows, next_cursor = await service.list_staff_accounts(session, limit=limit, cursor=cursor)
     return schemas.StaffAccountList(items=[account_out(a) for a in rows], next_cursor=next_cursor)
 
 
@@ -484,7 +484,10 @@ async def get_staff_account(
     responses=problem_responses(401, 403, 404, 422, 429),
 )
 async def update_staff_account(
-    account_id: uuid.UUID, body: schemas.StaffAccountUpdate, _: Annotated[Principal, require(P.ACCOUNTS_WRITE)], session: DbSession
+    account_id: uuid.UUID,
+    body: schemas.StaffAccountUpdate,
+    _: Annotated[Principal, require(P.ACCOUNTS_WRITE)],
+    session: DbSession,
 ) -> schemas.StaffAccountOut:
     changes = body.model_dump(exclude_unset=True)
     if changes.get("role", "") is None or changes.get("name", "") is None:
@@ -511,5 +514,7 @@ async def deactivate_staff_account(
     summary="Reset a staff account's two-factor authentication (lost device)",
     responses=problem_responses(401, 403, 404, 429),
 )
-async def reset_totp(account_id: uuid.UUID, _: Annotated[Principal, require(P.ACCOUNTS_WRITE)], session: DbSession) -> schemas.StaffAccountOut:
+async def reset_totp(
+    account_id: uuid.UUID, _: Annotated[Principal, require(P.ACCOUNTS_WRITE)], session: DbSession
+) -> schemas.StaffAccountOut:
     return account_out(await service.reset_totp(session, account_id))

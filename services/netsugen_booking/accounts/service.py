@@ -43,6 +43,7 @@ from shared.errors import Conflict, ProblemError
 from shared.events import AuthEmailChange, AuthPasswordReset, AuthSignInLink, EventData
 from shared.jst import utcnow
 from shared.outbox import emit
+from shared.pagination import paginate
 from shared.sessions import (
     LINK_PREFIX,
     Account,
@@ -153,13 +154,13 @@ async def get_staff_account(session: AsyncSession, account_id: uuid.UUID, *, loc
 
 
 async def list_staff_accounts(
-    session: AsyncSession, *, limit: int, after: tuple[datetime, uuid.UUID] | None
-) -> list[Account]:
+    session: AsyncSession, *, limit: int, cursor: str | None
+) -> tuple[list[Account], str | None]:
+    """Staff accounts, oldest first (keyset on ``(created_at, id)``): ``(accounts, next_cursor)``."""
     stmt = select(Account).where(Account.kind == "staff")
-    if after is not None:
-        stmt = stmt.where((Account.created_at, Account.id) > after)  # type: ignore[operator]
-    stmt = stmt.order_by(Account.created_at, Account.id).limit(limit + 1)
-    return list((await session.scalars(stmt)).all())
+    return await paginate(
+        session, stmt, (Account.created_at, Account.id), limit=limit, cursor=cursor, scalars=True
+    )
 
 
 async def update_staff_account(

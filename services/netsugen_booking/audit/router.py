@@ -17,20 +17,13 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.netsugen_booking.audit.schemas import AuditEntryOut, AuditList
-from services.netsugen_booking.frontdesk_common.pagination import (
-    DEFAULT_LIMIT,
-    Cursor,
-    InvalidCursor,
-    Limit,
-    decode_cursor,
-    encode_cursor,
-)
 from shared.audit import AuditEntry
 from shared.auth import Principal
 from shared.csvsafe import CsvWriter
 from shared.db import DbSession
 from shared.errors import Unprocessable, problem_responses
 from shared.jst import to_jst
+from shared.pagination import DEFAULT_LIMIT, Cursor, Limit, paginate
 from shared.permissions import P, require
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -103,14 +96,10 @@ async def list_audit(
     cursor: Cursor = None,
 ) -> AuditList:
     query = _filtered(select(AuditEntry), who, object, from_, to)
-    if cursor:
-        (last_id,) = decode_cursor(cursor, 1)
-        if not isinstance(last_id, int) or isinstance(last_id, bool):
-            raise InvalidCursor("The cursor is not one this API returned.", detail_ja="カーソルが不正です。")
-        query = query.where(AuditEntry.id < last_id)
-    rows = list((await session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit + 1))).all())
-    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
-    return AuditList(items=[AuditEntryOut.of(r) for r in rows[:limit]], next_cursor=next_cursor)
+    rows, next_cursor = await paginate(
+        session, query, (AuditEntry.id,), limit=limit, cursor=cursor, descending=True, scalars=True
+    )
+    return AuditList(items=[AuditEntryOut.of(r) for r in rows], next_cursor=next_cursor)
 
 
 COLUMNS = [

@@ -12,17 +12,17 @@ it is never reminded again.
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 
-from sqlalchemy import and_, or_, select, text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.netsugen_booking.billing.bulk import emit_many
 from services.netsugen_booking.billing.models import Invoice, InvoiceReminder
 from services.netsugen_booking.billing.schemas import ReminderList, ReminderOut
-from services.netsugen_booking.frontdesk_common.pagination import InvalidCursor, decode_cursor, encode_cursor
 from services.netsugen_booking.settings import NetsugenSettings
 from shared.events import InvoiceOverdueReminder
+from shared.pagination import paginate
 
 _SEND_SQL = text(
     """
@@ -78,40 +78,15 @@ async def list_reminders(
         query = query.where(InvoiceReminder.member_id == member_id)
     if invoice_id is not None:
         query = query.where(InvoiceReminder.invoice_id == invoice_id)
-    if cursor:
-        sent, last_invoice, last_stage = decode_cursor(cursor, 3)
-        try:
-            sent_at, after, stage = datetime.fromisoformat(sent), uuid.UUID(last_invoice), int(last_stage)
-        except (TypeError, ValueError) as exc:
-            raise InvalidCursor(
-                "The cursor is not one this API returned.", detail_ja="カーソルが不正です。"
-            ) from exc
-        query = query.where(
-            or_(
-                InvoiceReminder.sent_at < sent_at,
-                and_(
-                    InvoiceReminder.sent_at == sent_at,
-                    or_(
-                        InvoiceReminder.invoice_id < after,
-                        and_(InvoiceReminder.invoice_id == after, InvoiceReminder.stage_days < stage),
-                    ),
-                ),
-            )
-        )
-    rows = (
-        await session.execute(
-            query.order_by(
-                InvoiceReminder.sent_at.desc(),
-                InvoiceReminder.invoice_id.desc(),
-                InvoiceReminder.stage_days.desc(),
-            ).limit(limit + 1)
-        )
-    ).all()
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1][0]
-        next_cursor = encode_cursor(last.sent_at.isoformat(), str(last.invoice_id), str(last.stage_days))
+    rows, next_cursor = await paginate(
+        session,
+        query,
+        (InvoiceReminder.sent_at, InvoiceReminder.invoice_id, InvoiceReminder.stage_days),
+        limit=limit,
+        cursor=cursor,
+        descending=True,
+        key=lambda row: (row[0].sent_at, row[0].invoice_id, row[0].stage_days),
+    )
     return ReminderList(
         items=[
             ReminderOut(

@@ -18,7 +18,7 @@ from services.netsugen_booking.calendar.models import CalendarClosure, CalendarS
 from services.netsugen_booking.calendar.rules import Closure, DayHours, SpecialHours, opening_hours_for
 from services.netsugen_booking.plans.models import Plan, PlanPrice
 from services.netsugen_booking.settings import NetsugenSettings
-from shared.pgnotify import process_token
+from shared.pgnotify import NotifiedCache
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,8 @@ async def load_price_table(session: AsyncSession, settings: NetsugenSettings) ->
 
 
 PRICES_CHANNEL = "netsugen_prices"
-_PRICES: dict[tuple[int | None, int | None], tuple[tuple[int, int, int], PriceTable]] = {}
+#: One table per drop-in override pair (settings), trusted while the channel's token is unchanged.
+_PRICES: NotifiedCache[tuple[int | None, int | None], PriceTable] = NotifiedCache(PRICES_CHANNEL, max_size=16)
 
 
 async def cached_price_table(session: AsyncSession, settings: NetsugenSettings) -> PriceTable:
@@ -64,15 +65,13 @@ async def cached_price_table(session: AsyncSession, settings: NetsugenSettings) 
 
     For the hot path (the daily-cap check of every check-out); batch jobs read the table afresh.
     """
-    token = process_token(PRICES_CHANNEL)
+    token = _PRICES.token()
     key = (settings.billing_dropin_block_minutes, settings.billing_dropin_grace_minutes)
-    if token is not None:
-        hit = _PRICES.get(key)
-        if hit is not None and hit[0] == token:
-            return hit[1]
+    hit = _PRICES.get(key, token)
+    if hit is not None:
+        return hit
     table = await load_price_table(session, settings)
-    if token is not None:
-        _PRICES[key] = (token, table)
+    _PRICES.put(key, token, table)
     return table
 
 
@@ -126,5 +125,8 @@ async def load_calendar(session: AsyncSession, start: date, end: date) -> Calend
     ).all()
     return CalendarView(
         [Closure(r.start_date, r.end_date, r.reason_ja, r.reason_en) for r in closures],
-        [SpecialHours(r.start_date, r.end_date, r.opens_at, r.closes_at, r.reason_ja, r.reason_en) for r in special],
+        [
+            SpecialHours(r.start_date, r.end_date, r.opens_at, r.closes_at, r.reason_ja, r.reason_en)
+            for r in special
+        ],
     )

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 
 from services.netsugen_booking.billing import reminders, service
 from services.netsugen_booking.billing.invoice_run import Period, run_invoices
@@ -39,18 +39,12 @@ from services.netsugen_booking.billing.schemas import (
 from services.netsugen_booking.frontdesk_common import idempotency
 from services.netsugen_booking.frontdesk_common.clock import Now
 from services.netsugen_booking.frontdesk_common.idempotency import IdempotencyKeyHeader
-from services.netsugen_booking.frontdesk_common.pagination import (
-    Cursor,
-    InvalidCursor,
-    Limit,
-    decode_cursor,
-    encode_cursor,
-)
 from services.netsugen_booking.settings import NetsugenSettings
 from shared.auth import Principal
 from shared.db import DbSession
 from shared.errors import problem_responses
 from shared.jst import jst_date
+from shared.pagination import Cursor, Limit, paginate
 from shared.permissions import P, require
 
 router = APIRouter(prefix="/v1", tags=["billing"])
@@ -195,32 +189,15 @@ async def list_invoice_runs(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> InvoiceRunList:
-    query = select(InvoiceRun)
-    if cursor:
-        started, last_id = decode_cursor(cursor, 2)
-        try:
-            started_at, after = datetime.fromisoformat(started), uuid.UUID(last_id)
-        except (TypeError, ValueError) as exc:
-            raise InvalidCursor(
-                "The cursor is not one this API returned.", detail_ja="カーソルが不正です。"
-            ) from exc
-        query = query.where(
-            or_(
-                InvoiceRun.started_at < started_at,
-                and_(InvoiceRun.started_at == started_at, InvoiceRun.id < after),
-            )
-        )
-    rows = list(
-        (
-            await session.scalars(
-                query.order_by(InvoiceRun.started_at.desc(), InvoiceRun.id.desc()).limit(limit + 1)
-            )
-        ).all()
+    rows, next_cursor = await paginate(
+        session,
+        select(InvoiceRun),
+        (InvoiceRun.started_at, InvoiceRun.id),
+        limit=limit,
+        cursor=cursor,
+        descending=True,
+        scalars=True,
     )
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1].started_at.isoformat(), str(rows[-1].id))
     return InvoiceRunList(items=[_run_out(r) for r in rows], next_cursor=next_cursor)
 
 
@@ -302,7 +279,9 @@ async def export_csv(
     response_model=InvoiceOut,
     responses=problem_responses(401, 403, 404),
 )
-async def get_invoice(invoice_id: uuid.UUID, session: DbSession, principal: Annotated[Principal, require(P.BILLING_READ)]) -> InvoiceOut:
+async def get_invoice(
+    invoice_id: uuid.UUID, session: DbSession, principal: Annotated[Principal, require(P.BILLING_READ)]
+) -> InvoiceOut:
     return await service.invoice_detail(session, invoice_id, principal)
 
 
@@ -321,7 +300,10 @@ async def get_invoice(invoice_id: uuid.UUID, session: DbSession, principal: Anno
     },
 )
 async def invoice_document(
-    invoice_id: uuid.UUID, session: DbSession, principal: Annotated[Principal, require(P.BILLING_READ)], settings: Settings
+    invoice_id: uuid.UUID,
+    session: DbSession,
+    principal: Annotated[Principal, require(P.BILLING_READ)],
+    settings: Settings,
 ) -> HTMLResponse:
     html = await service.render_document(session, invoice_id, principal, settings)
     return HTMLResponse(html, headers={"Content-Security-Policy": service.DOCUMENT_CSP})
@@ -335,15 +317,24 @@ async def invoice_document(
     responses=problem_responses(401, 403, 404, 409),
 )
 async def issue_invoice(
-    invoice_id: uuid.UUID, session: DbSession, principal: Annotated[Principal, require(P.INVOICE_ISSUE)], settings: Settings, now: Now,
+    invoice_id: uuid.UUID,
+    session: DbSession,
+    principal: Annotated[Principal, require(P.INVOICE_ISSUE)],
+    settings: Settings,
+    now: Now,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> InvoiceOut | JSONResponse:
     async def work() -> InvoiceOut:
         return await service.issue_invoice(session, settings, invoice_id, issue_date=jst_date(now))
 
     return await _once(  # type: ignore[return-value]
-        session, key=idempotency_key, principal=principal, operation=f"POST /v1/invoices/{invoice_id}/issue",
-        body=_NO_BODY, status=200, work=work,
+        session,
+        key=idempotency_key,
+        principal=principal,
+        operation=f"POST /v1/invoices/{invoice_id}/issue",
+        body=_NO_BODY,
+        status=200,
+        work=work,
     )
 
 
@@ -440,7 +431,10 @@ async def record_refund(
     },
 )
 async def payment_receipt(
-    payment_id: uuid.UUID, session: DbSession, principal: Annotated[Principal, require(P.BILLING_READ)], settings: Settings
+    payment_id: uuid.UUID,
+    session: DbSession,
+    principal: Annotated[Principal, require(P.BILLING_READ)],
+    settings: Settings,
 ) -> HTMLResponse:
     html = await service.render_receipt(session, payment_id, principal, settings)
     return HTMLResponse(html, headers={"Content-Security-Policy": service.DOCUMENT_CSP})

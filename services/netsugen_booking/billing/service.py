@@ -16,7 +16,7 @@ from typing import Any, cast
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
-from sqlalchemy import String, Table, and_, delete, literal, or_, select, text, update
+from sqlalchemy import String, Table, delete, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -86,7 +86,6 @@ from services.netsugen_booking.billing.schemas import (
 from services.netsugen_booking.billing.tax import consumption_tax_included
 from services.netsugen_booking.calendar.service import hours_on
 from services.netsugen_booking.db import outbox
-from services.netsugen_booking.frontdesk_common.pagination import InvalidCursor, decode_cursor, encode_cursor
 from services.netsugen_booking.members.models import Member, MemberUser
 from services.netsugen_booking.settings import NetsugenSettings
 from shared.audit import record_audit_many
@@ -96,6 +95,7 @@ from shared.db import transaction_driver
 from shared.events import InvoiceIssued, PaymentRecorded, VisitDailyCapReached
 from shared.jst import JST, fiscal_year_of, format_yen, jst_date, start_of_day_jst
 from shared.outbox import emit
+from shared.pagination import paginate
 
 _EMIT_BATCH = 5000
 
@@ -252,7 +252,8 @@ async def issue_drafts(
     ).all()
     issued = [(row.id, row.member_id) for row in rows]
     await record_audit_many(  # Core statement: the audit trail is told explicitly (shared/audit.py)
-        session, changes=[("netsugen.invoice", i, {"status": "draft"}, {"status": "issued"}) for i, _ in issued]
+        session,
+        changes=[("netsugen.invoice", i, {"status": "draft"}, {"status": "issued"}) for i, _ in issued],
     )
     if len(issued) == 1:
         await emit(session, outbox, InvoiceIssued(member_id=issued[0][1], invoice_id=issued[0][0]))
@@ -890,31 +891,15 @@ async def list_invoices(
         query = query.where(Invoice.status == status)
     if kind is not None:
         query = query.where(Invoice.kind == kind)
-    if cursor:
-        created, last_id = decode_cursor(cursor, 2)
-        try:
-            created_at, after_id = datetime.fromisoformat(created), uuid.UUID(last_id)
-        except (TypeError, ValueError) as exc:
-            raise InvalidCursor(
-                "The cursor is not one this API returned.", detail_ja="カーソルが不正です。"
-            ) from exc
-        query = query.where(
-            or_(
-                Invoice.created_at < created_at, and_(Invoice.created_at == created_at, Invoice.id < after_id)
-            )
-        )
-    rows = list(
-        (
-            await session.scalars(
-                query.order_by(Invoice.created_at.desc(), Invoice.id.desc()).limit(limit + 1)
-            )
-        ).all()
+    rows, next_cursor = await paginate(
+        session,
+        query,
+        (Invoice.created_at, Invoice.id),
+        limit=limit,
+        cursor=cursor,
+        descending=True,
+        scalars=True,
     )
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        next_cursor = encode_cursor(last.created_at.isoformat(), str(last.id))
     return InvoiceList(items=[_summary(r) for r in rows], next_cursor=next_cursor)
 
 

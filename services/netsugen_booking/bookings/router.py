@@ -20,11 +20,11 @@ from services.netsugen_booking.bookings.schemas import (
 )
 from services.netsugen_booking.frontdesk_common.clock import Now
 from services.netsugen_booking.frontdesk_common.language import request_language
-from services.netsugen_booking.frontdesk_common.pagination import DEFAULT_LIMIT, Cursor, Limit
 from services.netsugen_booking.settings import NetsugenSettings
 from shared.auth import Principal
 from shared.db import DbSession
 from shared.errors import problem_responses
+from shared.pagination import DEFAULT_LIMIT, Cursor, Limit
 from shared.permissions import P, require
 
 router = APIRouter(prefix="/v1/bookings", tags=["bookings"])
@@ -53,7 +53,11 @@ def _out(request: Request, booking: Booking) -> BookingOut:
     responses=problem_responses(401, 403, 409, 422),
 )
 async def create_booking(
-    body: BookingCreate, request: Request, session: DbSession, now: Now, principal: Annotated[Principal, require(P.BOOKINGS_WRITE)]
+    body: BookingCreate,
+    request: Request,
+    session: DbSession,
+    now: Now,
+    principal: Annotated[Principal, require(P.BOOKINGS_WRITE)],
 ) -> BookingOut:
     ensure_can_act_for(principal, body.member_id)
     booking = await service.create_booking(
@@ -93,8 +97,14 @@ async def list_bookings(
             ensure_can_act_for(principal, member_id)
         member_id = own
     rows, next_cursor = await service.list_bookings(
-        session, member_id=member_id, resource_id=resource_id, status=booking_status,
-        date_from=date_from, date_to=date_to, limit=limit, cursor=cursor,
+        session,
+        member_id=member_id,
+        resource_id=resource_id,
+        status=booking_status,
+        date_from=date_from,
+        date_to=date_to,
+        limit=limit,
+        cursor=cursor,
     )
     return BookingList(items=[_out(request, b) for b in rows], next_cursor=next_cursor)
 
@@ -106,7 +116,10 @@ async def list_bookings(
     responses=problem_responses(401, 403, 404),
 )
 async def get_booking(
-    booking_id: uuid.UUID, request: Request, session: DbSession, principal: Annotated[Principal, require(P.BOOKINGS_READ)]
+    booking_id: uuid.UUID,
+    request: Request,
+    session: DbSession,
+    principal: Annotated[Principal, require(P.BOOKINGS_READ)],
 ) -> BookingOut:
     return _out(request, await service.get_booking(session, booking_id, principal))
 

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select, text, tuple_
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,21 +27,12 @@ from services.netsugen_booking.bookings.models import BOOKING_NO_OVERLAP, Bookin
 from services.netsugen_booking.calendar.rules import Language
 from services.netsugen_booking.db import outbox
 from services.netsugen_booking.frontdesk_common.db_errors import constraint_name, flush_in_savepoint
-from services.netsugen_booking.frontdesk_common.pagination import InvalidCursor, decode_cursor, encode_cursor
 from services.netsugen_booking.resources.models import Resource
 from shared.auth import Principal
 from shared.events import BookingCancelled, BookingConfirmed
 from shared.jst import start_of_day_jst
 from shared.outbox import emit
-
-
-def time_id_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    """Decode a ``(timestamp, id)`` keyset cursor; 422 ``invalid-cursor`` when it is not one."""
-    start_iso, last_id = decode_cursor(cursor, 2)
-    try:
-        return datetime.fromisoformat(str(start_iso)), uuid.UUID(str(last_id))
-    except ValueError as exc:
-        raise InvalidCursor("The cursor is not one this API returned.", detail_ja="カーソルが不正です。") from exc
+from shared.pagination import paginate
 
 
 def slot_taken(name_en: str, name_ja: str) -> SlotTaken:
@@ -57,7 +48,8 @@ async def bookable_resource(session: AsyncSession, resource_id: uuid.UUID) -> Re
         raise UnknownResource(f"No resource {resource_id}.", detail_ja="指定されたリソースは存在しません。")
     if not resource.active:
         raise ResourceInactive(
-            f"{resource.name_en} is not bookable at the moment.", detail_ja=f"{resource.name_ja}は現在予約できません。"
+            f"{resource.name_en} is not bookable at the moment.",
+            detail_ja=f"{resource.name_ja}は現在予約できません。",
         )
     return resource
 
@@ -123,7 +115,8 @@ async def get_booking(
     booking = await session.get(Booking, booking_id, with_for_update=for_update or None)
     # Another member's booking is "not found" for a member: its existence is not theirs to know.
     if booking is None or (
-        not principal.is_staff and (booking.member_id is None or not principal.can_act_for_member(booking.member_id))
+        not principal.is_staff
+        and (booking.member_id is None or not principal.can_act_for_member(booking.member_id))
     ):
         raise BookingNotFound(f"No booking {booking_id}.", detail_ja="指定された予約は存在しません。")
     return booking
@@ -161,7 +154,9 @@ async def cancel_booking(
             raise CancellationDeadlinePassed(
                 f"Bookings can be cancelled until {deadline_hours} hours before the start"
                 f" ({deadline.isoformat()})."
-                + (" Staff can send override_deadline=true." if principal.is_staff else " Contact the staff."),
+                + (
+                    " Staff can send override_deadline=true." if principal.is_staff else " Contact the staff."
+                ),
                 detail_ja=f"キャンセルは開始{deadline_hours}時間前までです。スタッフにご連絡ください。",
                 deadline=deadline.isoformat(),
             )
@@ -199,11 +194,6 @@ async def list_bookings(
         query = query.where(Booking.start_at >= start_of_day_jst(date_from))
     if date_to is not None:
         query = query.where(Booking.start_at < start_of_day_jst(date_to + timedelta(days=1)))
-    if cursor:
-        query = query.where(tuple_(Booking.start_at, Booking.id) > time_id_cursor(cursor))
-    rows = (await session.scalars(query.order_by(Booking.start_at, Booking.id).limit(limit + 1))).all()
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1].start_at.isoformat(), str(rows[-1].id))
-    return rows, next_cursor
+    return await paginate(
+        session, query, (Booking.start_at, Booking.id), limit=limit, cursor=cursor, scalars=True
+    )

@@ -32,14 +32,13 @@ from services.netsugen_booking.calendar.rules import (
     calendar_range,
 )
 from services.netsugen_booking.frontdesk_common.db_errors import constraint_name, flush_in_savepoint
-from shared.pgnotify import process_token
+from shared.pgnotify import NotifiedCache
 
 MAX_RANGE_DAYS = 366
 #: Notified at commit on every change of closures and special hours (migration 0008).
 CALENDAR_CHANNEL = "netsugen_calendar"
 #: One day's hours per (day, language), trusted while the channel's token is unchanged (per process).
-_HOURS: dict[tuple[date, str], tuple[tuple[int, int, int], DayHours]] = {}
-_HOURS_MAX = 1_000
+_HOURS: NotifiedCache[tuple[date, str], DayHours] = NotifiedCache(CALENDAR_CHANNEL, max_size=1_000)
 
 
 def check_range(start: date, end: date, *, max_days: int = MAX_RANGE_DAYS) -> None:
@@ -87,8 +86,12 @@ def to_closure(row: CalendarClosure) -> Closure:
 
 def to_special_hours(row: CalendarSpecialHours) -> SpecialHours:
     return SpecialHours(
-        start=row.start_date, end=row.end_date, opens_at=row.opens_at, closes_at=row.closes_at,
-        reason_ja=row.reason_ja, reason_en=row.reason_en,
+        start=row.start_date,
+        end=row.end_date,
+        opens_at=row.opens_at,
+        closes_at=row.closes_at,
+        reason_ja=row.reason_ja,
+        reason_en=row.reason_en,
     )
 
 
@@ -108,16 +111,12 @@ async def hours_on(session: AsyncSession, day: date, *, language: Language = "ja
     asks for today's hours, which change only when an administrator edits the calendar (and then
     every process hears of it at commit). Without a listener it is read from the database.
     """
-    token = process_token(CALENDAR_CHANNEL)
-    if token is not None:
-        hit = _HOURS.get((day, language))
-        if hit is not None and hit[0] == token:
-            return hit[1]
+    token = _HOURS.token()
+    hit = _HOURS.get((day, language), token)
+    if hit is not None:
+        return hit
     hours = (await hours_between(session, day, day, language=language))[0]
-    if token is not None:
-        if len(_HOURS) >= _HOURS_MAX:
-            _HOURS.clear()
-        _HOURS[(day, language)] = (token, hours)
+    _HOURS.put((day, language), token, hours)
     return hours
 
 
@@ -185,8 +184,13 @@ async def add_special_hours(
     check_range(start, end, max_days=3660)
     check_hours(opens_at, closes_at)
     row = CalendarSpecialHours(
-        start_date=start, end_date=end, opens_at=opens_at, closes_at=closes_at,
-        reason_ja=reason_ja, reason_en=reason_en, created_by=created_by,
+        start_date=start,
+        end_date=end,
+        opens_at=opens_at,
+        closes_at=closes_at,
+        reason_ja=reason_ja,
+        reason_en=reason_en,
+        created_by=created_by,
     )
     await flush_special_hours(session, lambda: session.add(row))
     return row

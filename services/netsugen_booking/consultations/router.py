@@ -30,11 +30,11 @@ from services.netsugen_booking.consultations.schemas import (
     SlotOut,
 )
 from services.netsugen_booking.frontdesk_common.clock import Now
-from services.netsugen_booking.frontdesk_common.pagination import DEFAULT_LIMIT, Cursor, Limit
 from services.netsugen_booking.settings import NetsugenSettings
 from shared.auth import OptionalPrincipal, Principal
 from shared.db import DbSession
 from shared.errors import problem_responses
+from shared.pagination import DEFAULT_LIMIT, Cursor, Limit
 from shared.permissions import P, coordinator_scope, require
 
 router = APIRouter(tags=["consultations"])
@@ -52,7 +52,12 @@ def _settings(request: Request) -> NetsugenSettings:
     description="Staff. Name, title and areas of expertise (e.g. accounting, sme_management, funding).",
     responses=problem_responses(401, 403),
 )
-async def create_coordinator(body: CoordinatorCreate, session: DbSession, now: Now, _: Annotated[Principal, require(P.COORDINATORS_WRITE)]) -> CoordinatorOut:
+async def create_coordinator(
+    body: CoordinatorCreate,
+    session: DbSession,
+    now: Now,
+    _: Annotated[Principal, require(P.COORDINATORS_WRITE)],
+) -> CoordinatorOut:
     coordinator = await service.create_coordinator(session, body, now=now)
     return CoordinatorOut.of(coordinator, [])
 
@@ -65,7 +70,9 @@ async def create_coordinator(body: CoordinatorCreate, session: DbSession, now: N
 async def list_coordinators(
     session: DbSession,
     principal: OptionalPrincipal,
-    expertise: Annotated[str | None, Query(max_length=64, description="Only coordinators with this area.")] = None,
+    expertise: Annotated[
+        str | None, Query(max_length=64, description="Only coordinators with this area.")
+    ] = None,
 ) -> CoordinatorList:
     rows = await service.list_coordinators(
         session, expertise=expertise, include_inactive=principal is not None and principal.is_staff
@@ -82,7 +89,9 @@ async def list_coordinators(
 )
 async def get_coordinator(coordinator_id: uuid.UUID, session: DbSession) -> CoordinatorOut:
     coordinator = await service.get_coordinator(session, coordinator_id)
-    return CoordinatorOut.of(coordinator, (await service.windows_of(session, [coordinator.id]))[coordinator.id])
+    return CoordinatorOut.of(
+        coordinator, (await service.windows_of(session, [coordinator.id]))[coordinator.id]
+    )
 
 
 @router.patch(
@@ -92,11 +101,16 @@ async def get_coordinator(coordinator_id: uuid.UUID, session: DbSession) -> Coor
     responses=problem_responses(401, 403, 404),
 )
 async def update_coordinator(
-    coordinator_id: uuid.UUID, body: CoordinatorUpdate, session: DbSession, _: Annotated[Principal, require(P.COORDINATOR_SCHEDULE)]
+    coordinator_id: uuid.UUID,
+    body: CoordinatorUpdate,
+    session: DbSession,
+    _: Annotated[Principal, require(P.COORDINATOR_SCHEDULE)],
 ) -> CoordinatorOut:
     coordinator = await service.get_coordinator(session, coordinator_id, for_update=True)
     await service.update_coordinator(session, coordinator, body)
-    return CoordinatorOut.of(coordinator, (await service.windows_of(session, [coordinator.id]))[coordinator.id])
+    return CoordinatorOut.of(
+        coordinator, (await service.windows_of(session, [coordinator.id]))[coordinator.id]
+    )
 
 
 @router.post(
@@ -121,7 +135,10 @@ async def add_availability(
     coordinator = await service.get_coordinator(session, coordinator_id, for_update=True)
     window = await service.add_window(session, coordinator, body, now=now)
     created = await service.generate_slots(
-        session, now=now, days=_settings(request).consultation_slot_horizon_days, coordinator_id=coordinator.id
+        session,
+        now=now,
+        days=_settings(request).consultation_slot_horizon_days,
+        coordinator_id=coordinator.id,
     )
     return AvailabilityCreated(**AvailabilityOut.of(window).model_dump(), slots_created=created)
 
@@ -134,7 +151,11 @@ async def add_availability(
     responses=problem_responses(401, 403, 404),
 )
 async def remove_availability(
-    coordinator_id: uuid.UUID, window_id: uuid.UUID, session: DbSession, now: Now, _: Annotated[Principal, require(P.COORDINATOR_SCHEDULE)]
+    coordinator_id: uuid.UUID,
+    window_id: uuid.UUID,
+    session: DbSession,
+    now: Now,
+    _: Annotated[Principal, require(P.COORDINATOR_SCHEDULE)],
 ) -> Response:
     await service.remove_window(session, coordinator_id, window_id, now=now)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -146,7 +167,9 @@ async def remove_availability(
     description="Staff. Idempotent; the scheduler does the same every hour.",
     responses=problem_responses(401, 403),
 )
-async def generate_slots(body: SlotGenerate, session: DbSession, now: Now, _: Annotated[Principal, require(P.COORDINATORS_WRITE)]) -> SlotGenerated:
+async def generate_slots(
+    body: SlotGenerate, session: DbSession, now: Now, _: Annotated[Principal, require(P.COORDINATORS_WRITE)]
+) -> SlotGenerated:
     return SlotGenerated(slots_created=await service.generate_slots(session, now=now, days=body.days))
 
 
@@ -167,8 +190,15 @@ async def list_slots(
     cursor: Cursor = None,
 ) -> SlotList:
     items, next_cursor = await service.list_slots(
-        session, now=now, coordinator_id=coordinator_id, expertise=expertise, date_from=date_from,
-        date_to=date_to, available_only=available_only, limit=limit, cursor=cursor,
+        session,
+        now=now,
+        coordinator_id=coordinator_id,
+        expertise=expertise,
+        date_from=date_from,
+        date_to=date_to,
+        available_only=available_only,
+        limit=limit,
+        cursor=cursor,
     )
     return SlotList(items=[SlotOut.of(s, available=a) for s, a in items], next_cursor=next_cursor)
 
@@ -184,11 +214,19 @@ async def list_slots(
     responses=problem_responses(401, 403, 409, 422),
 )
 async def book_consultation(
-    body: ConsultationCreate, session: DbSession, now: Now, principal: Annotated[Principal, require(P.CONSULTATIONS_BOOK)]
+    body: ConsultationCreate,
+    session: DbSession,
+    now: Now,
+    principal: Annotated[Principal, require(P.CONSULTATIONS_BOOK)],
 ) -> ConsultationOut:
     ensure_can_act_for(principal, body.member_id)
     consultation, slot = await service.book(
-        session, slot_id=body.slot_id, member_id=body.member_id, topic=body.topic, principal=principal, now=now
+        session,
+        slot_id=body.slot_id,
+        member_id=body.member_id,
+        topic=body.topic,
+        principal=principal,
+        now=now,
     )
     return ConsultationOut.of(consultation, slot, show_note=principal.is_staff)
 
@@ -214,11 +252,16 @@ async def list_consultations(
         member_id = member_subject(principal)
     coordinator_id = coordinator_scope(principal, coordinator_id)
     items, next_cursor = await service.list_consultations(
-        session, member_id=member_id, coordinator_id=coordinator_id, status=consultation_status,
-        limit=limit, cursor=cursor,
+        session,
+        member_id=member_id,
+        coordinator_id=coordinator_id,
+        status=consultation_status,
+        limit=limit,
+        cursor=cursor,
     )
     return ConsultationList(
-        items=[ConsultationOut.of(c, s, show_note=principal.is_staff) for c, s in items], next_cursor=next_cursor
+        items=[ConsultationOut.of(c, s, show_note=principal.is_staff) for c, s in items],
+        next_cursor=next_cursor,
     )
 
 
@@ -228,7 +271,11 @@ async def list_consultations(
     description="Staff, or the member whose consultation it is (without the coordinator's note).",
     responses=problem_responses(401, 403, 404),
 )
-async def get_consultation(consultation_id: uuid.UUID, session: DbSession, principal: Annotated[Principal, require(P.CONSULTATIONS_READ)]) -> ConsultationOut:
+async def get_consultation(
+    consultation_id: uuid.UUID,
+    session: DbSession,
+    principal: Annotated[Principal, require(P.CONSULTATIONS_READ)],
+) -> ConsultationOut:
     consultation, slot = await service.get_consultation(session, consultation_id, principal)
     return ConsultationOut.of(consultation, slot, show_note=principal.is_staff)
 
@@ -251,7 +298,10 @@ async def cancel_consultation(
     body: ConsultationCancel | None = None,
 ) -> ConsultationOut:
     consultation, slot = await service.cancel(
-        session, consultation_id, principal=principal, now=now,
+        session,
+        consultation_id,
+        principal=principal,
+        now=now,
         override_deadline=body.override_deadline if body else False,
         deadline_hours=_settings(request).booking_cancellation_deadline_hours,
     )
@@ -269,7 +319,11 @@ async def cancel_consultation(
     responses=problem_responses(401, 403, 404, 409),
 )
 async def record_consultation(
-    consultation_id: uuid.UUID, body: ConsultationRecord, session: DbSession, now: Now, principal: Annotated[Principal, require(P.CONSULTATIONS_RECORD)]
+    consultation_id: uuid.UUID,
+    body: ConsultationRecord,
+    session: DbSession,
+    now: Now,
+    principal: Annotated[Principal, require(P.CONSULTATIONS_RECORD)],
 ) -> ConsultationOut:
     consultation, slot = await service.record(
         session, consultation_id, note=body.note, outcome=body.outcome, principal=principal, now=now

@@ -6,14 +6,13 @@ import uuid
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import exists, select, tuple_
+from sqlalchemy import exists, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.netsugen_booking.bookings.common import active_member, hours_of
 from services.netsugen_booking.bookings.exceptions import CancellationDeadlinePassed, InThePast, NotYourMember
-from services.netsugen_booking.bookings.service import time_id_cursor
 from services.netsugen_booking.consultations import rules
 from services.netsugen_booking.consultations.exceptions import (
     AvailabilityNotFound,
@@ -41,11 +40,11 @@ from services.netsugen_booking.consultations.schemas import (
 )
 from services.netsugen_booking.db import outbox
 from services.netsugen_booking.frontdesk_common.db_errors import constraint_name, flush_in_savepoint
-from services.netsugen_booking.frontdesk_common.pagination import encode_cursor
 from shared.auth import Principal
 from shared.events import ConsultationConfirmed
 from shared.jst import jst_date, start_of_day_jst
 from shared.outbox import emit
+from shared.pagination import paginate
 
 
 # ---- coordinators and windows -----------------------------------------------------------------
@@ -57,14 +56,20 @@ async def create_coordinator(session: AsyncSession, body: CoordinatorCreate, *, 
     return coordinator
 
 
-async def get_coordinator(session: AsyncSession, coordinator_id: uuid.UUID, *, for_update: bool = False) -> Coordinator:
+async def get_coordinator(
+    session: AsyncSession, coordinator_id: uuid.UUID, *, for_update: bool = False
+) -> Coordinator:
     coordinator = await session.get(Coordinator, coordinator_id, with_for_update=for_update or None)
     if coordinator is None:
-        raise CoordinatorNotFound(f"No coordinator {coordinator_id}.", detail_ja="指定されたコーディネーターは存在しません。")
+        raise CoordinatorNotFound(
+            f"No coordinator {coordinator_id}.", detail_ja="指定されたコーディネーターは存在しません。"
+        )
     return coordinator
 
 
-async def update_coordinator(session: AsyncSession, coordinator: Coordinator, body: CoordinatorUpdate) -> Coordinator:
+async def update_coordinator(
+    session: AsyncSession, coordinator: Coordinator, body: CoordinatorUpdate
+) -> Coordinator:
     for field in body.model_fields_set:
         value = getattr(body, field)
         if field in ("name", "expertise", "active") and value is None:
@@ -85,7 +90,9 @@ async def list_coordinators(
     return (await session.scalars(query)).all()
 
 
-async def windows_of(session: AsyncSession, coordinator_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[CoordinatorAvailability]]:
+async def windows_of(
+    session: AsyncSession, coordinator_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[CoordinatorAvailability]]:
     out: dict[uuid.UUID, list[CoordinatorAvailability]] = {cid: [] for cid in coordinator_ids}
     if not coordinator_ids:
         return out
@@ -106,17 +113,26 @@ async def add_window(
 ) -> CoordinatorAvailability:
     valid_from = body.valid_from or jst_date(now)
     if not body.starts_at < body.ends_at:
-        raise InvalidWindow("The window must start before it ends.", detail_ja="開始時刻は終了時刻より前にしてください。")
+        raise InvalidWindow(
+            "The window must start before it ends.", detail_ja="開始時刻は終了時刻より前にしてください。"
+        )
     if body.valid_until is not None and body.valid_until < valid_from:
         raise InvalidWindow("valid_until is before valid_from.", detail_ja="有効期限が開始日より前です。")
-    if (body.ends_at.hour * 60 + body.ends_at.minute) - (body.starts_at.hour * 60 + body.starts_at.minute) < body.slot_minutes:
+    if (body.ends_at.hour * 60 + body.ends_at.minute) - (
+        body.starts_at.hour * 60 + body.starts_at.minute
+    ) < body.slot_minutes:
         raise InvalidWindow(
             "The window is shorter than one slot.", detail_ja="時間枠が1コマより短くなっています。"
         )
     window = CoordinatorAvailability(
-        coordinator_id=coordinator.id, weekday=body.weekday, starts_at=body.starts_at.replace(tzinfo=None),
-        ends_at=body.ends_at.replace(tzinfo=None), slot_minutes=body.slot_minutes, valid_from=valid_from,
-        valid_until=body.valid_until, created_at=now,
+        coordinator_id=coordinator.id,
+        weekday=body.weekday,
+        starts_at=body.starts_at.replace(tzinfo=None),
+        ends_at=body.ends_at.replace(tzinfo=None),
+        slot_minutes=body.slot_minutes,
+        valid_from=valid_from,
+        valid_until=body.valid_until,
+        created_at=now,
     )
     session.add(window)
     await session.flush()
@@ -129,7 +145,9 @@ async def remove_window(
     """Delete a window; its future slots nobody booked are withdrawn. Returns how many."""
     window = await session.get(CoordinatorAvailability, window_id, with_for_update=True)
     if window is None or window.coordinator_id != coordinator_id:
-        raise AvailabilityNotFound(f"No availability window {window_id}.", detail_ja="指定された時間枠は存在しません。")
+        raise AvailabilityNotFound(
+            f"No availability window {window_id}.", detail_ja="指定された時間枠は存在しません。"
+        )
     booked = exists().where(Consultation.slot_id == ConsultationSlot.id, Consultation.status != "cancelled")
     slots = (
         await session.scalars(
@@ -164,7 +182,11 @@ async def generate_slots(
         select(CoordinatorAvailability)
         .join(Coordinator, Coordinator.id == CoordinatorAvailability.coordinator_id)
         .where(Coordinator.active.is_(True))
-        .order_by(CoordinatorAvailability.coordinator_id, CoordinatorAvailability.weekday, CoordinatorAvailability.starts_at)
+        .order_by(
+            CoordinatorAvailability.coordinator_id,
+            CoordinatorAvailability.weekday,
+            CoordinatorAvailability.starts_at,
+        )
     )
     if coordinator_id is not None:
         query = query.where(CoordinatorAvailability.coordinator_id == coordinator_id)
@@ -176,22 +198,33 @@ async def generate_slots(
     for offset in range(days):
         day = today + timedelta(days=offset)
         todays = [
-            w for w in windows
-            if rules.window_applies(day, weekday=w.weekday, valid_from=w.valid_from, valid_until=w.valid_until)
+            w
+            for w in windows
+            if rules.window_applies(
+                day, weekday=w.weekday, valid_from=w.valid_from, valid_until=w.valid_until
+            )
         ]
         if not todays:
             continue
         hours = await hours_of(session, start_of_day_jst(day))
         for window in todays:
             for start, end in rules.slots_on(
-                day, starts_at=window.starts_at, ends_at=window.ends_at, slot_minutes=window.slot_minutes,
-                hours=hours, not_before=now,
+                day,
+                starts_at=window.starts_at,
+                ends_at=window.ends_at,
+                slot_minutes=window.slot_minutes,
+                hours=hours,
+                not_before=now,
             ):
                 result = await session.execute(
                     insert(ConsultationSlot)
                     .values(
-                        id=uuid.uuid4(), coordinator_id=window.coordinator_id, availability_id=window.id,
-                        start_at=start, end_at=end, created_at=now,
+                        id=uuid.uuid4(),
+                        coordinator_id=window.coordinator_id,
+                        availability_id=window.id,
+                        start_at=start,
+                        end_at=end,
+                        created_at=now,
                     )
                     .on_conflict_do_nothing()
                     .returning(ConsultationSlot.id)
@@ -216,7 +249,11 @@ async def list_slots(
     query = (
         select(ConsultationSlot, ~booked)
         .join(Coordinator, Coordinator.id == ConsultationSlot.coordinator_id)
-        .where(ConsultationSlot.withdrawn_at.is_(None), Coordinator.active.is_(True), ConsultationSlot.start_at > now)
+        .where(
+            ConsultationSlot.withdrawn_at.is_(None),
+            Coordinator.active.is_(True),
+            ConsultationSlot.start_at > now,
+        )
     )
     if coordinator_id is not None:
         query = query.where(ConsultationSlot.coordinator_id == coordinator_id)
@@ -228,21 +265,26 @@ async def list_slots(
         query = query.where(ConsultationSlot.start_at < start_of_day_jst(date_to + timedelta(days=1)))
     if available_only:
         query = query.where(~booked)
-    if cursor:
-        query = query.where(tuple_(ConsultationSlot.start_at, ConsultationSlot.id) > time_id_cursor(cursor))
-    rows = (await session.execute(query.order_by(ConsultationSlot.start_at, ConsultationSlot.id).limit(limit + 1))).all()
-    items = [(row[0], bool(row[1])) for row in rows]
-    next_cursor = None
-    if len(items) > limit:
-        items = items[:limit]
-        last = items[-1][0]
-        next_cursor = encode_cursor(last.start_at.isoformat(), str(last.id))
-    return items, next_cursor
+    rows, next_cursor = await paginate(
+        session,
+        query,
+        (ConsultationSlot.start_at, ConsultationSlot.id),
+        limit=limit,
+        cursor=cursor,
+        key=lambda row: (row[0].start_at, row[0].id),
+    )
+    return [(row[0], bool(row[1])) for row in rows], next_cursor
 
 
 # ---- consultations ----------------------------------------------------------------------------
 async def book(
-    session: AsyncSession, *, slot_id: uuid.UUID, member_id: uuid.UUID, topic: str, principal: Principal, now: datetime
+    session: AsyncSession,
+    *,
+    slot_id: uuid.UUID,
+    member_id: uuid.UUID,
+    topic: str,
+    principal: Principal,
+    now: datetime,
 ) -> tuple[Consultation, ConsultationSlot]:
     slot = await session.get(ConsultationSlot, slot_id)
     if slot is None or slot.withdrawn_at is not None:
@@ -251,13 +293,19 @@ async def book(
     assert coordinator is not None  # FK
     if not coordinator.active:
         raise CoordinatorInactive(
-            "The coordinator takes no consultations at the moment.", detail_ja="このコーディネーターは現在相談を受け付けていません。"
+            "The coordinator takes no consultations at the moment.",
+            detail_ja="このコーディネーターは現在相談を受け付けていません。",
         )
     await active_member(session, member_id)
     if slot.start_at <= now:
         raise InThePast("The slot has already started.", detail_ja="開始済みの相談枠は予約できません。")
     consultation = Consultation(
-        slot_id=slot.id, member_id=member_id, topic=topic, status="confirmed", created_by=principal.name, created_at=now
+        slot_id=slot.id,
+        member_id=member_id,
+        topic=topic,
+        status="confirmed",
+        created_by=principal.name,
+        created_at=now,
     )
     try:
         await flush_in_savepoint(session, lambda: session.add(consultation))
@@ -276,7 +324,9 @@ async def get_consultation(
 ) -> tuple[Consultation, ConsultationSlot]:
     consultation = await session.get(Consultation, consultation_id, with_for_update=for_update or None)
     if consultation is None or not principal.can_act_for_member(consultation.member_id):
-        raise ConsultationNotFound(f"No consultation {consultation_id}.", detail_ja="指定された相談は存在しません。")
+        raise ConsultationNotFound(
+            f"No consultation {consultation_id}.", detail_ja="指定された相談は存在しません。"
+        )
     slot = await session.get(ConsultationSlot, consultation.slot_id)
     assert slot is not None  # FK
     return consultation, slot
@@ -293,7 +343,8 @@ async def cancel(
 ) -> tuple[Consultation, ConsultationSlot]:
     if override_deadline and not principal.is_staff:
         raise NotYourMember(
-            "Only staff may override the cancellation deadline.", detail_ja="キャンセル期限を超えての取消はスタッフのみ行えます。"
+            "Only staff may override the cancellation deadline.",
+            detail_ja="キャンセル期限を超えての取消はスタッフのみ行えます。",
         )
     consultation, slot = await get_consultation(session, consultation_id, principal, for_update=True)
     if consultation.status == "cancelled":
@@ -317,14 +368,23 @@ async def cancel(
 
 
 async def record(
-    session: AsyncSession, consultation_id: uuid.UUID, *, note: str, outcome: str, principal: Principal, now: datetime
+    session: AsyncSession,
+    consultation_id: uuid.UUID,
+    *,
+    note: str,
+    outcome: str,
+    principal: Principal,
+    now: datetime,
 ) -> tuple[Consultation, ConsultationSlot]:
     consultation, slot = await get_consultation(session, consultation_id, principal, for_update=True)
     if consultation.status == "cancelled":
-        raise ConsultationCancelled("The consultation was cancelled.", detail_ja="この相談はキャンセルされています。")
+        raise ConsultationCancelled(
+            "The consultation was cancelled.", detail_ja="この相談はキャンセルされています。"
+        )
     if now < slot.start_at:
         raise ConsultationNotHeld(
-            "A note is recorded once the consultation has started.", detail_ja="相談開始後に記録してください。"
+            "A note is recorded once the consultation has started.",
+            detail_ja="相談開始後に記録してください。",
         )
     consultation.note = note
     consultation.outcome = outcome
@@ -344,19 +404,21 @@ async def list_consultations(
     limit: int,
     cursor: str | None,
 ) -> tuple[list[tuple[Consultation, ConsultationSlot]], str | None]:
-    query = select(Consultation, ConsultationSlot).join(ConsultationSlot, ConsultationSlot.id == Consultation.slot_id)
+    query = select(Consultation, ConsultationSlot).join(
+        ConsultationSlot, ConsultationSlot.id == Consultation.slot_id
+    )
     if member_id is not None:
         query = query.where(Consultation.member_id == member_id)
     if coordinator_id is not None:
         query = query.where(ConsultationSlot.coordinator_id == coordinator_id)
     if status is not None:
         query = query.where(Consultation.status == status)
-    if cursor:
-        query = query.where(tuple_(ConsultationSlot.start_at, Consultation.id) > time_id_cursor(cursor))
-    rows = (await session.execute(query.order_by(ConsultationSlot.start_at, Consultation.id).limit(limit + 1))).all()
-    items = [(row[0], row[1]) for row in rows]
-    next_cursor = None
-    if len(items) > limit:
-        items = items[:limit]
-        next_cursor = encode_cursor(items[-1][1].start_at.isoformat(), str(items[-1][0].id))
-    return items, next_cursor
+    rows, next_cursor = await paginate(
+        session,
+        query,
+        (ConsultationSlot.start_at, Consultation.id),
+        limit=limit,
+        cursor=cursor,
+        key=lambda row: (row[1].start_at, row[0].id),
+    )
+    return [(row[0], row[1]) for row in rows], next_cursor

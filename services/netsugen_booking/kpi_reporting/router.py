@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 
-from services.netsugen_booking.bookings.service import time_id_cursor
-from services.netsugen_booking.frontdesk_common.pagination import DEFAULT_LIMIT, Cursor, Limit, encode_cursor
 from services.netsugen_booking.kpi_reporting.models import KpiReport
 from services.netsugen_booking.kpi_reporting.schemas import KpiReportList, KpiReportOut
 from shared.auth import Principal
 from shared.db import DbSession
 from shared.errors import problem_responses
+from shared.pagination import DEFAULT_LIMIT, Cursor, Limit, paginate
 from shared.permissions import P, require
 
 router = APIRouter(prefix="/v1/kpi-reports", tags=["kpi reporting"])
@@ -39,11 +38,7 @@ async def list_reports(
     query = select(KpiReport)
     if report_status is not None:
         query = query.where(KpiReport.status == report_status)
-    if cursor:
-        query = query.where(tuple_(KpiReport.created_at, KpiReport.id) > time_id_cursor(cursor))
-    rows = (await session.scalars(query.order_by(KpiReport.created_at, KpiReport.id).limit(limit + 1))).all()
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1].created_at.isoformat(), str(rows[-1].id))
+    rows, next_cursor = await paginate(
+        session, query, (KpiReport.created_at, KpiReport.id), limit=limit, cursor=cursor, scalars=True
+    )
     return KpiReportList(items=[KpiReportOut.of(r) for r in rows], next_cursor=next_cursor)

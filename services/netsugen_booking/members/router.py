@@ -13,14 +13,6 @@ from sqlalchemy import select
 from services.netsugen_booking.frontdesk_common import idempotency
 from services.netsugen_booking.frontdesk_common.clock import Now
 from services.netsugen_booking.frontdesk_common.idempotency import IdempotencyKeyHeader
-from services.netsugen_booking.frontdesk_common.pagination import (
-    DEFAULT_LIMIT,
-    Cursor,
-    InvalidCursor,
-    Limit,
-    decode_cursor,
-    encode_cursor,
-)
 from services.netsugen_booking.members import service
 from services.netsugen_booking.members.models import Member
 from services.netsugen_booking.members.schemas import (
@@ -47,6 +39,7 @@ from shared.auth import Principal
 from shared.db import DbSession
 from shared.errors import Forbidden, problem_responses
 from shared.jst import jst_date
+from shared.pagination import DEFAULT_LIMIT, Cursor, Limit
 from shared.permissions import P, require
 from shared.sessions import Account, AuthSession, session_id_of
 
@@ -112,8 +105,14 @@ async def create_member(
     if isinstance(started, JSONResponse):
         return started
     member, token = await service.create_member(
-        session, kind=body.kind, name=body.name, email=str(body.email), language=body.language,
-        plan=body.plan, plan_start=body.plan_start or jst_date(now), actor=principal.name,
+        session,
+        kind=body.kind,
+        name=body.name,
+        email=str(body.email),
+        language=body.language,
+        plan=body.plan,
+        plan_start=body.plan_start or jst_date(now),
+        actor=principal.name,
     )
     out = MemberCreated(**(await _out(session, member, now)).model_dump(), card_token=token)
     if started is not None:
@@ -142,22 +141,10 @@ async def list_members(
     member_number: Annotated[str | None, Query(max_length=16)] = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
 ) -> MemberList:
-    after = None
-    if cursor is not None:
-        raw = decode_cursor(cursor, 2)
-        try:
-            after = (datetime.fromisoformat(raw[0]), uuid.UUID(raw[1]))
-        except (TypeError, ValueError):
-            raise InvalidCursor("The cursor is not one this API returned.", detail_ja="カーソルが不正です。") from None
-    rows = await service.list_members(
-        session, limit=limit + 1, after=after, status=status_, kind=kind, member_number=member_number, q=q
+    page, next_cursor = await service.list_members(
+        session, limit=limit, cursor=cursor, status=status_, kind=kind, member_number=member_number, q=q
     )
-    page = list(rows[:limit])
     plans = await service.plans_on(session, [m.id for m in page], jst_date(now))
-    next_cursor = None
-    if len(rows) > limit:
-        last = page[-1]
-        next_cursor = encode_cursor(last.created_at.isoformat(), str(last.id))
     return MemberList(items=[MemberOut.of(m, plans.get(m.id)) for m in page], next_cursor=next_cursor)
 
 
@@ -167,7 +154,12 @@ async def list_members(
     description="Staff, or the member itself with a `member` token.",
     responses=problem_responses(401, 403, 404),
 )
-async def get_member(member_id: uuid.UUID, session: DbSession, principal: Annotated[Principal, require(P.MEMBER_NAMES_READ)], now: Now) -> MemberOut:
+async def get_member(
+    member_id: uuid.UUID,
+    session: DbSession,
+    principal: Annotated[Principal, require(P.MEMBER_NAMES_READ)],
+    now: Now,
+) -> MemberOut:
     ensure_own(principal, member_id)
     return await _out(session, await service.get_member(session, member_id), now)
 
@@ -179,7 +171,11 @@ async def get_member(member_id: uuid.UUID, session: DbSession, principal: Annota
     responses=problem_responses(401, 403, 404),
 )
 async def update_member(
-    member_id: uuid.UUID, body: MemberUpdate, session: DbSession, _: Annotated[Principal, require(P.MEMBERS_WRITE)], now: Now
+    member_id: uuid.UUID,
+    body: MemberUpdate,
+    session: DbSession,
+    _: Annotated[Principal, require(P.MEMBERS_WRITE)],
+    now: Now,
 ) -> MemberOut:
     member = await service.get_member(session, member_id, for_update=True)
     changes = body.model_dump(exclude_unset=True)
@@ -198,10 +194,14 @@ async def update_member(
     ),
     responses=problem_responses(401, 403, 404, 410),
 )
-async def get_contact(member_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.MEMBERS_CONTACT)]) -> MemberContact:
+async def get_contact(
+    member_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.MEMBERS_CONTACT)]
+) -> MemberContact:
     member = service.contact_of(await service.get_member(session, member_id))
     return MemberContact(
-        member_id=member.id, name=member.name, email=member.email,
+        member_id=member.id,
+        name=member.name,
+        email=member.email,
         language=member.language,  # type: ignore[arg-type]
         status=member.status,  # type: ignore[arg-type]
     )
@@ -214,7 +214,11 @@ async def get_contact(member_id: uuid.UUID, session: DbSession, _: Annotated[Pri
     responses=problem_responses(401, 403, 404),
 )
 async def suspend_member(
-    member_id: uuid.UUID, body: StatusChange, session: DbSession, _: Annotated[Principal, require(P.MEMBERS_WRITE)], now: Now
+    member_id: uuid.UUID,
+    body: StatusChange,
+    session: DbSession,
+    _: Annotated[Principal, require(P.MEMBERS_WRITE)],
+    now: Now,
 ) -> MemberOut:
     member = await service.get_member(session, member_id, for_update=True)
     return await _out(session, await service.suspend(session, member, body.reason), now)
@@ -226,7 +230,9 @@ async def suspend_member(
     description="Staff. 409 `member-not-suspended` when the member is not suspended.",
     responses=problem_responses(401, 403, 404, 409),
 )
-async def reactivate_member(member_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.MEMBERS_WRITE)], now: Now) -> MemberOut:
+async def reactivate_member(
+    member_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.MEMBERS_WRITE)], now: Now
+) -> MemberOut:
     member = await service.get_member(session, member_id, for_update=True)
     return await _out(session, await service.reactivate(session, member), now)
 
@@ -242,7 +248,11 @@ async def reactivate_member(member_id: uuid.UUID, session: DbSession, _: Annotat
     responses=problem_responses(401, 403, 404, 409),
 )
 async def leave_member(
-    member_id: uuid.UUID, body: StatusChange, session: DbSession, _: Annotated[Principal, require(P.MEMBERS_WRITE)], now: Now
+    member_id: uuid.UUID,
+    body: StatusChange,
+    session: DbSession,
+    _: Annotated[Principal, require(P.MEMBERS_WRITE)],
+    now: Now,
 ) -> MemberOut:
     member = await service.get_member(session, member_id, for_update=True)
     await service.leave(session, member, reason=body.reason, now=now, today=jst_date(now))
@@ -255,7 +265,9 @@ async def leave_member(
     description="Staff, or the member itself. Every assignment, oldest first; `end_date` is inclusive.",
     responses=problem_responses(401, 403, 404),
 )
-async def get_plan_history(member_id: uuid.UUID, session: DbSession, principal: Annotated[Principal, require(P.MEMBERS_READ)]) -> PlanHistory:
+async def get_plan_history(
+    member_id: uuid.UUID, session: DbSession, principal: Annotated[Principal, require(P.MEMBERS_READ)]
+) -> PlanHistory:
     ensure_own(principal, member_id)
     await service.get_member(session, member_id)
     rows = await service.plan_history(session, member_id)
@@ -269,19 +281,28 @@ async def get_plan_history(member_id: uuid.UUID, session: DbSession, principal: 
     description=(
         "Staff. The plan changes on `effective_from` (JST): the assignment covering that day ends the "
         "day before and a new one starts; later assignments are replaced. A date in the past is a "
-        "back-dated correction (\"moved to the monthly plan on the 15th\"): it needs a `reason` (kept on "
+        'back-dated correction ("moved to the monthly plan on the 15th"): it needs a `reason` (kept on '
         "the assignment) and may not precede the member's first plan (422 `plan-change-in-past`); the "
         "next invoice run bills the difference. 409 `plan-unchanged` when nothing would change."
     ),
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def change_plan(
-    member_id: uuid.UUID, body: PlanChange, session: DbSession, principal: Annotated[Principal, require(P.MEMBERS_WRITE)], now: Now
+    member_id: uuid.UUID,
+    body: PlanChange,
+    session: DbSession,
+    principal: Annotated[Principal, require(P.MEMBERS_WRITE)],
+    now: Now,
 ) -> PlanHistory:
     member = await service.get_member(session, member_id, for_update=True)
     rows = await service.change_plan(
-        session, member, plan=body.plan, effective_from=body.effective_from, today=jst_date(now),
-        actor=principal.name, reason=body.reason,
+        session,
+        member,
+        plan=body.plan,
+        effective_from=body.effective_from,
+        today=jst_date(now),
+        actor=principal.name,
+        reason=body.reason,
     )
     return PlanHistory(member_id=member_id, items=[PlanAssignmentOut.of(a) for a in rows])
 
@@ -295,7 +316,9 @@ async def change_plan(
     ),
     responses=problem_responses(401, 403, 404),
 )
-async def regenerate_card(member_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.MEMBERS_WRITE)]) -> CardTokenOut:
+async def regenerate_card(
+    member_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.MEMBERS_WRITE)]
+) -> CardTokenOut:
     member = await service.get_member(session, member_id, for_update=True)
     token = await service.regenerate_card(session, member)
     return CardTokenOut(member_id=member.id, member_user_id=None, card_token=token)
@@ -331,7 +354,9 @@ async def add_user(
     description="Staff, or the member itself.",
     responses=problem_responses(401, 403, 404),
 )
-async def list_users(member_id: uuid.UUID, session: DbSession, principal: Annotated[Principal, require(P.MEMBERS_READ)]) -> MemberUserList:
+async def list_users(
+    member_id: uuid.UUID, session: DbSession, principal: Annotated[Principal, require(P.MEMBERS_READ)]
+) -> MemberUserList:
     ensure_own(principal, member_id)
     await service.get_member(session, member_id)
     return MemberUserList(items=[MemberUserOut.of(u) for u in await service.list_users(session, member_id)])

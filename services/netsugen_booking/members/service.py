@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.netsugen_booking.db import outbox
@@ -39,6 +39,7 @@ from services.netsugen_booking.plans.models import PLAN_CORPORATE_MONTHLY, PLAN_
 from services.netsugen_booking.plans.service import get_plan
 from shared.events import MemberRegistered
 from shared.outbox import emit
+from shared.pagination import paginate
 
 #: Which plans each kind of member may have.
 ALLOWED_PLANS: dict[str, frozenset[str]] = {
@@ -88,8 +89,10 @@ async def find_by_card(session: AsyncSession, card_token: str) -> tuple[Member, 
         return member, None
     user = (await session.scalars(select(MemberUser).where(MemberUser.card_token_hash == digest))).first()
     if user is None:
-        raise UnknownCard("This card is not registered (or was replaced).",
-                          detail_ja="このカードは登録されていないか、再発行により無効になっています。")
+        raise UnknownCard(
+            "This card is not registered (or was replaced).",
+            detail_ja="このカードは登録されていないか、再発行により無効になっています。",
+        )
     return await get_member(session, user.member_id), user
 
 
@@ -143,7 +146,8 @@ async def resolve_person(
         # chooser (member_user_id); a user's card is that user only.
         if member_user_id is not None and user is not None and user.id != member_user_id:
             raise MemberUserNotFound(
-                "The card does not belong to that user.", detail_ja="このカードは指定された利用者のものではありません。"
+                "The card does not belong to that user.",
+                detail_ja="このカードは指定された利用者のものではありません。",
             )
     elif member_number is not None:
         member = await get_member_by_number(session, member_number)
@@ -198,7 +202,9 @@ async def plan_on(session: AsyncSession, member_id: uuid.UUID, day: date) -> str
 async def plan_history(session: AsyncSession, member_id: uuid.UUID) -> Sequence[PlanAssignment]:
     return (
         await session.scalars(
-            select(PlanAssignment).where(PlanAssignment.member_id == member_id).order_by(PlanAssignment.start_date)
+            select(PlanAssignment)
+            .where(PlanAssignment.member_id == member_id)
+            .order_by(PlanAssignment.start_date)
         )
     ).all()
 
@@ -207,17 +213,14 @@ async def list_members(
     session: AsyncSession,
     *,
     limit: int,
-    after: tuple[datetime, uuid.UUID] | None,
+    cursor: str | None,
     status: str | None,
     kind: str | None,
     member_number: str | None,
     q: str | None,
-) -> Sequence[Member]:
-    stmt = select(Member).order_by(Member.created_at, Member.id).limit(limit)
-    if after is not None:
-        stmt = stmt.where(
-            or_(Member.created_at > after[0], and_(Member.created_at == after[0], Member.id > after[1]))
-        )
+) -> tuple[list[Member], str | None]:
+    """Oldest first (keyset on ``(created_at, id)``): ``(members, next_cursor)``."""
+    stmt = select(Member)
     if status is not None:
         stmt = stmt.where(Member.status == status)
     if kind is not None:
@@ -229,7 +232,9 @@ async def list_members(
         stmt = stmt.where(
             or_(Member.name.ilike(pattern), Member.email.ilike(pattern), Member.member_number.ilike(pattern))
         )
-    return (await session.scalars(stmt)).all()
+    return await paginate(
+        session, stmt, (Member.created_at, Member.id), limit=limit, cursor=cursor, scalars=True
+    )
 
 
 # ---- writing ----------------------------------------------------------------------------------
@@ -250,8 +255,13 @@ async def create_member(
     number = int(await session.scalar(member_number_seq.next_value()) or 0)
     token, digest = new_card_token()
     member = Member(
-        member_number=format_member_number(number), kind=kind, name=name, email=email.strip(),
-        language=language, status="active", card_token_hash=digest,
+        member_number=format_member_number(number),
+        kind=kind,
+        name=name,
+        email=email.strip(),
+        language=language,
+        status="active",
+        card_token_hash=digest,
     )
     session.add(member)
     await session.flush()
@@ -292,7 +302,8 @@ async def reactivate(session: AsyncSession, member: Member) -> Member:
     ensure_not_left(member)
     if member.status != "suspended":
         raise MemberNotSuspended(
-            f"Member {member.member_number} is not suspended.", detail_ja="この会員は利用停止中ではありません。"
+            f"Member {member.member_number} is not suspended.",
+            detail_ja="この会員は利用停止中ではありません。",
         )
     member.status = "active"
     member.status_reason = None
@@ -309,7 +320,9 @@ async def _has_open_visit(session: AsyncSession, member_id: uuid.UUID) -> bool:
     return found is not None
 
 
-async def leave(session: AsyncSession, member: Member, *, reason: str | None, now: datetime, today: date) -> Member:
+async def leave(
+    session: AsyncSession, member: Member, *, reason: str | None, now: datetime, today: date
+) -> Member:
     """The member leaves today: plans end today, scheduled ones are dropped, no more check-ins."""
     if member.status == "left":
         return member
@@ -384,7 +397,11 @@ async def change_plan(
             )
     history = await plan_history(session, member.id)
     current = next(
-        (a for a in history if a.start_date <= effective_from and (a.end_date is None or a.end_date >= effective_from)),
+        (
+            a
+            for a in history
+            if a.start_date <= effective_from and (a.end_date is None or a.end_date >= effective_from)
+        ),
         None,
     )
     later = [a for a in history if a.start_date > effective_from]
@@ -407,7 +424,10 @@ async def change_plan(
     await _end_plans_from(session, member.id, effective_from)
     session.add(
         PlanAssignment(
-            member_id=member.id, plan_code=plan, start_date=effective_from, created_by=actor,
+            member_id=member.id,
+            plan_code=plan,
+            start_date=effective_from,
+            created_by=actor,
             reason=reason.strip() if reason else None,
         )
     )
@@ -447,9 +467,9 @@ async def _check_user_limit(session: AsyncSession, member: Member, today: date) 
         return
     active = int(
         await session.scalar(
-            select(func.count()).select_from(MemberUser).where(
-                MemberUser.member_id == member.id, MemberUser.active.is_(True)
-            )
+            select(func.count())
+            .select_from(MemberUser)
+            .where(MemberUser.member_id == member.id, MemberUser.active.is_(True))
         )
         or 0
     )
@@ -481,7 +501,9 @@ async def add_user(
 async def list_users(session: AsyncSession, member_id: uuid.UUID) -> Sequence[MemberUser]:
     return (
         await session.scalars(
-            select(MemberUser).where(MemberUser.member_id == member_id).order_by(MemberUser.created_at, MemberUser.id)
+            select(MemberUser)
+            .where(MemberUser.member_id == member_id)
+            .order_by(MemberUser.created_at, MemberUser.id)
         )
     ).all()
 

@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.netsugen_booking.frontdesk_common.clock import Now
 from services.netsugen_booking.frontdesk_common.language import request_language
-from services.netsugen_booking.frontdesk_common.pagination import DEFAULT_LIMIT, Cursor, Limit
 from services.netsugen_booking.kpi_reporting.tasks import enqueue_report
 from services.netsugen_booking.programs import service
 from services.netsugen_booking.programs.guests import normalize_email
@@ -35,6 +34,7 @@ from shared.auth import OptionalPrincipal, Principal, client_address
 from shared.db import DbSession
 from shared.errors import problem_responses
 from shared.fixed_window import raise_if_limited
+from shared.pagination import DEFAULT_LIMIT, Cursor, Limit
 from shared.permissions import P, require, require_optional
 
 router = APIRouter(tags=["events"])
@@ -65,7 +65,11 @@ async def _registration_out(
     responses=problem_responses(401, 403, 409, 422),
 )
 async def create_program(
-    body: ProgramCreate, request: Request, session: DbSession, now: Now, principal: Annotated[Principal, require(P.PROGRAMS_WRITE)]
+    body: ProgramCreate,
+    request: Request,
+    session: DbSession,
+    now: Now,
+    principal: Annotated[Principal, require(P.PROGRAMS_WRITE)],
 ) -> ProgramOut:
     program = await service.create_program(
         session, body, principal=principal, now=now, language=request_language(request)
@@ -211,7 +215,9 @@ async def confirm_registration(
     description="Staff. In arrival order, with each waitlisted registration's position.",
     responses=problem_responses(401, 403, 404),
 )
-async def list_registrations(program_id: uuid.UUID, session: DbSession, principal: Annotated[Principal, require(P.REGISTRANTS_READ)]) -> RegistrationList:
+async def list_registrations(
+    program_id: uuid.UUID, session: DbSession, principal: Annotated[Principal, require(P.REGISTRANTS_READ)]
+) -> RegistrationList:
     await service.get_program(session, program_id, principal=principal)
     rows = await service.list_registrations(session, program_id)
     items: list[RegistrationOut] = []
@@ -260,7 +266,9 @@ async def close_program(
     responses=problem_responses(401, 403, 404),
 )
 async def get_registration(
-    registration_id: uuid.UUID, session: DbSession, principal: Annotated[Principal, require(P.REGISTRATIONS_READ)]
+    registration_id: uuid.UUID,
+    session: DbSession,
+    principal: Annotated[Principal, require(P.REGISTRATIONS_READ)],
 ) -> RegistrationOut:
     registration = await service.get_registration(session, registration_id, principal=principal)
     return await _registration_out(session, registration)
@@ -300,7 +308,12 @@ async def cancel_registration(
     description="Staff, from one hour before the start until the event is closed. Repeating it answers the same.",
     responses=problem_responses(401, 403, 404, 409),
 )
-async def check_in(registration_id: uuid.UUID, session: DbSession, now: Now, principal: Annotated[Principal, require(P.PROGRAMS_WRITE)]) -> RegistrationOut:
+async def check_in(
+    registration_id: uuid.UUID,
+    session: DbSession,
+    now: Now,
+    principal: Annotated[Principal, require(P.PROGRAMS_WRITE)],
+) -> RegistrationOut:
     registration = await service.check_in(session, registration_id, principal=principal, now=now)
     return await _registration_out(session, registration)
 

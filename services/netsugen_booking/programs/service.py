@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, literal_column, select, tuple_, update
+from sqlalchemy import func, literal_column, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,11 +23,10 @@ from services.netsugen_booking.bookings.common import active_member, ensure_can_
 from services.netsugen_booking.bookings.config import KpiMapping
 from services.netsugen_booking.bookings.exceptions import NotYourMember
 from services.netsugen_booking.bookings.models import Booking
-from services.netsugen_booking.bookings.service import bookable_resource, insert_booking, time_id_cursor
+from services.netsugen_booking.bookings.service import bookable_resource, insert_booking
 from services.netsugen_booking.calendar.rules import Language
 from services.netsugen_booking.db import outbox
 from services.netsugen_booking.frontdesk_common.db_errors import constraint_name, flush_in_savepoint
-from services.netsugen_booking.frontdesk_common.pagination import encode_cursor
 from services.netsugen_booking.kpi_reporting.models import KpiReport
 from services.netsugen_booking.members.models import Member
 from services.netsugen_booking.programs.exceptions import (
@@ -63,6 +62,7 @@ from shared.events import (
 )
 from shared.jst import JST, fiscal_year_of, jst_date, start_of_day_jst
 from shared.outbox import emit
+from shared.pagination import paginate
 
 CANCEL_TOKEN_PREFIX = "gcx_"
 CONFIRM_TOKEN_PREFIX = "gco_"
@@ -205,14 +205,9 @@ async def list_programs(
         query = query.where(Program.start_at >= start_of_day_jst(date_from))
     if date_to is not None:
         query = query.where(Program.start_at < start_of_day_jst(date_to + timedelta(days=1)))
-    if cursor:
-        query = query.where(tuple_(Program.start_at, Program.id) > time_id_cursor(cursor))
-    rows = (await session.scalars(query.order_by(Program.start_at, Program.id).limit(limit + 1))).all()
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1].start_at.isoformat(), str(rows[-1].id))
-    return rows, next_cursor
+    return await paginate(
+        session, query, (Program.start_at, Program.id), limit=limit, cursor=cursor, scalars=True
+    )
 
 
 # ---- registrations ---------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
@@ -13,14 +13,6 @@ from services.netsugen_booking.calendar.service import hours_on
 from services.netsugen_booking.frontdesk_common import idempotency
 from services.netsugen_booking.frontdesk_common.clock import Now
 from services.netsugen_booking.frontdesk_common.idempotency import IdempotencyKeyHeader
-from services.netsugen_booking.frontdesk_common.pagination import (
-    DEFAULT_LIMIT,
-    Cursor,
-    InvalidCursor,
-    Limit,
-    decode_cursor,
-    encode_cursor,
-)
 from services.netsugen_booking.members import service as members
 from services.netsugen_booking.settings import NetsugenSettings
 from services.netsugen_booking.visits import service
@@ -39,6 +31,7 @@ from shared.auth import Principal
 from shared.db import DbSession
 from shared.errors import Forbidden, problem_responses
 from shared.jst import jst_date, to_jst
+from shared.pagination import DEFAULT_LIMIT, Cursor, Limit
 from shared.permissions import P, require
 from shared.ratelimit import per_token_limit
 
@@ -87,12 +80,20 @@ async def check_in(
     if isinstance(started, JSONResponse):
         return started
     member, user = await members.resolve_person(
-        session, member_id=body.member_id, member_number=body.member_number, card_token=body.card_token,
+        session,
+        member_id=body.member_id,
+        member_number=body.member_number,
+        card_token=body.card_token,
         member_user_id=body.member_user_id,
     )
     visit = await service.check_in(
-        session, member=member, user=user, source="card" if body.card_token else "desk",
-        actor=service.Actor.of(principal), now=now, capacity=capacity_of(request),
+        session,
+        member=member,
+        user=user,
+        source="card" if body.card_token else "desk",
+        actor=service.Actor.of(principal),
+        now=now,
+        capacity=capacity_of(request),
     )
     out = VisitOut.of(visit)
     if started is not None:
@@ -137,11 +138,20 @@ async def manual_entry(
     if isinstance(started, JSONResponse):
         return started
     member, user = await members.resolve_person(
-        session, member_id=body.member_id, member_number=body.member_number, member_user_id=body.member_user_id
+        session,
+        member_id=body.member_id,
+        member_number=body.member_number,
+        member_user_id=body.member_user_id,
     )
     visit = await service.manual_entry(
-        session, member=member, user=user, check_in_at=body.check_in_at, check_out_at=body.check_out_at,
-        reason=body.reason, actor=service.Actor.of(principal), now=now,
+        session,
+        member=member,
+        user=user,
+        check_in_at=body.check_in_at,
+        check_out_at=body.check_out_at,
+        reason=body.reason,
+        actor=service.Actor.of(principal),
+        now=now,
         override_reason=body.override_reason if body.override else None,
     )
     out = VisitOut.of(visit)
@@ -169,7 +179,9 @@ async def list_visits(
     member_user_id: uuid.UUID | None = None,
     from_: Annotated[date | None, Query(alias="from", description="First JST day (YYYY-MM-DD).")] = None,
     to: Annotated[date | None, Query(description="Last JST day, inclusive.")] = None,
-    open_: Annotated[bool | None, Query(alias="open", description="Only open (true) or closed (false).")] = None,
+    open_: Annotated[
+        bool | None, Query(alias="open", description="Only open (true) or closed (false).")
+    ] = None,
 ) -> VisitList:
     if not principal.sees_every_member:
         if member_id is not None and str(member_id) != principal.subject:
@@ -179,22 +191,19 @@ async def list_visits(
         try:
             member_id = uuid.UUID(principal.subject or "")
         except ValueError:
-            raise Forbidden("This member token has no member id.", detail_ja="会員IDのないトークンです。") from None
-    after = None
-    if cursor is not None:
-        raw = decode_cursor(cursor, 2)
-        try:
-            after = (datetime.fromisoformat(raw[0]), uuid.UUID(raw[1]))
-        except (TypeError, ValueError):
-            raise InvalidCursor("The cursor is not one this API returned.", detail_ja="カーソルが不正です。") from None
-    rows = await service.list_visits(
-        session, limit=limit + 1, after=after, member_id=member_id, member_user_id=member_user_id,
-        start=from_, end=to, is_open=open_,
+            raise Forbidden(
+                "This member token has no member id.", detail_ja="会員IDのないトークンです。"
+            ) from None
+    page, next_cursor = await service.list_visits(
+        session,
+        limit=limit,
+        cursor=cursor,
+        member_id=member_id,
+        member_user_id=member_user_id,
+        start=from_,
+        end=to,
+        is_open=open_,
     )
-    page = list(rows[:limit])
-    next_cursor = None
-    if len(rows) > limit:
-        next_cursor = encode_cursor(page[-1].check_in_at.isoformat(), str(page[-1].id))
     return VisitList(items=[VisitOut.of(v) for v in page], next_cursor=next_cursor)
 
 
@@ -204,7 +213,9 @@ async def list_visits(
     description="Staff, or the member whose visit it is.",
     responses=problem_responses(401, 403, 404),
 )
-async def get_visit(visit_id: uuid.UUID, session: DbSession, principal: Annotated[Principal, require(P.VISITS_READ)]) -> VisitOut:
+async def get_visit(
+    visit_id: uuid.UUID, session: DbSession, principal: Annotated[Principal, require(P.VISITS_READ)]
+) -> VisitOut:
     visit = await service.get_visit(session, visit_id)
     service.ensure_visible(principal, visit)
     return VisitOut.of(visit)
@@ -221,10 +232,17 @@ async def get_visit(visit_id: uuid.UUID, session: DbSession, principal: Annotate
     ),
     responses=problem_responses(401, 403, 404),
 )
-async def check_out(visit_id: uuid.UUID, session: DbSession, principal: Annotated[Principal, require(P.VISITS_CHECK_OUT)], now: Now) -> Response:
+async def check_out(
+    visit_id: uuid.UUID,
+    session: DbSession,
+    principal: Annotated[Principal, require(P.VISITS_CHECK_OUT)],
+    now: Now,
+) -> Response:
     visit = await service.get_visit(session, visit_id, for_update=True)
     service.ensure_visible(principal, visit)
-    return _json(VisitOut.of(await service.check_out(session, visit, actor=service.Actor.of(principal), now=now)))
+    return _json(
+        VisitOut.of(await service.check_out(session, visit, actor=service.Actor.of(principal), now=now))
+    )
 
 
 @router.post(
@@ -240,14 +258,22 @@ async def check_out(visit_id: uuid.UUID, session: DbSession, principal: Annotate
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def check_out_by_card(
-    body: CheckInRequest, session: DbSession, principal: Annotated[Principal, require(P.VISITS_WRITE)], now: Now
+    body: CheckInRequest,
+    session: DbSession,
+    principal: Annotated[Principal, require(P.VISITS_WRITE)],
+    now: Now,
 ) -> Response:
     member, user = await members.resolve_person(
-        session, member_id=body.member_id, member_number=body.member_number, card_token=body.card_token,
+        session,
+        member_id=body.member_id,
+        member_number=body.member_number,
+        card_token=body.card_token,
         member_user_id=body.member_user_id,
     )
     visit = await service.open_visit_of(session, member, user)
-    return _json(VisitOut.of(await service.check_out(session, visit, actor=service.Actor.of(principal), now=now)))
+    return _json(
+        VisitOut.of(await service.check_out(session, visit, actor=service.Actor.of(principal), now=now))
+    )
 
 
 @router.patch(
@@ -263,12 +289,22 @@ async def check_out_by_card(
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def correct_visit(
-    visit_id: uuid.UUID, body: VisitCorrection, session: DbSession, principal: Annotated[Principal, require(P.VISITS_WRITE)], now: Now
+    visit_id: uuid.UUID,
+    body: VisitCorrection,
+    session: DbSession,
+    principal: Annotated[Principal, require(P.VISITS_WRITE)],
+    now: Now,
 ) -> VisitOut:
     visit = await service.get_visit(session, visit_id, for_update=True)
     visit = await service.correct(
-        session, visit, check_in_at=body.check_in_at, check_out_at=body.check_out_at, reason=body.reason,
-        actor=service.Actor.of(principal), now=now, override_reason=body.override_reason if body.override else None,
+        session,
+        visit,
+        check_in_at=body.check_in_at,
+        check_out_at=body.check_out_at,
+        reason=body.reason,
+        actor=service.Actor.of(principal),
+        now=now,
+        override_reason=body.override_reason if body.override else None,
     )
     return VisitOut.of(visit)
 
@@ -279,7 +315,9 @@ async def correct_visit(
     description="Staff. Every change of the visit: who, when, action, reason, before and after.",
     responses=problem_responses(401, 403, 404),
 )
-async def visit_audit(visit_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.FRONTDESK_READ)]) -> AuditList:
+async def visit_audit(
+    visit_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.FRONTDESK_READ)]
+) -> AuditList:
     await service.get_visit(session, visit_id)
     return AuditList(items=[AuditOut.of(a) for a in await service.audit_of(session, visit_id)])
 
@@ -290,7 +328,9 @@ async def visit_audit(visit_id: uuid.UUID, session: DbSession, _: Annotated[Prin
     description="Staff. The people checked in now, their count, the capacity and today's hours.",
     responses=problem_responses(401, 403),
 )
-async def occupancy(request: Request, session: DbSession, _: Annotated[Principal, require(P.FRONTDESK_READ)], now: Now) -> OccupancyOut:
+async def occupancy(
+    request: Request, session: DbSession, _: Annotated[Principal, require(P.FRONTDESK_READ)], now: Now
+) -> OccupancyOut:
     today = jst_date(now)
     hours = await hours_on(session, today)
     rows = await service.occupants(session, today)
@@ -305,8 +345,12 @@ async def occupancy(request: Request, session: DbSession, _: Annotated[Principal
         available=max(0, capacity - len(rows)),
         visitors=[
             Occupant(
-                visit_id=v.id, member_id=v.member_id, member_number=number, member_user_id=v.member_user_id,
-                name=name, check_in_at=to_jst(v.check_in_at),
+                visit_id=v.id,
+                member_id=v.member_id,
+                member_number=number,
+                member_user_id=v.member_user_id,
+                name=name,
+                check_in_at=to_jst(v.check_in_at),
             )
             for v, number, name in rows
         ],

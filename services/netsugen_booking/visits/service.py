@@ -23,7 +23,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import and_, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
@@ -56,6 +56,7 @@ from shared.db import transaction_driver
 from shared.events import EventData, VisitAutoCheckedOut, VisitCheckedIn, VisitCheckedOut, make_event
 from shared.jst import jst_date, start_of_day_jst, to_jst
 from shared.outbox import emit, event_row
+from shared.pagination import paginate
 
 #: pg_advisory_xact_lock key serialising check-ins (capacity check + insert). "NSCI".
 CHECK_IN_LOCK = 0x4E534349
@@ -108,8 +109,14 @@ def _audit(
 ) -> None:
     session.add(
         VisitAudit(
-            visit_id=visit.id, action=action, actor=actor.name, actor_role=actor.role, reason=reason,
-            before=before, after=snapshot(visit), at=at,
+            visit_id=visit.id,
+            action=action,
+            actor=actor.name,
+            actor_role=actor.role,
+            reason=reason,
+            before=before,
+            after=snapshot(visit),
+            at=at,
         )
     )
 
@@ -137,7 +144,8 @@ async def open_visit_of(session: AsyncSession, member: Member, user: MemberUser 
     )
     if visit is None:
         raise NoOpenVisit(
-            f"Member {member.member_number} is not checked in.", detail_ja=f"会員 {member.member_number} は入館していません。"
+            f"Member {member.member_number} is not checked in.",
+            detail_ja=f"会員 {member.member_number} は入館していません。",
         )
     return visit
 
@@ -169,9 +177,9 @@ async def count_in(session: AsyncSession, today: date) -> int:
     """People in the space now: open visits checked in today (JST)."""
     return int(
         await session.scalar(
-            select(func.count()).select_from(Visit).where(
-                Visit.check_out_at.is_(None), Visit.check_in_at >= start_of_day_jst(today)
-            )
+            select(func.count())
+            .select_from(Visit)
+            .where(Visit.check_out_at.is_(None), Visit.check_in_at >= start_of_day_jst(today))
         )
         or 0
     )
@@ -181,19 +189,15 @@ async def list_visits(
     session: AsyncSession,
     *,
     limit: int,
-    after: tuple[datetime, uuid.UUID] | None,
+    cursor: str | None,
     member_id: uuid.UUID | None,
     member_user_id: uuid.UUID | None,
     start: date | None,
     end: date | None,
     is_open: bool | None,
-) -> Sequence[Visit]:
-    """Newest check-in first (keyset on ``(check_in_at, id)``)."""
-    stmt = select(Visit).order_by(Visit.check_in_at.desc(), Visit.id.desc()).limit(limit)
-    if after is not None:
-        stmt = stmt.where(
-            or_(Visit.check_in_at < after[0], and_(Visit.check_in_at == after[0], Visit.id < after[1]))
-        )
+) -> tuple[list[Visit], str | None]:
+    """Newest check-in first (keyset on ``(check_in_at, id)``): ``(visits, next_cursor)``."""
+    stmt = select(Visit)
     if member_id is not None:
         stmt = stmt.where(Visit.member_id == member_id)
     if member_user_id is not None:
@@ -206,7 +210,15 @@ async def list_visits(
         stmt = stmt.where(Visit.check_out_at.is_(None))
     elif is_open is False:
         stmt = stmt.where(Visit.check_out_at.is_not(None))
-    return (await session.scalars(stmt)).all()
+    return await paginate(
+        session,
+        stmt,
+        (Visit.check_in_at, Visit.id),
+        limit=limit,
+        cursor=cursor,
+        descending=True,
+        scalars=True,
+    )
 
 
 async def audit_of(session: AsyncSession, visit_id: uuid.UUID) -> Sequence[VisitAudit]:
@@ -218,7 +230,9 @@ async def audit_of(session: AsyncSession, visit_id: uuid.UUID) -> Sequence[Visit
 
 
 # ---- closing ----------------------------------------------------------------------------------
-async def _closing_of(session: AsyncSession, visit: Visit, cache: dict[date, datetime] | None = None) -> datetime:
+async def _closing_of(
+    session: AsyncSession, visit: Visit, cache: dict[date, datetime] | None = None
+) -> datetime:
     """The closing instant of the visit's JST day (its check-in when that day is now closed)."""
     day = jst_date(visit.check_in_at)
     if cache is not None and day in cache:
@@ -230,9 +244,7 @@ async def _closing_of(session: AsyncSession, visit: Visit, cache: dict[date, dat
     return max(closes, visit.check_in_at)
 
 
-async def _auto_close(
-    session: AsyncSession, visit: Visit, *, closes: datetime, now: datetime
-) -> None:
+async def _auto_close(session: AsyncSession, visit: Visit, *, closes: datetime, now: datetime) -> None:
     before = snapshot(visit)
     visit.check_out_at = closes
     visit.auto_checked_out = True
@@ -275,7 +287,8 @@ async def _flush_visit(
     check; a per-member transaction lock orders them so the constraint answers each one cleanly.
     """
     await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"netsugen.visit:{member_id}"}
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+        {"key": f"netsugen.visit:{member_id}"},
     )
     try:
         await flush_in_savepoint(session, apply)
@@ -305,6 +318,7 @@ _PERSON_SQL = """
                AND member_user_id IS NOT DISTINCT FROM CAST($4 AS uuid)
                AND check_out_at IS NULL) AS open_visits
     """
+
 
 def _announce(source: str, first: int) -> str:
     """The CTE writing the outbox event of each row of ``source`` (parameters ``$first`` … ``$first+3``:
@@ -375,12 +389,15 @@ def _event_params(data: EventData) -> tuple[uuid.UUID, str, str, str | None]:
     return (row["id"], row["event_type"], orjson.dumps(row["payload"]).decode(), row["request_id"])
 
 
-async def _close_stale_or_refuse(session: AsyncSession, member_id: uuid.UUID, user_id: uuid.UUID | None,
-                                 now: datetime) -> None:
+async def _close_stale_or_refuse(
+    session: AsyncSession, member_id: uuid.UUID, user_id: uuid.UUID | None, now: datetime
+) -> None:
     """The person has an open visit: close it if its day has closed (the job has not run yet), else 409."""
     open_visits = (
         await session.scalars(
-            select(Visit).where(_person_filter(member_id, user_id), Visit.check_out_at.is_(None)).with_for_update()
+            select(Visit)
+            .where(_person_filter(member_id, user_id), Visit.check_out_at.is_(None))
+            .with_for_update()
         )
     ).all()
     for visit in open_visits:
@@ -425,8 +442,14 @@ async def check_in(
     if person["open_visits"]:
         await _close_stale_or_refuse(session, member.id, user_id, now)
     visit = Visit(
-        id=uuid.uuid4(), member_id=member.id, member_user_id=user_id, check_in_at=now, check_out_at=None,
-        source=source, auto_checked_out=False, plan_code=person["plan_code"] or PLAN_DROPIN,
+        id=uuid.uuid4(),
+        member_id=member.id,
+        member_user_id=user_id,
+        check_in_at=now,
+        check_out_at=None,
+        source=source,
+        auto_checked_out=False,
+        plan_code=person["plan_code"] or PLAN_DROPIN,
         created_by=actor.name,
     )
     event = _event_params(VisitCheckedIn(member_id=member.id, visit_id=visit.id))
@@ -435,8 +458,19 @@ async def check_in(
     await driver.execute("SELECT pg_advisory_xact_lock($1)", CHECK_IN_LOCK)
     row = await driver.fetchrow(
         _CHECK_IN_SQL,
-        start_of_day_jst(today), visit.id, member.id, user_id, now, source, visit.plan_code, actor.role,
-        actor.name, capacity, uuid.uuid4(), after, *event,
+        start_of_day_jst(today),
+        visit.id,
+        member.id,
+        user_id,
+        now,
+        source,
+        visit.plan_code,
+        actor.role,
+        actor.name,
+        capacity,
+        uuid.uuid4(),
+        after,
+        *event,
     )
     if row["created_at"] is None:
         inside = int(row["inside"])
@@ -444,13 +478,16 @@ async def check_in(
             raise SpaceFull(
                 f"NETSUGEN is full: {inside} of {capacity} places are taken.",
                 detail_ja=f"満席です(定員{capacity}名、現在{inside}名)。",
-                capacity=capacity, count=inside,
+                capacity=capacity,
+                count=inside,
             )
         existing = await session.scalar(
             select(Visit.id).where(_person_filter(member.id, user_id), Visit.check_out_at.is_(None))
         )
         if existing is not None:
-            raise VisitAlreadyOpen("Already checked in.", detail_ja="既に入館中です。", visit_id=str(existing))
+            raise VisitAlreadyOpen(
+                "Already checked in.", detail_ja="既に入館中です。", visit_id=str(existing)
+            )
         raise VisitOverlap(
             "The visit overlaps another visit of the same person.",
             detail_ja="同じ利用者の別の入館記録と時間が重なっています。",
@@ -473,8 +510,15 @@ async def check_out(session: AsyncSession, visit: Visit, *, actor: Actor, now: d
     driver = await transaction_driver(session)
     updated_at = await driver.fetchval(
         _CHECK_OUT_SQL,
-        check_out_at, visit.id, uuid.uuid4(), actor.role, actor.name, orjson.dumps(before).decode(),
-        orjson.dumps(after).decode(), now, *_event_params(VisitCheckedOut(member_id=visit.member_id, visit_id=visit.id)),
+        check_out_at,
+        visit.id,
+        uuid.uuid4(),
+        actor.role,
+        actor.name,
+        orjson.dumps(before).decode(),
+        orjson.dumps(after).decode(),
+        now,
+        *_event_params(VisitCheckedOut(member_id=visit.member_id, visit_id=visit.id)),
     )
     if updated_at is None:  # the row is locked by the caller and was open: cannot happen
         raise RuntimeError(f"visit {visit.id} was not open when checking out")
@@ -600,8 +644,13 @@ async def manual_entry(
     check_out_at = clipped
     plan = await members.plan_on(session, member.id, jst_date(check_in_at)) or PLAN_DROPIN
     visit = Visit(
-        member_id=member.id, member_user_id=user.id if user else None, check_in_at=check_in_at,
-        check_out_at=check_out_at, source="manual", auto_checked_out=False, plan_code=plan,
+        member_id=member.id,
+        member_user_id=user.id if user else None,
+        check_in_at=check_in_at,
+        check_out_at=check_out_at,
+        source="manual",
+        auto_checked_out=False,
+        plan_code=plan,
         created_by=actor.name,
     )
     await _flush_visit(
@@ -614,7 +663,12 @@ async def manual_entry(
         ),
     )
     _audit(
-        session, visit, action="manual_entry", actor=actor, before=None, reason=_audit_reason(reason, override_reason),
+        session,
+        visit,
+        action="manual_entry",
+        actor=actor,
+        before=None,
+        reason=_audit_reason(reason, override_reason),
         at=now,
     )
     await session.flush()
@@ -664,7 +718,12 @@ async def correct(
         ),
     )
     _audit(
-        session, visit, action="correction", actor=actor, before=before, reason=_audit_reason(reason, override_reason),
+        session,
+        visit,
+        action="correction",
+        actor=actor,
+        before=before,
+        reason=_audit_reason(reason, override_reason),
         at=now,
     )
     await session.flush()

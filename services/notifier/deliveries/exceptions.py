@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.errors import Conflict, NotFound, Unprocessable
+from shared.errors import Conflict, NotFound
 
 
 class DeliveryNotFound(NotFound):
@@ -11,7 +11,3 @@ class DeliveryNotFound(NotFound):
 
 class DeliveryNotRetryable(Conflict):
     slug, title = "delivery-not-retryable", "Delivery is not a dead letter"
-
-
-class InvalidCursor(Unprocessable):
-    slug, title = "invalid-cursor", "Invalid cursor"

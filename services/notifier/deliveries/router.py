@@ -20,6 +20,7 @@ from services.notifier.dispatch.kick import kick_delivery
 from shared.auth import Principal
 from shared.db import DbSession
 from shared.errors import problem_responses
+from shared.pagination import DEFAULT_LIMIT, Cursor, Limit
 from shared.permissions import P, require
 
 router = APIRouter(prefix="/v1/deliveries", tags=["deliveries"])
@@ -41,16 +42,22 @@ async def list_deliveries(
     _: Annotated[Principal, require(P.DELIVERIES_READ)],
     status: Annotated[DeliveryStatus | None, Query(description="Only this status.")] = None,
     event_type: Annotated[str | None, Query(max_length=64, examples=["member.registered"])] = None,
-    recipient: Annotated[str | None, Query(max_length=80, examples=["member:0b7e4c1a-2d3e-4f50-8a9b-0c1d2e3f4a5b"])] = None,
+    recipient: Annotated[
+        str | None, Query(max_length=80, examples=["member:0b7e4c1a-2d3e-4f50-8a9b-0c1d2e3f4a5b"])
+    ] = None,
     channel: Annotated[Channel | None, Query()] = None,
     created_from: Annotated[datetime | None, Query(alias="from", description="Created at or after.")] = None,
     created_to: Annotated[datetime | None, Query(alias="to", description="Created before.")] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
 ) -> DeliveryPage:
     flt = service.DeliveryFilter(
-        status=status, event_type=event_type, recipient=recipient, channel=channel,
-        created_from=service.aware(created_from), created_to=service.aware(created_to),
+        status=status,
+        event_type=event_type,
+        recipient=recipient,
+        channel=channel,
+        created_from=service.aware(created_from),
+        created_to=service.aware(created_to),
     )
     items, next_cursor = await service.list_deliveries(session, flt, limit=limit, cursor=cursor)
     return DeliveryPage(items=items, next_cursor=next_cursor)
@@ -63,7 +70,9 @@ async def list_deliveries(
     response_model=DeliveryDetail,
     responses=problem_responses(401, 403, 404),
 )
-async def get_delivery(delivery_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.DELIVERIES_READ)]) -> DeliveryDetail:
+async def get_delivery(
+    delivery_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.DELIVERIES_READ)]
+) -> DeliveryDetail:
     return await service.get_delivery(session, delivery_id)
 
 
@@ -80,7 +89,11 @@ async def get_delivery(delivery_id: uuid.UUID, session: DbSession, _: Annotated[
     responses=problem_responses(401, 403, 404, 409),
 )
 async def retry_delivery(
-    delivery_id: uuid.UUID, request: Request, session: DbSession, _: Annotated[Principal, require(P.DELIVERIES_RETRY)], background: BackgroundTasks
+    delivery_id: uuid.UUID,
+    request: Request,
+    session: DbSession,
+    _: Annotated[Principal, require(P.DELIVERIES_RETRY)],
+    background: BackgroundTasks,
 ) -> DeliveryOut:
     delivery = await service.retry_delivery(session, delivery_id)
     # Queued after the commit (the response is sent after it): the job then sees `queued`.

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import base64
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.notifier.deliveries.exceptions import DeliveryNotFound, DeliveryNotRetryable, InvalidCursor
+from services.notifier.deliveries.exceptions import DeliveryNotFound, DeliveryNotRetryable
 from services.notifier.deliveries.models import Delivery, DeliveryAttempt
 from services.notifier.deliveries.schemas import AttemptOut, DeliveryDetail, DeliveryOut
 from shared.jst import JST
+from shared.pagination import paginate
 
 #: Statuses a manual retry accepts: the dead letters, and permanent failures (for example after
 #: the member's address was corrected).
@@ -37,34 +37,26 @@ def aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=JST)
 
 
-def encode_cursor(created_at: datetime, delivery_id: uuid.UUID) -> str:
-    raw = f"{created_at.isoformat()}|{delivery_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created, _, ident = raw.partition("|")
-        parsed = datetime.fromisoformat(created)
-        if parsed.tzinfo is None:
-            raise ValueError("naive")
-        return parsed, uuid.UUID(ident)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidCursor(
-            "The cursor is not one this API returned.", detail_ja="カーソルの値が正しくありません。"
-        ) from exc
-
-
 def to_out(d: Delivery) -> DeliveryOut:
     return DeliveryOut(
-        id=d.id, event_id=d.event_id, event_type=d.event_type, category=d.category,
+        id=d.id,
+        event_id=d.event_id,
+        event_type=d.event_type,
+        category=d.category,
         channel=d.channel,  # type: ignore[arg-type]
-        recipient=d.recipient, endpoint_id=d.endpoint_id, template=d.template,
-        template_version=d.template_version, language=d.language,
+        recipient=d.recipient,
+        endpoint_id=d.endpoint_id,
+        template=d.template,
+        template_version=d.template_version,
+        language=d.language,
         status=d.status,  # type: ignore[arg-type]
-        attempt_count=d.attempts, next_attempt_at=d.next_attempt_at, delivered_at=d.delivered_at,
-        reason=d.reason, last_error=d.last_error, created_at=d.created_at, updated_at=d.updated_at,
+        attempt_count=d.attempts,
+        next_attempt_at=d.next_attempt_at,
+        delivered_at=d.delivered_at,
+        reason=d.reason,
+        last_error=d.last_error,
+        created_at=d.created_at,
+        updated_at=d.updated_at,
     )
 
 
@@ -84,16 +76,16 @@ async def list_deliveries(
         query = query.where(Delivery.created_at >= flt.created_from)
     if flt.created_to:
         query = query.where(Delivery.created_at < flt.created_to)
-    if cursor:
-        created_at, last_id = decode_cursor(cursor)
-        query = query.where(
-            or_(Delivery.created_at < created_at, and_(Delivery.created_at == created_at, Delivery.id < last_id))
-        )
-    rows = list(
-        (await session.scalars(query.order_by(Delivery.created_at.desc(), Delivery.id.desc()).limit(limit + 1))).all()
+    rows, next_cursor = await paginate(
+        session,
+        query,
+        (Delivery.created_at, Delivery.id),
+        limit=limit,
+        cursor=cursor,
+        descending=True,
+        scalars=True,
     )
-    next_cursor = encode_cursor(rows[limit - 1].created_at, rows[limit - 1].id) if len(rows) > limit else None
-    return [to_out(d) for d in rows[:limit]], next_cursor
+    return [to_out(d) for d in rows], next_cursor
 
 
 async def get_delivery(session: AsyncSession, delivery_id: uuid.UUID) -> DeliveryDetail:
