@@ -25,7 +25,11 @@ _OFFSET = int(os.environ.get("BENCH_PORT_OFFSET", "0"))
 SERVICE_PORTS = {"kpi_api": 28001 + _OFFSET, "netsugen_booking": 28002 + _OFFSET, "notifier": 28003 + _OFFSET}
 BASELINE_PORT = 28011 + _OFFSET
 SMTP_SINK_PORT = 28025 + _OFFSET
-COLDSTART_PORTS = {"kpi_api": 28101 + _OFFSET, "netsugen_booking": 28102 + _OFFSET, "notifier": 28103 + _OFFSET}
+COLDSTART_PORTS = {
+    "kpi_api": 28101 + _OFFSET,
+    "netsugen_booking": 28102 + _OFFSET,
+    "notifier": 28103 + _OFFSET,
+}
 
 CONNECTIONS = 16
 
@@ -47,10 +51,19 @@ class Profile:
     invoice_repeats: int = 1
 
 
-FULL = Profile("full", duration_s=30, warmup_s=3, members=2000, invoice_sizes=(10_000, 40_000),
-               notifier_events=10_000, rounds=3, invoice_repeats=2)
-QUICK = Profile("quick", duration_s=4, warmup_s=1, members=2000, invoice_sizes=(300, 1_200),
-                notifier_events=300, rounds=1)
+FULL = Profile(
+    "full",
+    duration_s=30,
+    warmup_s=3,
+    members=2000,
+    invoice_sizes=(10_000, 40_000),
+    notifier_events=10_000,
+    rounds=3,
+    invoice_repeats=2,
+)
+QUICK = Profile(
+    "quick", duration_s=4, warmup_s=1, members=2000, invoice_sizes=(300, 1_200), notifier_events=300, rounds=1
+)
 
 # Targets from issue 8 (2-core machine).
 TARGETS = {

@@ -25,7 +25,9 @@ async def main(period_text: str, use_tracemalloc: bool) -> dict[str, Any]:
     from shared.db import create_engine, make_sessionmaker, session_scope
 
     settings = NetsugenSettings()
-    engine = create_engine(os.environ["DATABASE_URL"], pool_size=2, max_overflow=0, application_name="bench-invoice")
+    engine = create_engine(
+        os.environ["DATABASE_URL"], pool_size=2, max_overflow=0, application_name="bench-invoice"
+    )
     rss_before = psutil.Process().memory_info().rss
     if use_tracemalloc:
         tracemalloc.start()
@@ -33,7 +35,11 @@ async def main(period_text: str, use_tracemalloc: bool) -> dict[str, Any]:
     try:
         async with session_scope(make_sessionmaker(engine)) as session:
             run = await run_invoices(
-                session, settings, period=Period.parse(period_text), trigger="cli", requested_by="bench",
+                session,
+                settings,
+                period=Period.parse(period_text),
+                trigger="cli",
+                requested_by="bench",
                 today=today_jst(),
             )
             summary = {

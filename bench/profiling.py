@@ -31,9 +31,23 @@ def start_record(pid: int, seconds: int, out: Path, rate: int = 200) -> subproce
         return None
     out.parent.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen(
-        [exe, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", str(rate), "--format", "raw",
-         "--nonblocking", "-o", str(out)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            exe,
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(seconds),
+            "--rate",
+            str(rate),
+            "--format",
+            "raw",
+            "--nonblocking",
+            "-o",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 
@@ -115,6 +129,14 @@ def print_summary(title: str, summary: dict[str, Any], n: int = 12) -> None:
         print(f"    profile {title}: no samples")
         return
     print(f"    profile {title}: {summary['samples']} samples ({summary.get('raw')})")
-    print("      self time by package: " + ", ".join(f"{k} {v}%" for k, v in summary["self_by_package_pct"][:n]))
-    print("      inclusive by package: " + ", ".join(f"{k} {v}%" for k, v in summary["inclusive_by_package_pct"][:n]))
-    print("      hottest functions (self): " + ", ".join(f"{k} {v}%" for k, v in summary["self_by_function_pct"][:n]))
+    print(
+        "      self time by package: " + ", ".join(f"{k} {v}%" for k, v in summary["self_by_package_pct"][:n])
+    )
+    print(
+        "      inclusive by package: "
+        + ", ".join(f"{k} {v}%" for k, v in summary["inclusive_by_package_pct"][:n])
+    )
+    print(
+        "      hottest functions (self): "
+        + ", ".join(f"{k} {v}%" for k, v in summary["self_by_function_pct"][:n])
+    )

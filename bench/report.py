@@ -67,9 +67,9 @@ class Report:
         data = json.dumps(self.as_dict(), indent=2, ensure_ascii=False, default=str) + "\n"
         path = results_dir / f"{self.started_at:%Y%m%dT%H%M%S}-{self.profile}.json"
         path.write_text(data, encoding="utf-8")
-        (results_dir / ("latest.json" if self.profile == "full" else f"latest-{self.profile}.json")).write_text(
-            data, encoding="utf-8"
-        )
+        (
+            results_dir / ("latest.json" if self.profile == "full" else f"latest-{self.profile}.json")
+        ).write_text(data, encoding="utf-8")
         return path
 
 
@@ -122,8 +122,14 @@ def render_table(report: Report, console: Console | None = None) -> None:
         previous = row.benchmark
         verdict = {True: "[green]✓[/green]", False: "[red]✗[/red]", None: ""}[row.ok]
         table.add_row(
-            name, row.metric, _fmt(row.value, row.unit), _fmt(row.baseline, row.unit),
-            "—" if row.ratio is None else f"{row.ratio:.2f}", row.target, verdict, row.note,
+            name,
+            row.metric,
+            _fmt(row.value, row.unit),
+            _fmt(row.baseline, row.unit),
+            "—" if row.ratio is None else f"{row.ratio:.2f}",
+            row.target,
+            verdict,
+            row.note,
         )
     console.print(table)
     met = sum(1 for r in report.rows if r.ok is True)

@@ -27,8 +27,27 @@ from bench.wrk import INSTALL_HINT, wrk_path
 # Run order: idle memory first (before any load), the KPI reads, the notifier (before the check-in
 # load, whose thousands of visit events would still be in the notifier's queue), the check-ins,
 # then, with the platform stopped, the invoice run and cold start.
-BENCHMARKS = ("memory", "kpi_list", "kpi_progress", "kpi_dashboard", "notifier", "checkin", "usage_stats", "invoice", "coldstart")
-QUICK_SET = ("memory", "kpi_list", "kpi_progress", "kpi_dashboard", "notifier", "checkin", "usage_stats", "invoice")
+BENCHMARKS = (
+    "memory",
+    "kpi_list",
+    "kpi_progress",
+    "kpi_dashboard",
+    "notifier",
+    "checkin",
+    "usage_stats",
+    "invoice",
+    "coldstart",
+)
+QUICK_SET = (
+    "memory",
+    "kpi_list",
+    "kpi_progress",
+    "kpi_dashboard",
+    "notifier",
+    "checkin",
+    "usage_stats",
+    "invoice",
+)
 # Run after the bench platform's processes are stopped (PostgreSQL and Redis stay up).
 WITHOUT_PLATFORM = ("invoice", "coldstart")
 
@@ -38,13 +57,17 @@ def load(name: str) -> ModuleType:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="the short subset (make bench-quick)")
     parser.add_argument("--only", default="", help=f"comma-separated subset of: {', '.join(BENCHMARKS)}")
     parser.add_argument("--skip", default="", help="comma-separated benchmarks to leave out")
-    parser.add_argument("--profile", action="store_true",
-                        help="record py-spy profiles of the services during their measured runs")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="record py-spy profiles of the services during their measured runs",
+    )
     parser.add_argument("--duration", type=int, default=0, help="override the wrk duration (s)")
     parser.add_argument("--show", metavar="RESULTS_JSON", help="print the table of a saved run and exit")
     parser.add_argument("--markdown", metavar="RESULTS_JSON", help="print a saved run as a Markdown table")
@@ -91,8 +114,9 @@ def main(argv: list[str] | None = None) -> int:
         # Capacity and the per-token check-in limit stay on (the checks run on every request) but are
         # raised above what 16 connections can reach, so the load measures check-ins, not refusals.
         stack.up(extra_env={"NETSUGEN_CAPACITY": "10000", "CHECKIN_RATE_LIMIT_PER_MINUTE": "1000000"})
-        ctx = BenchContext(stack=stack, profile=profile, report=report, artifacts=artifacts,
-                           profile_services=args.profile)
+        ctx = BenchContext(
+            stack=stack, profile=profile, report=report, artifacts=artifacts, profile_services=args.profile
+        )
         platform_running = True
         for name in selected:
             if name in WITHOUT_PLATFORM and platform_running:
@@ -134,7 +158,9 @@ def quiesce(stack: BenchStack) -> dict[str, int]:
         try:
             out = {}
             for schema in ("kpi", "netsugen", "notifier"):
-                status = await conn.execute(f"UPDATE {schema}.outbox SET sent_at = now() WHERE sent_at IS NULL")
+                status = await conn.execute(
+                    f"UPDATE {schema}.outbox SET sent_at = now() WHERE sent_at IS NULL"
+                )
                 out[schema] = int(status.split()[-1])
             return out
         finally:

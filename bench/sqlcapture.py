@@ -49,19 +49,30 @@ class Captured:
         return len(self.statements) + len(self.extra_queries)
 
     def summary(self) -> dict[str, Any]:
-        return {"status": self.status, "statements": self.statements, "extra_queries": self.extra_queries,
-                "round_trips": self.round_trips}
+        return {
+            "status": self.status,
+            "statements": self.statements,
+            "extra_queries": self.extra_queries,
+            "round_trips": self.round_trips,
+        }
 
 
 def _settings(service: str, database_url: str, redis_url: str) -> Any:
     names = {"kpi_api": "KpiSettings", "netsugen_booking": "NetsugenSettings", "notifier": "NotifierSettings"}
     module = importlib.import_module(f"services.{service}.settings")
     cls = getattr(module, names[service])
-    return cls(database_url=database_url, redis_url=redis_url, outbox_relay_enabled=False, log_level="WARNING")
+    return cls(
+        database_url=database_url, redis_url=redis_url, outbox_relay_enabled=False, log_level="WARNING"
+    )
 
 
 async def capture(
-    service: str, calls: list[Call], *, database_url: str, redis_url: str, overrides: dict[Any, Any] | None = None
+    service: str,
+    calls: list[Call],
+    *,
+    database_url: str,
+    redis_url: str,
+    overrides: dict[Any, Any] | None = None,
 ) -> list[Captured]:
     main = importlib.import_module(f"services.{service}.main")
     app = main.create_app(_settings(service, database_url, redis_url))
@@ -103,15 +114,18 @@ async def capture(
                 # are seen by the query logger only: they are statements, not transaction control.
                 control = [q for q in extra if q.rstrip(";").strip().upper() in _CONTROL]
                 direct = [q for q in extra if q.rstrip(";").strip().upper() not in _CONTROL]
-                out.append(Captured(call, response.status_code, [*statements, *direct], response.content,
-                                    control))
+                out.append(
+                    Captured(call, response.status_code, [*statements, *direct], response.content, control)
+                )
         event.remove(app.state.engine.sync_engine, "before_cursor_execute", listener)
         event.remove(app.state.engine.sync_engine, "checkout", on_checkout)
     return out
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("service")
     parser.add_argument("method")
     parser.add_argument("path")
@@ -121,10 +135,15 @@ def main() -> None:
     headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
     # Twice: the second call shows the steady state (warm caches, pool pre-ping on checkout).
     calls = [Call(args.method, args.path, json.loads(args.body) if args.body else None, headers)] * 2
-    for c in asyncio.run(capture(args.service, calls, database_url=os.environ["DATABASE_URL"],
-                                 redis_url=os.environ["REDIS_URL"])):
-        print(f"{c.call.method} {c.call.path} → {c.status}, {len(c.statements)} statements, "
-              f"{c.round_trips} round trips (+ {', '.join(c.extra_queries)})")
+    for c in asyncio.run(
+        capture(
+            args.service, calls, database_url=os.environ["DATABASE_URL"], redis_url=os.environ["REDIS_URL"]
+        )
+    ):
+        print(
+            f"{c.call.method} {c.call.path} → {c.status}, {len(c.statements)} statements, "
+            f"{c.round_trips} round trips (+ {', '.join(c.extra_queries)})"
+        )
         for s in c.statements:
             print(f"  {s}")
         print(f"  response: {c.response[:300]!r}")

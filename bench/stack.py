@@ -54,8 +54,9 @@ def require_free(ports: list[int]) -> None:
 
 
 async def recreate_database(server_url: str, name: str) -> None:
-    conn = await asyncpg.connect(asyncpg_dsn(make_url(server_url).set(database="postgres").render_as_string(
-        hide_password=False)))
+    conn = await asyncpg.connect(
+        asyncpg_dsn(make_url(server_url).set(database="postgres").render_as_string(hide_password=False))
+    )
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await conn.execute(f'CREATE DATABASE "{name}"')
@@ -133,8 +134,8 @@ class BenchStack:
         self.artifacts.mkdir(parents=True, exist_ok=True)
         server = resolve_urls(database=BENCH_DATABASE)
         self.server_urls = server
-        bench_url = make_url(server.database_url).set(database=BENCH_DATABASE).render_as_string(
-            hide_password=False
+        bench_url = (
+            make_url(server.database_url).set(database=BENCH_DATABASE).render_as_string(hide_password=False)
         )
         redis_url = server.redis_url.rsplit("/", 1)[0] + f"/{BENCH_REDIS_DB}"
         asyncio.run(recreate_database(server.database_url, BENCH_DATABASE))
@@ -155,8 +156,16 @@ class BenchStack:
         mail_dir = self.artifacts / "mail"
         sink = platform.Child(
             "smtp-sink",
-            [sys.executable, "-m", "gunma.embedded", "smtp-sink", "--port", str(SMTP_SINK_PORT),
-             "--dir", str(mail_dir)],
+            [
+                sys.executable,
+                "-m",
+                "gunma.embedded",
+                "smtp-sink",
+                "--port",
+                str(SMTP_SINK_PORT),
+                "--dir",
+                str(mail_dir),
+            ],
         )
         for child in [sink, *platform.platform_children("127.0.0.1")]:
             self.start_child(child.name, child.argv)

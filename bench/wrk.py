@@ -56,7 +56,7 @@ class WrkResult:
 def parse_output(stdout: str, connections: int) -> WrkResult:
     for line in stdout.splitlines():
         if line.startswith("BENCH_JSON "):
-            data = json.loads(line[len("BENCH_JSON "):])
+            data = json.loads(line[len("BENCH_JSON ") :])
             break
     else:
         raise RuntimeError(f"wrk printed no BENCH_JSON line:\n{stdout[-2000:]}")
@@ -90,11 +90,21 @@ def run_wrk(
 ) -> WrkResult:
     """`wrk -t<threads> -c<connections> -d<duration>s --latency -s <script> <url> -- <args>`."""
     argv = [
-        require_wrk(), f"-t{threads}", f"-c{connections}", f"-d{duration_s}s", f"--timeout={timeout_s}s",
-        "--latency", "-s", str(LUA_DIR / script), base_url, "--", *args,
+        require_wrk(),
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{duration_s}s",
+        f"--timeout={timeout_s}s",
+        "--latency",
+        "-s",
+        str(LUA_DIR / script),
+        base_url,
+        "--",
+        *args,
     ]
-    proc = subprocess.run(argv, cwd=LUA_DIR, capture_output=True, text=True, timeout=duration_s + 60,
-                          check=False)
+    proc = subprocess.run(
+        argv, cwd=LUA_DIR, capture_output=True, text=True, timeout=duration_s + 60, check=False
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"wrk failed ({proc.returncode}): {proc.stderr[-2000:]}")
     result = parse_output(proc.stdout, connections)

@@ -35,10 +35,14 @@ from gunma.stack import export_urls, resolve_urls
 from shared.auth import ROLES, ApiToken, Role, create_token, ensure_token, revoke_token
 from shared.db import create_engine, make_sessionmaker, session_scope
 
-app = typer.Typer(help="Gunma SDGs platform administration / 群馬県SDGsプラットフォーム管理", no_args_is_help=True)
+app = typer.Typer(
+    help="Gunma SDGs platform administration / 群馬県SDGsプラットフォーム管理", no_args_is_help=True
+)
 token_app = typer.Typer(help="API tokens (stored hashed; the secret is shown once)", no_args_is_help=True)
 app.add_typer(token_app, name="token")
-db_app = typer.Typer(help="Database schema (Alembic migrations) / データベースのスキーマ", no_args_is_help=True)
+db_app = typer.Typer(
+    help="Database schema (Alembic migrations) / データベースのスキーマ", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 console = Console()
 SERVICE_GROUPS = ("kpi", "netsugen", "notifier", "accounts")
@@ -59,7 +63,10 @@ def database_url() -> str:
 
 def progress_bar() -> Progress:
     return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
         console=console,
     )
 
@@ -144,9 +151,13 @@ def db_downgrade(
         console.print(f"  - {step.revision}: {step.title}")
     drops_billing = any(step.revision == migrations.BILLING_REVISION for step in plan)
     if drops_billing:
-        console.print("[red]this drops the billing tables: every invoice, credit note and payment is lost[/red]")
+        console.print(
+            "[red]this drops the billing tables: every invoice, credit note and payment is lost[/red]"
+        )
         if os.environ.get("ENVIRONMENT") == "production" and not force:
-            console.print("[red]refused in production; pass --force if you really mean it (back up first)[/red]")
+            console.print(
+                "[red]refused in production; pass --force if you really mean it (back up first)[/red]"
+            )
             raise typer.Exit(1)
     if not yes and not typer.confirm("Proceed?", default=False):
         console.print("nothing was changed")
@@ -192,11 +203,15 @@ def setup() -> None:
             engine = create_engine(url, pool_size=1, max_overflow=0)
             try:
                 async with session_scope(make_sessionmaker(engine)) as session:
-                    return await ensure_token(session, name="SERVICE_TOKEN (setup)", role="service", secret=secret)
+                    return await ensure_token(
+                        session, name="SERVICE_TOKEN (setup)", role="service", secret=secret
+                    )
             finally:
                 await engine.dispose()
 
-        console.print("service token registered" if asyncio.run(register()) else "service token already registered")
+        console.print(
+            "service token registered" if asyncio.run(register()) else "service token already registered"
+        )
 
 
 @token_app.command("create")
@@ -267,7 +282,11 @@ def token_list() -> None:
     table = Table("id", "name", "role", "subject", "prefix", "created", "revoked")
     for t in asyncio.run(run()):
         table.add_row(
-            str(t.id), t.name, t.role, t.subject or "", t.display_prefix + "…",
+            str(t.id),
+            t.name,
+            t.role,
+            t.subject or "",
+            t.display_prefix + "…",
             t.created_at.isoformat(timespec="seconds"),
             t.revoked_at.isoformat(timespec="seconds") if t.revoked_at else "",
         )

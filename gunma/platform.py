@@ -127,9 +127,22 @@ def worker_metrics_port() -> str:
 
 def uvicorn_argv(service: str, port: int, host: str) -> list[str]:
     return [
-        sys.executable, "-m", "uvicorn", f"services.{service}.main:create_app", "--factory",
-        "--host", host, "--port", str(port), "--loop", "uvloop", "--http", "httptools",
-        "--no-access-log", "--timeout-graceful-shutdown", "15",
+        sys.executable,
+        "-m",
+        "uvicorn",
+        f"services.{service}.main:create_app",
+        "--factory",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--timeout-graceful-shutdown",
+        "15",
         # The services read X-Forwarded-For themselves, and only from TRUSTED_PROXIES (shared/auth.py);
         # uvicorn's own handling would trust it from 127.0.0.1, i.e. from any local client.
         "--no-proxy-headers",
@@ -149,7 +162,9 @@ def platform_children(host: str = "127.0.0.1") -> list[Child]:
         )
     )
     children.append(
-        Child("scheduler", [sys.executable, "-m", "arq", "services.netsugen_booking.scheduler.WorkerSettings"])
+        Child(
+            "scheduler", [sys.executable, "-m", "arq", "services.netsugen_booking.scheduler.WorkerSettings"]
+        )
     )
     return children
 
@@ -227,8 +242,19 @@ def _run(urls: Urls) -> int:
         mail_dir = DATA_DIR / "mail"
         children.insert(
             0,
-            Child("smtp-sink", [sys.executable, "-m", "gunma.embedded", "smtp-sink",
-                                "--port", env["SMTP_PORT"], "--dir", str(mail_dir)]),
+            Child(
+                "smtp-sink",
+                [
+                    sys.executable,
+                    "-m",
+                    "gunma.embedded",
+                    "smtp-sink",
+                    "--port",
+                    env["SMTP_PORT"],
+                    "--dir",
+                    str(mail_dir),
+                ],
+            ),
         )
     stopping = False
 

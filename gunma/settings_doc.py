@@ -1,6 +1,6 @@
 """Writes `.env.example` from the settings classes, so it never drifts from what the code reads.
 
-    python -m gunma.settings_doc > .env.example
+python -m gunma.settings_doc > .env.example
 """
 
 from __future__ import annotations

@@ -18,7 +18,9 @@ target_metadata = all_metadata()
 def _url() -> str:
     url = config.get_main_option("sqlalchemy.url") or os.environ.get("DATABASE_URL")
     if not url:
-        raise RuntimeError("DATABASE_URL is not set (or use `gunma migrate`, which starts the embedded stack)")
+        raise RuntimeError(
+            "DATABASE_URL is not set (or use `gunma migrate`, which starts the embedded stack)"
+        )
     return url
 
 

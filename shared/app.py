@@ -281,7 +281,9 @@ def create_service_app(
             expose_headers=["ETag", "X-Request-ID", "Retry-After"],
         )
     app.add_middleware(
-        PlatformMiddleware, service=service, max_body_bytes=settings.max_body_bytes,
+        PlatformMiddleware,
+        service=service,
+        max_body_bytes=settings.max_body_bytes,
         max_header_bytes=settings.max_header_bytes,
     )
     # Make sure the problem schema is a named component even if no route references it directly.

@@ -164,7 +164,10 @@ def _jsonable_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
 #: timeout: the request may succeed when retried, so 503 + Retry-After rather than 500).
 _UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "57014")
 _UNAVAILABLE_NAMES = {
-    "CannotConnectNowError", "ConnectionDoesNotExistError", "PostgresConnectionError", "AdminShutdownError",
+    "CannotConnectNowError",
+    "ConnectionDoesNotExistError",
+    "PostgresConnectionError",
+    "AdminShutdownError",
     "CrashShutdownError",
 }
 
@@ -231,20 +234,39 @@ def unexpected_problem(exc: BaseException) -> tuple[int, str, str, str, dict[str
     """
     if _sqlstate(exc) in {"40P01", "40001"}:  # deadlock / serialization failure: safe to retry
         log.warning("transaction_conflict", error=type(exc).__name__)
-        return (409, "concurrent-update", "Concurrent update",
-                "Another request changed the same data at the same time. Retry the request.",
-                {"Retry-After": "1"})
+        return (
+            409,
+            "concurrent-update",
+            "Concurrent update",
+            "Another request changed the same data at the same time. Retry the request.",
+            {"Retry-After": "1"},
+        )
     if is_database_unavailable(exc):
         log.warning("database_unavailable", error=type(exc).__name__)
-        return (503, "service-unavailable", "Service unavailable",
-                "The database is unavailable. Retry shortly.", {"Retry-After": "2"})
+        return (
+            503,
+            "service-unavailable",
+            "Service unavailable",
+            "The database is unavailable. Retry shortly.",
+            {"Retry-After": "2"},
+        )
     if is_value_out_of_range(exc):
         log.warning("value_out_of_range", error=type(exc).__name__)
-        return (422, "value-out-of-range", "Value out of range",
-                "A date, time or number in the request is outside the range this service supports.", {})
+        return (
+            422,
+            "value-out-of-range",
+            "Value out of range",
+            "A date, time or number in the request is outside the range this service supports.",
+            {},
+        )
     log.error("unhandled_error", error=type(exc).__name__, exc_info=exc)
-    return (500, "internal-error", "Internal server error",
-            "An unexpected error occurred. Quote the request_id when reporting it.", {})
+    return (
+        500,
+        "internal-error",
+        "Internal server error",
+        "An unexpected error occurred. Quote the request_id when reporting it.",
+        {},
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -268,7 +290,11 @@ def install_error_handlers(app: FastAPI) -> None:
         if detail == title:
             detail = None
         return problem_response(
-            request, status=exc.status_code, slug=slug, title=title, detail=detail,
+            request,
+            status=exc.status_code,
+            slug=slug,
+            title=title,
+            detail=detail,
             headers=getattr(exc, "headers", None),
         )
 
@@ -278,8 +304,12 @@ def install_error_handlers(app: FastAPI) -> None:
         first = errors[0] if errors else None
         detail = f"{'.'.join(first['loc'])}: {first['msg']}" if first else None
         return problem_response(
-            request, status=422, slug="validation-error", title="Validation error",
-            detail=detail, extra={"errors": errors},
+            request,
+            status=422,
+            slug="validation-error",
+            title="Validation error",
+            detail=detail,
+            extra={"errors": errors},
         )
 
     app.add_exception_handler(ProblemError, on_problem)

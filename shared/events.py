@@ -20,7 +20,9 @@ from shared.jst import utcnow
 
 Source = Literal["kpi_api", "netsugen_booking", "notifier"]
 Category = Literal["transactional", "activity", "reminders", "kpi"]
-RecipientKind = Literal["member", "event_registration", "event_registration_confirmation", "auth_message", "none"]
+RecipientKind = Literal[
+    "member", "event_registration", "event_registration_confirmation", "auth_message", "none"
+]
 
 
 class EventData(BaseModel):
@@ -139,8 +141,10 @@ class BookingReminder(EventData):
         return self
 
     def recipient_id(self) -> str | None:
-        return str(self.member_id) if self.member_id else (
-            str(self.registration_id) if self.registration_id else None
+        return (
+            str(self.member_id)
+            if self.member_id
+            else (str(self.registration_id) if self.registration_id else None)
         )
 
 

@@ -70,8 +70,13 @@ async def readyz(request: Request) -> Response:
     if db_error or redis_error:
         down = ", ".join(k for k, v in checks.items() if v != "ok")
         return problem_response(
-            request, status=503, slug="not-ready", title="Service not ready",
-            detail=f"Unavailable: {down}", extra={"checks": checks}, headers={"Retry-After": "2"},
+            request,
+            status=503,
+            slug="not-ready",
+            title="Service not ready",
+            detail=f"Unavailable: {down}",
+            extra={"checks": checks},
+            headers={"Retry-After": "2"},
         )
     return JSONResponse({"status": "ok", "checks": checks})
 

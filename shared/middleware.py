@@ -115,8 +115,14 @@ class PlatformMiddleware:
         header_bytes = sum(len(k) + len(v) + 4 for k, v in raw_headers)
         if header_bytes > self.max_header_bytes:
             await self._send_problem(
-                scope, send, rid_bytes, 431, "request-header-fields-too-large", "Request header fields too large",
-                f"The request's headers exceed {self.max_header_bytes} bytes.", {"connection": "close"},
+                scope,
+                send,
+                rid_bytes,
+                431,
+                "request-header-fields-too-large",
+                "Request header fields too large",
+                f"The request's headers exceed {self.max_header_bytes} bytes.",
+                {"connection": "close"},
             )
             self._record(scope, 431, started)
             request_id_var.reset(token)
@@ -125,8 +131,14 @@ class PlatformMiddleware:
         host = headers.get(b"host")
         if host is not None and not _HOST.match(host):
             await self._send_problem(
-                scope, send, rid_bytes, 400, "invalid-host", "Invalid Host header",
-                "The Host header is not a host name or address with an optional port.", {},
+                scope,
+                send,
+                rid_bytes,
+                400,
+                "invalid-host",
+                "Invalid Host header",
+                "The Host header is not a host name or address with an optional port.",
+                {},
             )
             self._record(scope, 400, started)
             request_id_var.reset(token)
@@ -173,7 +185,9 @@ class PlatformMiddleware:
             body = b"".join(chunks)
             problem = _bad_text_in_json(body)
             if problem:
-                await self._send_problem(scope, send, rid_bytes, 422, "invalid-text", "Invalid text", problem, {})
+                await self._send_problem(
+                    scope, send, rid_bytes, 422, "invalid-text", "Invalid text", problem, {}
+                )
                 self._record(scope, 422, started)
                 request_id_var.reset(token)
                 return
@@ -253,13 +267,25 @@ class PlatformMiddleware:
 
     async def _too_large(self, scope: Scope, send: Send, rid: bytes) -> None:
         await self._send_problem(
-            scope, send, rid, 413, "payload-too-large", "Request body too large",
-            f"The request body exceeds {self.max_body_bytes} bytes.", {"connection": "close"},
+            scope,
+            send,
+            rid,
+            413,
+            "payload-too-large",
+            "Request body too large",
+            f"The request body exceeds {self.max_body_bytes} bytes.",
+            {"connection": "close"},
         )
 
     @staticmethod
     async def _send_problem(
-        scope: Scope, send: Send, rid: bytes, status: int, slug: str, title: str, detail: str,
+        scope: Scope,
+        send: Send,
+        rid: bytes,
+        status: int,
+        slug: str,
+        title: str,
+        detail: str,
         extra_headers: dict[str, str],
     ) -> None:
         body: dict[str, Any] = {

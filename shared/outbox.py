@@ -156,7 +156,9 @@ class OutboxRelay:
                 OUTBOX_OLDEST_AGE.labels(self.service).set(0)
                 return 0
             # Rows come oldest first: the first one's wait is the relay's lag.
-            OUTBOX_OLDEST_AGE.labels(self.service).set(max(0.0, (rows[0].now - rows[0].created_at).total_seconds()))
+            OUTBOX_OLDEST_AGE.labels(self.service).set(
+                max(0.0, (rows[0].now - rows[0].created_at).total_seconds())
+            )
             OUTBOX_PENDING.labels(self.service).set(len(rows))
             sent_ids: list[uuid.UUID] = []
             for row in rows:

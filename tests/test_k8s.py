@@ -52,8 +52,15 @@ WORKER_MODULES = tuple(dotted.rsplit(".", 1)[0] for dotted in WORKERS.values())
 # Variables that must never be a literal in a manifest (beyond the SecretStr fields found below).
 SECRET_VARIABLES = {"DATABASE_URL", "REDIS_URL", "SMTP_USERNAME", "SMTP_PASSWORD"}
 NAMESPACED_KINDS = {
-    "ConfigMap", "Secret", "Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget",
-    "Ingress", "Job", "NetworkPolicy",
+    "ConfigMap",
+    "Secret",
+    "Deployment",
+    "Service",
+    "HorizontalPodAutoscaler",
+    "PodDisruptionBudget",
+    "Ingress",
+    "Job",
+    "NetworkPolicy",
 }
 # Served by every API on its own port and reached by probes and Prometheus, not through the Ingress.
 OPERATIONS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -186,8 +193,12 @@ def importable_workers(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def _clear_settings_caches() -> None:
-    for module in ("shared.settings", "services.kpi_api.settings", "services.netsugen_booking.settings",
-                   "services.notifier.settings"):
+    for module in (
+        "shared.settings",
+        "services.kpi_api.settings",
+        "services.netsugen_booking.settings",
+        "services.notifier.settings",
+    ):
         mod = importlib.import_module(module)
         for attr in ("common_settings", "get_settings"):
             fn = getattr(mod, attr, None)
@@ -202,7 +213,9 @@ def test_every_part_is_there() -> None:
     assert set(of_kind("Deployment")) == set(APIS) | set(WORKERS)
     assert set(of_kind("Job")) == {"gunma-migrate"}
     assert set(of_kind("Service")) == set(APIS)
-    assert {h["spec"]["scaleTargetRef"]["name"] for h in of_kind("HorizontalPodAutoscaler").values()} == set(APIS)
+    assert {h["spec"]["scaleTargetRef"]["name"] for h in of_kind("HorizontalPodAutoscaler").values()} == set(
+        APIS
+    )
     assert set(of_kind("ConfigMap")) == {CONFIGMAP_NAME}
     assert set(of_kind("Namespace")) == {NAMESPACE}
     assert len(of_kind("Ingress")) == 1
@@ -247,8 +260,9 @@ def test_kustomizations_pin_the_same_image() -> None:
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 @pytest.mark.parametrize("folder", [K8S, K8S / "migrate"], ids=["platform", "migrate"])
 def test_kubectl_kustomize_builds(folder: Path) -> None:
-    out = subprocess.run(["kubectl", "kustomize", str(folder)], capture_output=True, text=True, timeout=60,
-                         check=False)
+    out = subprocess.run(
+        ["kubectl", "kustomize", str(folder)], capture_output=True, text=True, timeout=60, check=False
+    )
     assert out.returncode == 0, out.stderr
     built = {(d["kind"], d["metadata"]["name"]) for d in yaml.safe_load_all(out.stdout) if d}
     kust = load(folder / "kustomization.yaml")[0]
@@ -341,8 +355,11 @@ def test_configmap_keys_are_settings_and_hold_no_secret() -> None:
 def test_configmap_service_urls_point_at_the_services() -> None:
     data = of_kind("ConfigMap")[CONFIGMAP_NAME]["data"]
     services = of_kind("Service")
-    for variable, name in (("KPI_API_URL", "kpi-api"), ("NETSUGEN_URL", "netsugen-booking"),
-                           ("NOTIFIER_URL", "notifier")):
+    for variable, name in (
+        ("KPI_API_URL", "kpi-api"),
+        ("NETSUGEN_URL", "netsugen-booking"),
+        ("NOTIFIER_URL", "notifier"),
+    ):
         match = re.fullmatch(r"http://([a-z0-9-]+):(\d+)", data[variable])
         assert match, f"{variable}={data[variable]}"
         assert match.group(1) == name
@@ -390,9 +407,13 @@ def test_no_secret_is_applied_and_the_example_holds_only_placeholders() -> None:
         assert re.fullmatch(r"<[^<>]+>", value), f"{key}: {value!r} is not a <placeholder>"
     referenced = {
         item["valueFrom"]["secretKeyRef"]["key"]
-        for _, c in all_containers() for item in c.get("env", []) if "secretKeyRef" in item.get("valueFrom", {})
+        for _, c in all_containers()
+        for item in c.get("env", [])
+        if "secretKeyRef" in item.get("valueFrom", {})
     }
-    assert referenced <= set(example["stringData"]), f"undocumented keys: {referenced - set(example['stringData'])}"
+    assert referenced <= set(example["stringData"]), (
+        f"undocumented keys: {referenced - set(example['stringData'])}"
+    )
 
 
 def test_no_credentials_in_any_manifest() -> None:
@@ -420,7 +441,11 @@ def test_api_probes_hit_health_endpoints_on_the_served_port(name: str) -> None:
     assert [p["containerPort"] for p in container["ports"]] == [port]
     assert int(option(argv(container), "--port")) == port
     paths = app_paths(module)
-    for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz"), ("startupProbe", "/healthz")):
+    for probe, path in (
+        ("livenessProbe", "/healthz"),
+        ("readinessProbe", "/readyz"),
+        ("startupProbe", "/healthz"),
+    ):
         http = container[probe]["httpGet"]
         assert http["path"] == path, f"{name} {probe}"
         assert port_number(container, http["port"]) == port, f"{name} {probe} port"
@@ -501,7 +526,9 @@ def test_every_api_has_an_hpa_on_its_deployment() -> None:
         spec = hpa["spec"]
         assert 2 <= spec["minReplicas"] <= spec["maxReplicas"]
         target = deployments[ref["name"]]
-        assert "replicas" not in target["spec"], f"{ref['name']}: `replicas` would fight the HPA on each apply"
+        assert "replicas" not in target["spec"], (
+            f"{ref['name']}: `replicas` would fight the HPA on each apply"
+        )
         for metric in spec["metrics"]:
             resource = metric["resource"]["name"]
             for container in containers(target):
@@ -517,10 +544,16 @@ def test_pdbs_select_exactly_one_deployment_and_allow_drains() -> None:
     for name, pdb in of_kind("PodDisruptionBudget").items():
         assert pdb["apiVersion"] == "policy/v1"
         selector = pdb["spec"]["selector"]["matchLabels"]
-        hits = [d for d, dep in deployments.items() if matches(selector, dep["spec"]["template"]["metadata"]["labels"])]
+        hits = [
+            d
+            for d, dep in deployments.items()
+            if matches(selector, dep["spec"]["template"]["metadata"]["labels"])
+        ]
         assert len(hits) == 1, f"PDB {name} selects {hits}"
         (target,) = hits
-        replicas = hpas[target]["spec"]["minReplicas"] if target in hpas else deployments[target]["spec"]["replicas"]
+        replicas = (
+            hpas[target]["spec"]["minReplicas"] if target in hpas else deployments[target]["spec"]["replicas"]
+        )
         if "minAvailable" in pdb["spec"]:
             assert pdb["spec"]["minAvailable"] < replicas, f"PDB {name} would block every node drain"
         else:
@@ -533,8 +566,11 @@ def test_deployment_selectors_match_their_pods() -> None:
     for name, deployment in of_kind("Deployment").items():
         selector = deployment["spec"]["selector"]["matchLabels"]
         assert matches(selector, deployment["spec"]["template"]["metadata"]["labels"]), name
-        others = [n for n, d in of_kind("Deployment").items()
-                  if n != name and matches(selector, d["spec"]["template"]["metadata"]["labels"])]
+        others = [
+            n
+            for n, d in of_kind("Deployment").items()
+            if n != name and matches(selector, d["spec"]["template"]["metadata"]["labels"])
+        ]
         assert others == [], f"{name}'s selector also matches {others}"
 
 
@@ -544,8 +580,11 @@ def test_deployment_selectors_match_their_pods() -> None:
 def test_services_select_pods_and_target_real_ports() -> None:
     deployments = of_kind("Deployment")
     for name, service in of_kind("Service").items():
-        selected = [d for d in deployments.values()
-                    if matches(service["spec"]["selector"], d["spec"]["template"]["metadata"]["labels"])]
+        selected = [
+            d
+            for d in deployments.values()
+            if matches(service["spec"]["selector"], d["spec"]["template"]["metadata"]["labels"])
+        ]
         assert [d["metadata"]["name"] for d in selected] == [name], f"Service {name} selects the wrong pods"
         for port in service["spec"]["ports"]:
             container = selected[0]["spec"]["template"]["spec"]["containers"][0]
@@ -570,7 +609,9 @@ def test_ingress_backends_are_services_and_ports() -> None:
     for path, path_type, service, port in ingress_rules():
         assert path_type in {"Prefix", "Exact"}, path
         assert service in services, f"{path}: no Service {service}"
-        assert port in [p["port"] for p in services[service]["spec"]["ports"]], f"{path}: {service} has no port {port}"
+        assert port in [p["port"] for p in services[service]["spec"]["ports"]], (
+            f"{path}: {service} has no port {port}"
+        )
     (ingress,) = of_kind("Ingress").values()
     assert ingress["spec"]["tls"][0]["secretName"], "TLS from a Secret"
 
@@ -640,7 +681,9 @@ def test_ingress_routes_like_nginx() -> None:
     for path in samples:
         upstream = nginx_route(path)
         assert upstream is not None, path
-        assert ingress_route(path) == k8s_name(upstream), f"{path}: nginx → {upstream}, Ingress → {ingress_route(path)}"
+        assert ingress_route(path) == k8s_name(upstream), (
+            f"{path}: nginx → {upstream}, Ingress → {ingress_route(path)}"
+        )
 
 
 @pytest.mark.parametrize("name", sorted(APIS))
@@ -651,28 +694,43 @@ def test_ingress_routes_every_api_path_to_its_service(name: str) -> None:
     for path in api_paths:
         concrete = re.sub(r"\{[^}]+\}", "p1", path)
         assert ingress_route(concrete) == name, f"{path} of {name} goes to {ingress_route(concrete)}"
-        assert nginx_route(concrete) == upstream, f"{path} of {name}: nginx.conf sends it to {nginx_route(concrete)}"
+        assert nginx_route(concrete) == upstream, (
+            f"{path} of {name}: nginx.conf sends it to {nginx_route(concrete)}"
+        )
 
 
 def test_network_policies_select_platform_pods_on_real_ports() -> None:
     deployments = of_kind("Deployment")
     for name, policy in of_kind("NetworkPolicy").items():
         selector = policy["spec"]["podSelector"].get("matchLabels", {})
-        selected = [d for d in deployments.values() if matches(selector, d["spec"]["template"]["metadata"]["labels"])]
+        selected = [
+            d for d in deployments.values() if matches(selector, d["spec"]["template"]["metadata"]["labels"])
+        ]
         assert selected, f"NetworkPolicy {name} selects no pod"
         for rule in policy["spec"].get("ingress", []):
             for port in rule.get("ports", []):
                 for d in selected:
                     port_number(d["spec"]["template"]["spec"]["containers"][0], port["port"])
     api_pods = [d for n, d in deployments.items() if n in APIS]
-    allowed = [p for p in of_kind("NetworkPolicy").values()
-               if p["spec"].get("ingress") and all(
-                   matches(p["spec"]["podSelector"].get("matchLabels", {}), d["spec"]["template"]["metadata"]["labels"])
-                   for d in api_pods)]
+    allowed = [
+        p
+        for p in of_kind("NetworkPolicy").values()
+        if p["spec"].get("ingress")
+        and all(
+            matches(
+                p["spec"]["podSelector"].get("matchLabels", {}), d["spec"]["template"]["metadata"]["labels"]
+            )
+            for d in api_pods
+        )
+    ]
     assert allowed, "a NetworkPolicy must limit who connects to the APIs"
-    default_deny = [p for p in of_kind("NetworkPolicy").values()
-                    if p["spec"]["podSelector"] == {} and "Ingress" in p["spec"]["policyTypes"]
-                    and not p["spec"].get("ingress")]
+    default_deny = [
+        p
+        for p in of_kind("NetworkPolicy").values()
+        if p["spec"]["podSelector"] == {}
+        and "Ingress" in p["spec"]["policyTypes"]
+        and not p["spec"].get("ingress")
+    ]
     assert default_deny
 
 
@@ -715,16 +773,22 @@ def test_notifier_worker_egress_reaches_no_internal_range_on_web_ports() -> None
     (cloud metadata) are excepted from every rule that opens 80/443, and no rule opens everything."""
     worker_labels = of_kind("Deployment")["notifier-worker"]["spec"]["template"]["metadata"]["labels"]
     policies = [
-        p for p in of_kind("NetworkPolicy").values()
-        if "Egress" in p["spec"]["policyTypes"] and matches(p["spec"]["podSelector"].get("matchLabels", {}), worker_labels)
+        p
+        for p in of_kind("NetworkPolicy").values()
+        if "Egress" in p["spec"]["policyTypes"]
+        and matches(p["spec"]["podSelector"].get("matchLabels", {}), worker_labels)
     ]
     assert policies, "no egress NetworkPolicy selects the notifier worker"
     internal = {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "127.0.0.0/8"}
     opened: dict[int, list[dict[str, Any]]] = {}
     for policy in policies:
         for rule in policy["spec"].get("egress", []):
-            assert rule.get("ports"), f"{policy['metadata']['name']}: an egress rule without ports opens every port"
-            assert rule.get("to"), f"{policy['metadata']['name']}: an egress rule without peers opens every address"
+            assert rule.get("ports"), (
+                f"{policy['metadata']['name']}: an egress rule without ports opens every port"
+            )
+            assert rule.get("to"), (
+                f"{policy['metadata']['name']}: an egress rule without peers opens every address"
+            )
             for port in rule["ports"]:
                 opened.setdefault(int(port["port"]), []).extend(rule["to"])
     assert {53, 5432, 6379, 80, 443, 587} <= set(opened)
@@ -736,10 +800,13 @@ def test_notifier_worker_egress_reaches_no_internal_range_on_web_ports() -> None
             if ":" in block["cidr"]:
                 assert {"fc00::/7", "fe80::/10", "::1/128"} <= set(block.get("except", []))
             else:
-                assert internal <= set(block.get("except", [])), f"{block['cidr']} on {web_port} reaches internal ranges"
+                assert internal <= set(block.get("except", [])), (
+                    f"{block['cidr']} on {web_port} reaches internal ranges"
+                )
     netsugen = [peer for peer in opened[8002] if "podSelector" in peer]
     assert netsugen and all(
-        peer["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "netsugen-booking"} for peer in opened[8002]
+        peer["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "netsugen-booking"}
+        for peer in opened[8002]
     )
 
 

@@ -74,4 +74,6 @@ def test_one_migration_head() -> None:
 
     script = ScriptDirectory.from_config(migrations.alembic_config("postgresql+asyncpg://unused/unused"))
     heads = script.get_heads()
-    assert len(heads) == 1, f"more than one migration head: {heads}; merge them (alembic merge) or chain yours"
+    assert len(heads) == 1, (
+        f"more than one migration head: {heads}; merge them (alembic merge) or chain yours"
+    )

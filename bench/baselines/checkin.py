@@ -61,21 +61,37 @@ def _iso(dt: datetime | None) -> str | None:
 
 def _visit_json(v: dict[str, Any]) -> bytes:
     check_in, check_out = v["check_in_at"], v["check_out_at"]
-    return orjson.dumps({
-        "id": str(v["id"]), "member_id": str(v["member_id"]), "member_user_id": None,
-        "check_in_at": _iso(check_in), "check_out_at": _iso(check_out), "open": check_out is None,
-        "minutes": int((check_out - check_in).total_seconds() // 60) if check_out else None,
-        "source": v["source"], "auto_checked_out": v["auto_checked_out"], "plan_code": v["plan_code"],
-        "created_by": v["created_by"], "created_at": _iso(v["created_at"]), "updated_at": _iso(v["updated_at"]),
-    })
+    return orjson.dumps(
+        {
+            "id": str(v["id"]),
+            "member_id": str(v["member_id"]),
+            "member_user_id": None,
+            "check_in_at": _iso(check_in),
+            "check_out_at": _iso(check_out),
+            "open": check_out is None,
+            "minutes": int((check_out - check_in).total_seconds() // 60) if check_out else None,
+            "source": v["source"],
+            "auto_checked_out": v["auto_checked_out"],
+            "plan_code": v["plan_code"],
+            "created_by": v["created_by"],
+            "created_at": _iso(v["created_at"]),
+            "updated_at": _iso(v["updated_at"]),
+        }
+    )
 
 
 def _snapshot(v: dict[str, Any]) -> str:
-    return orjson.dumps({
-        "member_id": str(v["member_id"]), "member_user_id": None, "check_in_at": _iso(v["check_in_at"]),
-        "check_out_at": _iso(v["check_out_at"]), "source": v["source"],
-        "auto_checked_out": v["auto_checked_out"], "plan_code": v["plan_code"],
-    }).decode()
+    return orjson.dumps(
+        {
+            "member_id": str(v["member_id"]),
+            "member_user_id": None,
+            "check_in_at": _iso(v["check_in_at"]),
+            "check_out_at": _iso(v["check_out_at"]),
+            "source": v["source"],
+            "auto_checked_out": v["auto_checked_out"],
+            "plan_code": v["plan_code"],
+        }
+    ).decode()
 
 
 async def check_in(request: Request) -> Response:
@@ -87,14 +103,31 @@ async def check_in(request: Request) -> Response:
         member = await conn.fetchrow(MEMBER, body["member_number"])
         person = await conn.fetchrow(PERSON, f"netsugen.visit:{member['id']}", member["id"], today, None)
         visit: dict[str, Any] = {
-            "id": uuid.uuid4(), "member_id": member["id"], "member_user_id": None, "check_in_at": now,
-            "check_out_at": None, "source": "desk", "auto_checked_out": False,
-            "plan_code": person["plan_code"] or "dropin", "created_by": "bench staff",
+            "id": uuid.uuid4(),
+            "member_id": member["id"],
+            "member_user_id": None,
+            "check_in_at": now,
+            "check_out_at": None,
+            "source": "desk",
+            "auto_checked_out": False,
+            "plan_code": person["plan_code"] or "dropin",
+            "created_by": "bench staff",
         }
         await conn.execute(LOCK, CHECK_IN_LOCK)
         stamps = await conn.fetchrow(
-            CHECK_IN, day_start, visit["id"], visit["member_id"], None, now, "desk", visit["plan_code"], "staff",
-            visit["created_by"], 10_000, uuid.uuid4(), _snapshot(visit),
+            CHECK_IN,
+            day_start,
+            visit["id"],
+            visit["member_id"],
+            None,
+            now,
+            "desk",
+            visit["plan_code"],
+            "staff",
+            visit["created_by"],
+            10_000,
+            uuid.uuid4(),
+            _snapshot(visit),
         )
         visit.update(created_at=stamps["created_at"], updated_at=stamps["updated_at"])
     return Response(_visit_json(visit), status_code=201, media_type="application/json")
@@ -110,8 +143,15 @@ async def check_out(request: Request) -> Response:
         before = _snapshot(visit)
         visit["check_out_at"] = max(visit["check_in_at"], now)
         visit["updated_at"] = await conn.fetchval(
-            CHECK_OUT, visit["check_out_at"], visit_id, uuid.uuid4(), "staff", "bench staff", before,
-            _snapshot(visit), now,
+            CHECK_OUT,
+            visit["check_out_at"],
+            visit_id,
+            uuid.uuid4(),
+            "staff",
+            "bench staff",
+            before,
+            _snapshot(visit),
+            now,
         )
         start = datetime(day.year, day.month, day.day, tzinfo=JST)
         await conn.fetch(CAP_INPUTS, visit["member_id"], day, start, start + timedelta(days=1))

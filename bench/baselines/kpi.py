@@ -49,7 +49,8 @@ OBSERVATIONS = (
 async def startup(app: Starlette) -> None:
     pages = json.loads(os.environ.get("BASELINE_KPI_PAGES", "{}"))
     app.state.kpi_pages = {
-        path: (Path(file).read_bytes(), etag.encode(), media_type) for path, (file, etag, media_type) in pages.items()
+        path: (Path(file).read_bytes(), etag.encode(), media_type)
+        for path, (file, etag, media_type) in pages.items()
     }
 
 
@@ -84,38 +85,63 @@ async def progress(request: Request) -> Response:
         if indicator is None:
             return Response(b'{"status":404}', status_code=404, media_type="application/json")
         breakdowns = [r["key"] for r in await conn.fetch(BREAKDOWNS, indicator_id)]
-        baselines = {r["breakdown_key"]: rules.Baseline(r["fiscal_year"], Decimal(r["value"]))
-                     for r in await conn.fetch(BASELINES, indicator_id)}
+        baselines = {
+            r["breakdown_key"]: rules.Baseline(r["fiscal_year"], Decimal(r["value"]))
+            for r in await conn.fetch(BASELINES, indicator_id)
+        }
         targets = await conn.fetch(TARGETS, indicator_id)
         observed: dict[str | None, list[rules.Observation]] = defaultdict(list)
         for r in await conn.fetch(OBSERVATIONS, indicator_id):
             observed[r["breakdown_key"]].append(rules.Observation(r["fiscal_year"], Decimal(r["value"])))
     graded: list[dict[str, Any]] = []
     for t in targets:
-        target = rules.Target(t["fiscal_year"], None if t["value"] is None else Decimal(t["value"]),
-                              t["comparator"], t["reference_fiscal_year"])
+        target = rules.Target(
+            t["fiscal_year"],
+            None if t["value"] is None else Decimal(t["value"]),
+            t["comparator"],
+            t["reference_fiscal_year"],
+        )
         result = rules.compute_progress(
-            direction=indicator["direction"], cumulative=indicator["cumulative"],
-            baseline=baselines.get(t["breakdown_key"]), target=target,
+            direction=indicator["direction"],
+            cumulative=indicator["cumulative"],
+            baseline=baselines.get(t["breakdown_key"]),
+            target=target,
             observations=observed.get(t["breakdown_key"], []),
         )
-        graded.append({
-            "target_id": t["id"], "breakdown": t["breakdown_key"], "fiscal_year": t["fiscal_year"],
-            "comparator": t["comparator"], "target_value": _text(target.value), "status": result.status,
-            "achievement_rate": _text(result.achievement_rate), "expected_value": _text(result.expected_value),
-            "expected_rate": _text(result.expected_rate), "anticipated_value": _text(result.anticipated_value),
-            "anticipated_ratio": _text(result.anticipated_ratio),
-            "latest": None if result.latest is None else
-            {"fiscal_year": result.latest.fiscal_year, "value": str(result.latest.value)},
-            "baseline_implied": result.baseline_implied, "method": result.method,
-            "method_version": result.method_version, "explanation": result.explanation,
-        })
+        graded.append(
+            {
+                "target_id": t["id"],
+                "breakdown": t["breakdown_key"],
+                "fiscal_year": t["fiscal_year"],
+                "comparator": t["comparator"],
+                "target_value": _text(target.value),
+                "status": result.status,
+                "achievement_rate": _text(result.achievement_rate),
+                "expected_value": _text(result.expected_value),
+                "expected_rate": _text(result.expected_rate),
+                "anticipated_value": _text(result.anticipated_value),
+                "anticipated_ratio": _text(result.anticipated_ratio),
+                "latest": None
+                if result.latest is None
+                else {"fiscal_year": result.latest.fiscal_year, "value": str(result.latest.value)},
+                "baseline_implied": result.baseline_implied,
+                "method": result.method,
+                "method_version": result.method_version,
+                "explanation": result.explanation,
+            }
+        )
     body = {
         "indicator_id": indicator_id,
         "status": rules.aggregate_status([g["status"] for g in graded]),
-        "method": rules.METHOD, "method_version": rules.METHOD_VERSION,
-        "breakdowns": [{"breakdown": k, "status": rules.aggregate_status(
-            [g["status"] for g in graded if g["breakdown"] == k])} for k in breakdowns],
+        "method": rules.METHOD,
+        "method_version": rules.METHOD_VERSION,
+        "breakdowns": [
+            {
+                "breakdown": k,
+                "status": rules.aggregate_status([g["status"] for g in graded if g["breakdown"] == k]),
+            }
+            for k in breakdowns
+        ],
         "targets": graded,
     }
     return Response(orjson.dumps(body), media_type="application/json")

@@ -15,9 +15,22 @@ from bench.stack import BenchStack, Running, require_free
 
 def baseline_argv(port: int = BASELINE_PORT) -> list[str]:
     return [
-        sys.executable, "-m", "uvicorn", "bench.baselines.app:create_app", "--factory",
-        "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop", "--http", "httptools",
-        "--no-access-log", "--log-level", "warning",
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bench.baselines.app:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--log-level",
+        "warning",
     ]
 
 

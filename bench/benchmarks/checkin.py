@@ -52,11 +52,19 @@ def open_all_day(ctx: BenchContext) -> dict[str, Any]:
     """Special hours 00:00–23:59 today and tomorrow (JST), through the admin API."""
     today = jst_date(utcnow())
     body = {
-        "start_date": today.isoformat(), "end_date": (today + timedelta(days=1)).isoformat(),
-        "opens_at": "00:00", "closes_at": "23:59", "reason_ja": "ベンチマーク", "reason_en": "benchmark",
+        "start_date": today.isoformat(),
+        "end_date": (today + timedelta(days=1)).isoformat(),
+        "opens_at": "00:00",
+        "closes_at": "23:59",
+        "reason_ja": "ベンチマーク",
+        "reason_en": "benchmark",
     }
-    r = httpx.post(f"{ctx.stack.url(SERVICE)}/v1/calendar/special-hours", json=body,
-                   headers={"Authorization": f"Bearer {tokens(ctx)['admin']}"}, timeout=10)
+    r = httpx.post(
+        f"{ctx.stack.url(SERVICE)}/v1/calendar/special-hours",
+        json=body,
+        headers={"Authorization": f"Bearer {tokens(ctx)['admin']}"},
+        timeout=10,
+    )
     if r.status_code not in (201, 409):
         raise RuntimeError(f"special hours: {r.status_code} {r.text[:300]}")
     return {"status": r.status_code, **body}
@@ -74,11 +82,18 @@ def capture_sql(ctx: BenchContext, member_numbers: list[str]) -> dict[str, Any]:
 
     calls = []
     for number in member_numbers[:2]:
-        calls += [Call("POST", "/v1/visits", {"member_number": number}, staff),
-                  Call("POST", check_out_path, None, staff)]
-    done = asyncio.run(capture(SERVICE, calls, database_url=ctx.stack.database_url, redis_url=ctx.stack.redis_url))
-    return {"check_in": done[2].summary(), "check_out": done[3].summary(),
-            "first_check_in": done[0].summary()}
+        calls += [
+            Call("POST", "/v1/visits", {"member_number": number}, staff),
+            Call("POST", check_out_path, None, staff),
+        ]
+    done = asyncio.run(
+        capture(SERVICE, calls, database_url=ctx.stack.database_url, redis_url=ctx.stack.redis_url)
+    )
+    return {
+        "check_in": done[2].summary(),
+        "check_out": done[3].summary(),
+        "first_check_in": done[0].summary(),
+    }
 
 
 async def close_open_visits(dsn: str) -> None:
@@ -95,8 +110,9 @@ async def close_open_visits(dsn: str) -> None:
             if not busy:
                 break
             await asyncio.sleep(0.1)
-        await conn.execute("UPDATE netsugen.visit SET check_out_at = greatest(check_in_at, now()) "
-                           "WHERE check_out_at IS NULL")
+        await conn.execute(
+            "UPDATE netsugen.visit SET check_out_at = greatest(check_in_at, now()) WHERE check_out_at IS NULL"
+        )
     finally:
         await conn.close()
 
@@ -107,24 +123,51 @@ def run(ctx: BenchContext) -> None:
     sql_members, members = [n for _, n in members[:2]], members[2:]
     members_file = write_lines(ctx.artifacts / "members.txt", [number for _, number in members])
     sql = capture_sql(ctx, sql_members)
-    print(f"    check-in: {len(sql['check_in']['statements'])} statements, {sql['check_in']['round_trips']} round "
-          f"trips; check-out: {len(sql['check_out']['statements'])}, {sql['check_out']['round_trips']}")
+    print(
+        f"    check-in: {len(sql['check_in']['statements'])} statements, {sql['check_in']['round_trips']} round "
+        f"trips; check-out: {len(sql['check_out']['statements'])}, {sql['check_out']['round_trips']}"
+    )
     staff = tokens(ctx)["staff"]
-    scenario = Scenario("checkin_cycle", "checkin_cycle.lua", [staff, str(members_file), str(CONNECTIONS)],
-                        threads=CONNECTIONS, before=lambda: asyncio.run(close_open_visits(ctx.stack.dsn)))
+    scenario = Scenario(
+        "checkin_cycle",
+        "checkin_cycle.lua",
+        [staff, str(members_file), str(CONNECTIONS)],
+        threads=CONNECTIONS,
+        before=lambda: asyncio.run(close_open_visits(ctx.stack.dsn)),
+    )
     with baseline_app(ctx.stack):
         measured: Measured = measure_pair(ctx, ctx.stack.url(SERVICE), BASELINE_URL, scenario, SERVICE)
-    ctx.report.details["checkin"] = {**measured.as_dict(), "sql": sql, "special_hours": open_hours,
-                                     "members": len(members)}
-    ctx.report.add(*throughput_rows(TITLE, "cycles", measured, unit="/s", ratio_target=TARGETS["checkin_ratio"],
-                                    p99_target_ms=TARGETS["checkin_p99_ms"]))
+    ctx.report.details["checkin"] = {
+        **measured.as_dict(),
+        "sql": sql,
+        "special_hours": open_hours,
+        "members": len(members),
+    }
+    ctx.report.add(
+        *throughput_rows(
+            TITLE,
+            "cycles",
+            measured,
+            unit="/s",
+            ratio_target=TARGETS["checkin_ratio"],
+            p99_target_ms=TARGETS["checkin_p99_ms"],
+        )
+    )
     ctx.report.add(*sql_rows(sql))
 
 
 def sql_rows(sql: dict[str, Any]) -> list[Row]:
     return [
-        Row(TITLE, "SQL statements per check-in", len(sql["check_in"]["statements"]),
-            note=f"{sql['check_in']['round_trips']} round trips with BEGIN/COMMIT/pre-ping (baseline 4 + 2)"),
-        Row(TITLE, "SQL statements per check-out", len(sql["check_out"]["statements"]),
-            note=f"{sql['check_out']['round_trips']} round trips (baseline 3 + 2)"),
+        Row(
+            TITLE,
+            "SQL statements per check-in",
+            len(sql["check_in"]["statements"]),
+            note=f"{sql['check_in']['round_trips']} round trips with BEGIN/COMMIT/pre-ping (baseline 4 + 2)",
+        ),
+        Row(
+            TITLE,
+            "SQL statements per check-out",
+            len(sql["check_out"]["statements"]),
+            note=f"{sql['check_out']['round_trips']} round trips (baseline 3 + 2)",
+        ),
     ]

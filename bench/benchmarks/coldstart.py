@@ -40,20 +40,30 @@ def measure(ctx: BenchContext) -> dict[str, float | str | bool]:
     env = dict(os.environ)
     for key in ("KPI_API_URL", "NETSUGEN_URL", "NOTIFIER_URL", "SERVICE_TOKEN", "MAKEFLAGS", "MAKELEVEL"):
         env.pop(key, None)
-    env.update({
-        "DATABASE_URL": ctx.stack.database_url,
-        "REDIS_URL": ctx.stack.redis_url,
-        "KPI_API_PORT": str(COLDSTART_PORTS["kpi_api"]),
-        "NETSUGEN_PORT": str(COLDSTART_PORTS["netsugen_booking"]),
-        "NOTIFIER_PORT": str(COLDSTART_PORTS["notifier"]),
-    })
+    env.update(
+        {
+            "DATABASE_URL": ctx.stack.database_url,
+            "REDIS_URL": ctx.stack.redis_url,
+            "KPI_API_PORT": str(COLDSTART_PORTS["kpi_api"]),
+            "NETSUGEN_PORT": str(COLDSTART_PORTS["netsugen_booking"]),
+            "NOTIFIER_PORT": str(COLDSTART_PORTS["notifier"]),
+        }
+    )
     log_path = ctx.artifacts / "coldstart-make-run.log"
     # "With a ready virtual environment": bring it up to date first, untimed.
-    subprocess.run(["make", "--no-print-directory", "venv"], cwd=ROOT, env=env, capture_output=True, check=False)
+    subprocess.run(
+        ["make", "--no-print-directory", "venv"], cwd=ROOT, env=env, capture_output=True, check=False
+    )
     with log_path.open("wb") as log:
         started = time.monotonic()
-        proc = subprocess.Popen(["make", "--no-print-directory", "run"], cwd=ROOT, env=env, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            ["make", "--no-print-directory", "run"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         ready_s: float | None = None
         with httpx.Client(timeout=1.0) as client:
             while time.monotonic() - started < 90 and proc.poll() is None:
@@ -84,10 +94,32 @@ def run(ctx: BenchContext) -> None:
     limit = TARGETS["coldstart_s"]
     ready = float(result["ready_s"])
     if ready < 0:
-        ctx.report.add(Row("cold start", "make run → all /readyz 200", None, "s", target=f"≤ {limit:.0f} s",
-                           ok=False, note=f"not ready within 90 s; see {result['log']}"))
+        ctx.report.add(
+            Row(
+                "cold start",
+                "make run → all /readyz 200",
+                None,
+                "s",
+                target=f"≤ {limit:.0f} s",
+                ok=False,
+                note=f"not ready within 90 s; see {result['log']}",
+            )
+        )
         return
-    stop = "stopped cleanly on Ctrl-C" if result["clean_stop"] else f"NOT stopped cleanly ({result['exit_code']})"
+    stop = (
+        "stopped cleanly on Ctrl-C"
+        if result["clean_stop"]
+        else f"NOT stopped cleanly ({result['exit_code']})"
+    )
     note = f"of which migrate+seed {result['prepare_s']:.1f} s; {stop}"
-    ctx.report.add(Row("cold start", "make run → all /readyz 200", ready, "s", target=f"≤ {limit:.0f} s",
-                       ok=ready <= limit, note=note))
+    ctx.report.add(
+        Row(
+            "cold start",
+            "make run → all /readyz 200",
+            ready,
+            "s",
+            target=f"≤ {limit:.0f} s",
+            ok=ready <= limit,
+            note=note,
+        )
+    )

@@ -86,7 +86,9 @@ def combine(results: Sequence[WrkResult]) -> WrkResult:
         p90_ms=statistics.median(r.p90_ms for r in results),
         p99_ms=max(r.p99_ms for r in results),
         max_ms=max(r.max_ms for r in results),
-        mean_ms=round(sum(r.mean_ms * r.requests for r in results) / max(1, sum(r.requests for r in results)), 3),
+        mean_ms=round(
+            sum(r.mean_ms * r.requests for r in results) / max(1, sum(r.requests for r in results)), 3
+        ),
         errors=errors,
         bad=sum(r.bad for r in results),
         connections=results[0].connections,
@@ -94,7 +96,9 @@ def combine(results: Sequence[WrkResult]) -> WrkResult:
     )
 
 
-def measure_pair(ctx: BenchContext, url: str, baseline_url: str, scenario: Scenario, process: str) -> Measured:
+def measure_pair(
+    ctx: BenchContext, url: str, baseline_url: str, scenario: Scenario, process: str
+) -> Measured:
     """Warm both, then ``ctx.profile.rounds`` rounds of service then baseline, each
     ``duration_s / rounds`` long; the figures are the rounds combined (:func:`combine`). Needs the
     baseline app running. The platform is let go quiet before every round (the outbox, the worker)."""
@@ -112,21 +116,27 @@ def measure_pair(ctx: BenchContext, url: str, baseline_url: str, scenario: Scena
             before, t0 = ctx.cpu_snapshot(), time.monotonic()
             result = run_wrk(target, scenario.script, args, duration_s=seconds, threads=scenario.threads)
             sides[side].append((result, cpu_delta(before, ctx.cpu_snapshot(), time.monotonic() - t0)))
-            print(f"    {side:8} {scenario.key}: {result.units_per_s:,.0f}/s p50 {result.p50_ms:.1f} ms "
-                  f"p99 {result.p99_ms:.1f} ms bad {result.bad}")
+            print(
+                f"    {side:8} {scenario.key}: {result.units_per_s:,.0f}/s p50 {result.p50_ms:.1f} ms "
+                f"p99 {result.p99_ms:.1f} ms bad {result.bad}"
+            )
     svc_cores: dict[str, float] = {}
     for _, cores in sides["service"]:
         for k, v in cores.items():
             svc_cores[k] = round(svc_cores.get(k, 0.0) + v / rounds, 2)
     base_cores = [cores.get("baseline") for _, cores in sides["baseline"]]
     measured = Measured(
-        combine([r for r, _ in sides["service"]]), combine([r for r, _ in sides["baseline"]]),
+        combine([r for r, _ in sides["service"]]),
+        combine([r for r, _ in sides["baseline"]]),
         cpu_cores=svc_cores,
         baseline_cpu_cores=round(sum(c for c in base_cores if c) / rounds, 2) if any(base_cores) else None,
         process=process,
         rounds=[
-            {"service": s.units_per_s, "baseline": b.units_per_s,
-             "ratio": round(s.units_per_s / b.units_per_s, 3) if b.units_per_s else None}
+            {
+                "service": s.units_per_s,
+                "baseline": b.units_per_s,
+                "ratio": round(s.units_per_s / b.units_per_s, 3) if b.units_per_s else None,
+            }
             for (s, _), (b, _) in zip(sides["service"], sides["baseline"], strict=True)
         ],
     )
@@ -136,7 +146,9 @@ def measure_pair(ctx: BenchContext, url: str, baseline_url: str, scenario: Scena
     return measured
 
 
-def profile_service(ctx: BenchContext, url: str, scenario: Scenario, process: str, measured: Measured) -> None:
+def profile_service(
+    ctx: BenchContext, url: str, scenario: Scenario, process: str, measured: Measured
+) -> None:
     seconds = min(10, ctx.profile.duration_s)
     raw = ctx.artifacts / "profiles" / f"{scenario.key}.{process}.txt"
     spy = profiling.start_record(ctx.stack.child(process).pid, seconds, raw)
@@ -157,14 +169,18 @@ def load_service(ctx: BenchContext, url: str, scenario: Scenario, process: str) 
     result = run_wrk(url, scenario.script, scenario.args, duration_s=duration, threads=scenario.threads)
     cores = cpu_delta(before, ctx.cpu_snapshot(), time.monotonic() - t0)
     measured = Measured(result, cpu_cores=cores, process=process)
-    print(f"    service  {scenario.key}: {result.units_per_s:,.0f}/s p50 {result.p50_ms:.1f} ms "
-          f"p99 {result.p99_ms:.1f} ms bad {result.bad} cpu {cores}")
+    print(
+        f"    service  {scenario.key}: {result.units_per_s:,.0f}/s p50 {result.p50_ms:.1f} ms "
+        f"p99 {result.p99_ms:.1f} ms bad {result.bad} cpu {cores}"
+    )
     if ctx.profile_services:
         profile_service(ctx, url, scenario, process, measured)
     return measured
 
 
-def load_baseline(ctx: BenchContext, url: str, scenario: Scenario, measured: Measured | None = None) -> WrkResult:
+def load_baseline(
+    ctx: BenchContext, url: str, scenario: Scenario, measured: Measured | None = None
+) -> WrkResult:
     """Warm-up and measured run against the baseline app; fills ``measured.baseline`` (and its CPU)."""
     args = scenario.baseline_args if scenario.baseline_args is not None else scenario.args
     scenario.wrk(url, args, ctx.profile.warmup_s)
@@ -173,8 +189,10 @@ def load_baseline(ctx: BenchContext, url: str, scenario: Scenario, measured: Mea
     before, t0 = ctx.cpu_snapshot(), time.monotonic()
     result = run_wrk(url, scenario.script, args, duration_s=ctx.profile.duration_s, threads=scenario.threads)
     cores = cpu_delta(before, ctx.cpu_snapshot(), time.monotonic() - t0).get("baseline")
-    print(f"    baseline {scenario.key}: {result.units_per_s:,.0f}/s p50 {result.p50_ms:.1f} ms "
-          f"p99 {result.p99_ms:.1f} ms bad {result.bad} cpu {cores}")
+    print(
+        f"    baseline {scenario.key}: {result.units_per_s:,.0f}/s p50 {result.p50_ms:.1f} ms "
+        f"p99 {result.p99_ms:.1f} ms bad {result.bad} cpu {cores}"
+    )
     if measured is not None:
         measured.baseline = result
         measured.baseline_cpu_cores = cores
@@ -195,21 +213,49 @@ def throughput_rows(
     errors = svc.error_total
     note = f"{svc.requests:,} requests" + (f", {errors} unexpected" if errors else "")
     rows = [
-        Row(benchmark, f"{label} throughput", svc.units_per_s, unit,
-            baseline=base.units_per_s if base else None, ratio=ratio, target=f"ratio ≥ {ratio_target}",
-            ok=(ratio is not None and ratio >= ratio_target and errors == 0), note=note),
-        Row(benchmark, f"{label} p50", svc.p50_ms, "ms", baseline=base.p50_ms if base else None,
-            ratio=round(svc.p50_ms / base.p50_ms, 2) if base and base.p50_ms else None),
+        Row(
+            benchmark,
+            f"{label} throughput",
+            svc.units_per_s,
+            unit,
+            baseline=base.units_per_s if base else None,
+            ratio=ratio,
+            target=f"ratio ≥ {ratio_target}",
+            ok=(ratio is not None and ratio >= ratio_target and errors == 0),
+            note=note,
+        ),
+        Row(
+            benchmark,
+            f"{label} p50",
+            svc.p50_ms,
+            "ms",
+            baseline=base.p50_ms if base else None,
+            ratio=round(svc.p50_ms / base.p50_ms, 2) if base and base.p50_ms else None,
+        ),
     ]
-    rows.append(Row(
-        benchmark, f"{label} p99", svc.p99_ms, "ms", baseline=base.p99_ms if base else None,
-        ratio=round(svc.p99_ms / base.p99_ms, 2) if base and base.p99_ms else None,
-        target=f"≤ {p99_target_ms:.0f} ms" if p99_target_ms else "",
-        ok=(svc.p99_ms <= p99_target_ms) if p99_target_ms else None,
-    ))
+    rows.append(
+        Row(
+            benchmark,
+            f"{label} p99",
+            svc.p99_ms,
+            "ms",
+            baseline=base.p99_ms if base else None,
+            ratio=round(svc.p99_ms / base.p99_ms, 2) if base and base.p99_ms else None,
+            target=f"≤ {p99_target_ms:.0f} ms" if p99_target_ms else "",
+            ok=(svc.p99_ms <= p99_target_ms) if p99_target_ms else None,
+        )
+    )
     cpu_svc, cpu_base = m.cpu_ms_per_unit()
     if cpu_svc is not None:
-        rows.append(Row(benchmark, f"{label} CPU per {'cycle' if unit == '/s' else 'request'}", cpu_svc, "ms",
-                        baseline=cpu_base, ratio=round(cpu_svc / cpu_base, 2) if cpu_base else None,
-                        note="server process CPU time; steadier than req/s on a busy machine"))
+        rows.append(
+            Row(
+                benchmark,
+                f"{label} CPU per {'cycle' if unit == '/s' else 'request'}",
+                cpu_svc,
+                "ms",
+                baseline=cpu_base,
+                ratio=round(cpu_svc / cpu_base, 2) if cpu_base else None,
+                note="server process CPU time; steadier than req/s on a busy machine",
+            )
+        )
     return rows

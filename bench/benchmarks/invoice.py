@@ -84,7 +84,11 @@ async def load_data(dsn: str, members: int, month_start: date, days: int) -> dic
         await conn.execute("ANALYZE netsugen.member, netsugen.plan_assignment, netsugen.visit")
     finally:
         await conn.close()
-    return {"members": members, "visits": int(status.split()[-1]), "load_s": round(time.monotonic() - began, 1)}
+    return {
+        "members": members,
+        "visits": int(status.split()[-1]),
+        "load_s": round(time.monotonic() - began, 1),
+    }
 
 
 async def quiesce_outbox(dsn: str) -> int:
@@ -108,7 +112,7 @@ def run_job(ctx: BenchContext, period: str, profile_to: Path | None = None) -> d
     proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600, check=False)
     for line in proc.stdout.splitlines():
         if line.startswith("BENCH_JSON "):
-            result: dict[str, Any] = json.loads(line[len("BENCH_JSON "):])
+            result: dict[str, Any] = json.loads(line[len("BENCH_JSON ") :])
             return result
     raise RuntimeError(f"invoice job failed ({proc.returncode}): {proc.stderr[-1500:]}")
 
@@ -123,7 +127,9 @@ def run(ctx: BenchContext) -> None:
     for attempt in range(repeats):
         for n, size in enumerate(ctx.profile.invoice_sizes):
             data = asyncio.run(load_data(ctx.stack.dsn, size, month_start, days))
-            print(f"    {size:,} members, {data['visits']:,} visits loaded in {data['load_s']} s; running {period} …")
+            print(
+                f"    {size:,} members, {data['visits']:,} visits loaded in {data['load_s']} s; running {period} …"
+            )
             # --profile: py-spy samples the smallest run (from outside; a few % slower).
             profiled = ctx.profile_services and n == 0 and attempt == 0
             raw = ctx.artifacts / "profiles" / f"invoice_run.{size}.txt" if profiled else None
@@ -132,8 +138,10 @@ def run(ctx: BenchContext) -> None:
                 job["profile"] = profiling.summarise(raw, within="run_invoices")
                 profiling.print_summary(f"invoice run {size:,} members", job["profile"])
             job["events_quiesced"] = asyncio.run(quiesce_outbox(ctx.stack.dsn))
-            print(f"    {size:,} members: {job['seconds']:.2f} s, {job['invoices_created']:,} invoices, "
-                  f"{job['lines_created']:,} lines, peak RSS {job['peak_rss_mb']} MB")
+            print(
+                f"    {size:,} members: {job['seconds']:.2f} s, {job['invoices_created']:,} invoices, "
+                f"{job['lines_created']:,} lines, peak RSS {job['peak_rss_mb']} MB"
+            )
             previous = results.get(size)
             times = [*(previous["all_seconds"] if previous else []), job["seconds"]]
             if previous is None or job["seconds"] < previous["seconds"]:
@@ -144,12 +152,27 @@ def run(ctx: BenchContext) -> None:
     for size in sorted(results):
         r = results[size]
         runs = ", ".join(f"{t:.1f}" for t in r["all_seconds"])
-        ctx.report.add(Row(TITLE, f"{size:,} members, {r['visits']:,} visits", r["seconds"], "s",
-                           note=f"fastest of {len(r['all_seconds'])} ({runs} s); peak RSS {r['peak_rss_mb']} MB "
-                                f"(start {r['rss_before_mb']} MB); {r['invoices_created']:,} invoices"))
+        ctx.report.add(
+            Row(
+                TITLE,
+                f"{size:,} members, {r['visits']:,} visits",
+                r["seconds"],
+                "s",
+                note=f"fastest of {len(r['all_seconds'])} ({runs} s); peak RSS {r['peak_rss_mb']} MB "
+                f"(start {r['rss_before_mb']} MB); {r['invoices_created']:,} invoices",
+            )
+        )
     if small != large:
         scaling = results[large]["seconds"] / results[small]["seconds"]
         limit = TARGETS["invoice_scaling"] * (large / small) / 4
-        ctx.report.add(Row(TITLE, f"time({large:,}) / time({small:,})", round(scaling, 2), "",
-                           target=f"≤ {limit:.1f}", ok=scaling <= limit,
-                           note=f"linear = {large / small:.1f}"))
+        ctx.report.add(
+            Row(
+                TITLE,
+                f"time({large:,}) / time({small:,})",
+                round(scaling, 2),
+                "",
+                target=f"≤ {limit:.1f}",
+                ok=scaling <= limit,
+                note=f"linear = {large / small:.1f}",
+            )
+        )

@@ -48,8 +48,11 @@ async def _post_all(base: str, token: str, items: list[dict[str, Any]]) -> tuple
         async with gate:
             for key in keys:
                 for k, year in enumerate(YEARS):
-                    body: dict[str, Any] = {"fiscal_year": year, "source": "bench",
-                                            "value": _value(baselines.get(key), item["direction"], k)}
+                    body: dict[str, Any] = {
+                        "fiscal_year": year,
+                        "source": "bench",
+                        "value": _value(baselines.get(key), item["direction"], k),
+                    }
                     if key is not None:
                         body["breakdown"] = key
                     r = await client.post(f"/v1/kpis/{item['id']}/observations", json=body)
@@ -75,8 +78,12 @@ def ensure_observations(ctx: BenchContext) -> dict[str, Any]:
     items = httpx.get(f"{ctx.stack.url(SERVICE)}{LIST_PATH}", timeout=30).json()["items"]
     posted, failed = asyncio.run(_post_all(ctx.stack.url(SERVICE), ctx.tokens["admin"], items))
     ctx.wait_quiet(max_s=30)
-    setup = {"indicators": len(items), "observations_posted": posted, "observations_failed": failed,
-             "ids": [i["id"] for i in items]}
+    setup = {
+        "indicators": len(items),
+        "observations_posted": posted,
+        "observations_failed": failed,
+        "ids": [i["id"] for i in items],
+    }
     ctx.shared["kpi_items"] = items
     ctx.shared["kpi_setup"] = setup
     print(f"    {len(items)} indicators, {posted} observations posted ({failed} refused)")

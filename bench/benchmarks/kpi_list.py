@@ -37,10 +37,18 @@ def run(ctx: BenchContext) -> None:
         raise RuntimeError("GET /v1/kpis sends no ETag: the 304 path cannot be measured")
     body_file = ctx.artifacts / "kpi_list.json"
     body_file.write_bytes(r.content)
-    statements = asyncio.run(capture(
-        SERVICE, [Call("GET", LIST_PATH), Call("GET", LIST_PATH), Call("GET", LIST_PATH, None, {"If-None-Match": etag})],
-        database_url=ctx.stack.database_url, redis_url=ctx.stack.redis_url,
-    ))
+    statements = asyncio.run(
+        capture(
+            SERVICE,
+            [
+                Call("GET", LIST_PATH),
+                Call("GET", LIST_PATH),
+                Call("GET", LIST_PATH, None, {"If-None-Match": etag}),
+            ],
+            database_url=ctx.stack.database_url,
+            redis_url=ctx.stack.redis_url,
+        )
+    )
     full = Scenario("kpi_list_full", "get.lua", [LIST_PATH, "200"])
     not_modified = Scenario("kpi_list_304", "get.lua", [LIST_PATH, "304", etag])
     url = ctx.stack.url(SERVICE)
@@ -53,16 +61,32 @@ def run(ctx: BenchContext) -> None:
         "if_none_match": statements[2].summary(),
     }
     ctx.report.details["kpi_list"] = {
-        "full": m_full.as_dict(), "not_modified": m_304.as_dict(), "bytes": len(r.content), "etag": etag,
-        "sql": sql, "setup": setup,
+        "full": m_full.as_dict(),
+        "not_modified": m_304.as_dict(),
+        "bytes": len(r.content),
+        "etag": etag,
+        "sql": sql,
+        "setup": setup,
     }
     p99 = TARGETS["kpi_list_p99_ms"]
-    ctx.report.add(*throughput_rows(TITLE, "full", m_full, unit="req/s", ratio_target=TARGETS["kpi_list_ratio"],
-                                    p99_target_ms=p99))
-    ctx.report.add(*throughput_rows(TITLE, "304", m_304, unit="req/s", ratio_target=TARGETS["kpi_304_ratio"],
-                                    p99_target_ms=p99))
+    ctx.report.add(
+        *throughput_rows(
+            TITLE, "full", m_full, unit="req/s", ratio_target=TARGETS["kpi_list_ratio"], p99_target_ms=p99
+        )
+    )
+    ctx.report.add(
+        *throughput_rows(
+            TITLE, "304", m_304, unit="req/s", ratio_target=TARGETS["kpi_304_ratio"], p99_target_ms=p99
+        )
+    )
     warm, inm = sql["warm_request"], sql["if_none_match"]
-    ctx.report.add(Row(TITLE, "SQL statements (warm / 304)", len(warm["statements"]),
-                       note=f"{len(warm['statements'])} / {len(inm['statements'])} statements, "
-                            f"{warm['round_trips']} / {inm['round_trips']} round trips (baseline 0); "
-                            f"{len(r.content):,} bytes, {setup['indicators']} indicators"))
+    ctx.report.add(
+        Row(
+            TITLE,
+            "SQL statements (warm / 304)",
+            len(warm["statements"]),
+            note=f"{len(warm['statements'])} / {len(inm['statements'])} statements, "
+            f"{warm['round_trips']} / {inm['round_trips']} round trips (baseline 0); "
+            f"{len(r.content):,} bytes, {setup['indicators']} indicators",
+        )
+    )

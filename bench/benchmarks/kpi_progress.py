@@ -32,17 +32,35 @@ def run(ctx: BenchContext) -> None:
     setup = ensure_observations(ctx)
     ids = setup["ids"]
     ids_file = write_lines(ctx.artifacts / "kpi_ids.txt", ids)
-    captured = asyncio.run(capture(
-        SERVICE, [Call("GET", PATH.replace("{id}", ids[0])), Call("GET", PATH.replace("{id}", ids[0]))],
-        database_url=ctx.stack.database_url, redis_url=ctx.stack.redis_url,
-    ))
+    captured = asyncio.run(
+        capture(
+            SERVICE,
+            [Call("GET", PATH.replace("{id}", ids[0])), Call("GET", PATH.replace("{id}", ids[0]))],
+            database_url=ctx.stack.database_url,
+            redis_url=ctx.stack.redis_url,
+        )
+    )
     scenario = Scenario("kpi_progress", "random_ids.lua", [str(ids_file), PATH, "200"])
     with baseline_app(ctx.stack):
         measured = measure_pair(ctx, ctx.stack.url(SERVICE), BASELINE_URL, scenario, SERVICE)
     sql = {"first_request": captured[0].summary(), "warm_request": captured[1].summary()}
     ctx.report.details["kpi_progress"] = {**measured.as_dict(), "sql": sql, "ids": len(ids)}
-    ctx.report.add(*throughput_rows(TITLE, "random ids", measured, unit="req/s", ratio_target=TARGETS["kpi_progress_ratio"],
-                                    p99_target_ms=None))
+    ctx.report.add(
+        *throughput_rows(
+            TITLE,
+            "random ids",
+            measured,
+            unit="req/s",
+            ratio_target=TARGETS["kpi_progress_ratio"],
+            p99_target_ms=None,
+        )
+    )
     warm = sql["warm_request"]
-    ctx.report.add(Row(TITLE, "SQL statements (warm)", len(warm["statements"]),
-                       note=f"{warm['round_trips']} round trips with BEGIN/COMMIT/pre-ping; baseline 5 + rules"))
+    ctx.report.add(
+        Row(
+            TITLE,
+            "SQL statements (warm)",
+            len(warm["statements"]),
+            note=f"{warm['round_trips']} round trips with BEGIN/COMMIT/pre-ping; baseline 5 + rules",
+        )
+    )

@@ -22,15 +22,33 @@ def run(ctx: BenchContext) -> None:
         except KeyError:
             continue
         if child.process.poll() is not None:
-            ctx.report.add(Row("idle memory", f"RSS {name}", None, "MB", target=f"≤ {limit:.0f} MB", ok=False,
-                               note=f"exited at start-up ({child.process.returncode}); see {child.log_path}"))
+            ctx.report.add(
+                Row(
+                    "idle memory",
+                    f"RSS {name}",
+                    None,
+                    "MB",
+                    target=f"≤ {limit:.0f} MB",
+                    ok=False,
+                    note=f"exited at start-up ({child.process.returncode}); see {child.log_path}",
+                )
+            )
             continue
         info = child.ps().memory_full_info()
         rss = info.rss / 1_048_576
         uss = getattr(info, "uss", 0) / 1_048_576
         figures[name] = {"rss_mb": round(rss, 1), "uss_mb": round(uss, 1)}
-        ctx.report.add(Row("idle memory", f"RSS {name}", round(rss, 1), "MB", target=f"≤ {limit:.0f} MB",
-                           ok=rss <= limit, note=f"USS {uss:.0f} MB"))
+        ctx.report.add(
+            Row(
+                "idle memory",
+                f"RSS {name}",
+                round(rss, 1),
+                "MB",
+                target=f"≤ {limit:.0f} MB",
+                ok=rss <= limit,
+                note=f"USS {uss:.0f} MB",
+            )
+        )
     ctx.report.details["idle_memory"] = figures
     ctx.shared["idle_rss"] = figures
 

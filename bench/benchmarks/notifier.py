@@ -49,7 +49,9 @@ async def write_events(dsn: str, member_ids: list[str], count: int) -> float:
     rows = []
     for i in range(count):
         event = make_event(MemberRegistered(member_id=member_ids[i % len(member_ids)]))  # type: ignore[arg-type]
-        rows.append((event.id, event.type, orjson.dumps(event.model_dump(mode="json")).decode(), f"bench-{i}"))
+        rows.append(
+            (event.id, event.type, orjson.dumps(event.model_dump(mode="json")).decode(), f"bench-{i}")
+        )
     conn = await asyncpg.connect(dsn)
     try:
         async with conn.transaction():
@@ -62,9 +64,7 @@ async def write_events(dsn: str, member_ids: list[str], count: int) -> float:
         await conn.close()
 
 
-STATUSES_SQL = (
-    "SELECT status, count(*) AS n FROM notifier.delivery WHERE event_type = 'member.registered' GROUP BY status"
-)
+STATUSES_SQL = "SELECT status, count(*) AS n FROM notifier.delivery WHERE event_type = 'member.registered' GROUP BY status"
 
 
 async def statuses(dsn: str) -> dict[str, int]:
@@ -98,11 +98,15 @@ async def backlog(dsn: str, redis_url: str) -> dict[str, int]:
     try:
         out = {}
         for schema in ("kpi", "netsugen", "notifier"):
-            out[f"{schema}.outbox"] = int(await conn.fetchval(
-                f"SELECT count(*) FROM {schema}.outbox WHERE sent_at IS NULL"))
+            out[f"{schema}.outbox"] = int(
+                await conn.fetchval(f"SELECT count(*) FROM {schema}.outbox WHERE sent_at IS NULL")
+            )
         out["queued_jobs"] = int(await redis.zcard(NOTIFIER_QUEUE))
-        out["unfinished_deliveries"] = int(await conn.fetchval(
-            "SELECT count(*) FROM notifier.delivery WHERE status IN ('queued', 'sending')"))
+        out["unfinished_deliveries"] = int(
+            await conn.fetchval(
+                "SELECT count(*) FROM notifier.delivery WHERE status IN ('queued', 'sending')"
+            )
+        )
         return out
     finally:
         await conn.close()
@@ -127,16 +131,19 @@ async def timings(dsn: str) -> dict[str, Any]:
         relay = await conn.fetchrow(
             "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM sent_at - created_at)) AS p50, "
             "max(extract(epoch FROM sent_at - created_at)) AS max FROM netsugen.outbox "
-            "WHERE event_type = 'member.registered'")
+            "WHERE event_type = 'member.registered'"
+        )
         attempt = await conn.fetchrow(
             "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY a.duration_ms) AS p50, "
             "percentile_cont(0.9) WITHIN GROUP (ORDER BY a.duration_ms) AS p90 "
             "FROM notifier.delivery_attempt AS a JOIN notifier.delivery AS d ON d.id = a.delivery_id "
-            "WHERE d.event_type = 'member.registered'")
+            "WHERE d.event_type = 'member.registered'"
+        )
         queue_to_done = await conn.fetchrow(
             "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM d.delivered_at - i.received_at)) "
             "AS p50 FROM notifier.delivery AS d JOIN notifier.inbox AS i ON i.id = d.inbox_id "
-            "WHERE d.event_type = 'member.registered' AND d.status = 'delivered'")
+            "WHERE d.event_type = 'member.registered' AND d.status = 'delivered'"
+        )
         return {
             "relay_lag_s": {"p50": _round(relay["p50"]), "max": _round(relay["max"])},
             "attempt_ms": {"p50": _round(attempt["p50"]), "p90": _round(attempt["p90"])},
@@ -170,8 +177,11 @@ def service_run(ctx: BenchContext, count: int) -> dict[str, Any]:
     seconds = finished - started
     delivered = found.get("delivered", 0) - already
     return {
-        "events": count, "delivered": delivered, "seconds": round(seconds, 2),
-        "per_s": round(delivered / seconds, 1) if seconds > 0 else 0.0, "statuses": found,
+        "events": count,
+        "delivered": delivered,
+        "seconds": round(seconds, 2),
+        "per_s": round(delivered / seconds, 1) if seconds > 0 else 0.0,
+        "statuses": found,
         "backlog_before": left,
         "timed_out": delivered < count,
         "cpu_cores": cpu_delta(before, ctx.cpu_snapshot(), seconds),
@@ -203,8 +213,9 @@ async def _enqueue_and_wait(redis_url: str, count: int) -> tuple[float, float, i
 def baseline_run(ctx: BenchContext, count: int) -> dict[str, Any]:
     env = dict(ctx.stack.env)
     env["BASELINE_REDIS_URL"] = ctx.stack.redis_url
-    worker = ctx.stack.start_child("baseline-arq", [sys.executable, "-m", "arq", "bench.baselines.arq_noop.WorkerSettings"],
-                                   env=env)
+    worker = ctx.stack.start_child(
+        "baseline-arq", [sys.executable, "-m", "arq", "bench.baselines.arq_noop.WorkerSettings"], env=env
+    )
     try:
         deadline = time.monotonic() + 30
         while "Starting worker" not in worker.log_path.read_text(errors="replace"):
@@ -217,8 +228,13 @@ def baseline_run(ctx: BenchContext, count: int) -> dict[str, Any]:
     finally:
         ctx.stack.stop_child(worker)
     seconds = finished - started
-    return {"jobs": count, "done": done, "seconds": round(seconds, 2), "per_s": round(done / seconds, 1),
-            "cpu_ms_per_job": round(1000 * cpu / done, 2) if done else None}
+    return {
+        "jobs": count,
+        "done": done,
+        "seconds": round(seconds, 2),
+        "per_s": round(done / seconds, 1),
+        "cpu_ms_per_job": round(1000 * cpu / done, 2) if done else None,
+    }
 
 
 async def purge(dsn: str, redis_url: str) -> int:
@@ -248,8 +264,10 @@ def run(ctx: BenchContext) -> None:
     svc = service_run(ctx, count)
     if svc["timed_out"]:
         svc["purged"] = asyncio.run(purge(ctx.stack.dsn, ctx.stack.redis_url))
-    print(f"    service: {svc['delivered']:,}/{count:,} delivered in {svc['seconds']} s = {svc['per_s']}/s; "
-          f"cpu {svc['cpu_cores']}; ledger {svc['statuses']}; {svc['timings']}")
+    print(
+        f"    service: {svc['delivered']:,}/{count:,} delivered in {svc['seconds']} s = {svc['per_s']}/s; "
+        f"cpu {svc['cpu_cores']}; ledger {svc['statuses']}; {svc['timings']}"
+    )
     ctx.wait_quiet(max_s=30)
     base = baseline_run(ctx, count)
     print(f"    baseline: {base['done']:,} no-op jobs in {base['seconds']} s = {base['per_s']}/s")
@@ -262,14 +280,36 @@ def run(ctx: BenchContext) -> None:
     svc["cpu_ms_per_delivery"] = round(1000 * worker_cores / svc["per_s"], 2) if svc["per_s"] else None
     cpu_base = base.get("cpu_ms_per_job")
     ctx.report.add(
-        Row(TITLE, f"{count:,} events → e-mails", svc["per_s"], "/s", baseline=base["per_s"], ratio=ratio,
+        Row(
+            TITLE,
+            f"{count:,} events → e-mails",
+            svc["per_s"],
+            "/s",
+            baseline=base["per_s"],
+            ratio=ratio,
             target=f"ratio ≥ {TARGETS['notifier_ratio']}",
-            ok=ratio is not None and ratio >= TARGETS["notifier_ratio"] and not svc["timed_out"], note=note),
-        Row(TITLE, "deliveries per second", svc["per_s"], "/s", target=f"≥ {TARGETS['notifier_per_s']:.0f}/s",
-            ok=svc["per_s"] >= TARGETS["notifier_per_s"]),
+            ok=ratio is not None and ratio >= TARGETS["notifier_ratio"] and not svc["timed_out"],
+            note=note,
+        ),
+        Row(
+            TITLE,
+            "deliveries per second",
+            svc["per_s"],
+            "/s",
+            target=f"≥ {TARGETS['notifier_per_s']:.0f}/s",
+            ok=svc["per_s"] >= TARGETS["notifier_per_s"],
+        ),
     )
     ctx.report.add(
-        Row(TITLE, "worker CPU per delivery", svc["cpu_ms_per_delivery"], "ms", baseline=cpu_base,
-            ratio=round(svc["cpu_ms_per_delivery"] / cpu_base, 1) if cpu_base and svc["cpu_ms_per_delivery"] else None,
-            note="notifier-worker process vs the no-op arq worker"),
+        Row(
+            TITLE,
+            "worker CPU per delivery",
+            svc["cpu_ms_per_delivery"],
+            "ms",
+            baseline=cpu_base,
+            ratio=round(svc["cpu_ms_per_delivery"] / cpu_base, 1)
+            if cpu_base and svc["cpu_ms_per_delivery"]
+            else None,
+            note="notifier-worker process vs the no-op arq worker",
+        ),
     )

@@ -4,6 +4,7 @@ Revision ID: 0001_foundation
 Revises:
 Create Date: 2026-11-29
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -35,7 +36,10 @@ def _outbox(schema: str) -> None:
         schema=schema,
     )
     op.create_index(
-        "ix_outbox_unsent", "outbox", ["created_at"], schema=schema,
+        "ix_outbox_unsent",
+        "outbox",
+        ["created_at"],
+        schema=schema,
         postgresql_where=sa.text("sent_at IS NULL"),
     )
 

@@ -4,6 +4,7 @@ Revision ID: 0003_netsugen_core
 Revises: 0001_foundation
 Create Date: 2026-11-29
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -135,7 +136,9 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["plan_code"], [f"{S}.plan.code"], name="fk_plan_assignment_plan_code_plan", ondelete="RESTRICT"
         ),
-        sa.CheckConstraint("end_date IS NULL OR end_date >= start_date", name="ck_plan_assignment_dates_in_order"),
+        sa.CheckConstraint(
+            "end_date IS NULL OR end_date >= start_date", name="ck_plan_assignment_dates_in_order"
+        ),
         schema=S,
         comment="History of members' plans (never rewritten)",
     )
@@ -165,7 +168,9 @@ def upgrade() -> None:
             ["member_id"], [f"{S}.member.id"], name="fk_visit_member_id_member", ondelete="RESTRICT"
         ),
         sa.ForeignKeyConstraint(
-            ["member_user_id"], [f"{S}.member_user.id"], name="fk_visit_member_user_id_member_user",
+            ["member_user_id"],
+            [f"{S}.member_user.id"],
+            name="fk_visit_member_user_id_member_user",
             ondelete="RESTRICT",
         ),
         sa.ForeignKeyConstraint(
@@ -189,8 +194,13 @@ def upgrade() -> None:
     )
     # One open visit per person: an individual (member_user_id NULL) or a corporate member's user.
     op.create_index(
-        "uq_visit_one_open_per_person", "visit", ["member_id", "member_user_id"], unique=True, schema=S,
-        postgresql_where=sa.text("check_out_at IS NULL"), postgresql_nulls_not_distinct=True,
+        "uq_visit_one_open_per_person",
+        "visit",
+        ["member_id", "member_user_id"],
+        unique=True,
+        schema=S,
+        postgresql_where=sa.text("check_out_at IS NULL"),
+        postgresql_nulls_not_distinct=True,
     )
     # A person's visits never overlap in time (an open visit reaches to infinity).
     op.execute(
@@ -261,7 +271,9 @@ def upgrade() -> None:
         schema=S,
         comment="Special opening hours for date ranges",
     )
-    op.create_index("ix_calendar_special_hours_start_date", "calendar_special_hours", ["start_date"], schema=S)
+    op.create_index(
+        "ix_calendar_special_hours_start_date", "calendar_special_hours", ["start_date"], schema=S
+    )
     op.execute(
         f"ALTER TABLE {S}.calendar_special_hours ADD CONSTRAINT calendar_special_hours_no_overlap "
         "EXCLUDE USING gist (daterange(start_date, end_date, '[]') WITH &&)"

@@ -4,6 +4,7 @@ Revision ID: 0004_notifier
 Revises: 0001_foundation
 Create Date: 2026-11-29
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -45,7 +46,9 @@ def upgrade() -> None:
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("url", sa.String(2000), nullable=False),
         sa.Column("description", sa.String(500)),
-        sa.Column("event_types", postgresql.ARRAY(sa.String(64)), server_default=sa.text("'{}'"), nullable=False),
+        sa.Column(
+            "event_types", postgresql.ARRAY(sa.String(64)), server_default=sa.text("'{}'"), nullable=False
+        ),
         sa.Column("secret", sa.String(100), nullable=False),
         sa.Column("previous_secret", sa.String(100)),
         sa.Column("previous_secret_expires_at", sa.DateTime(timezone=True)),
@@ -62,7 +65,9 @@ def upgrade() -> None:
     op.create_table(
         "preference",
         sa.Column("member_id", sa.Uuid(), nullable=False),
-        sa.Column("opted_out", postgresql.ARRAY(sa.String(16)), server_default=sa.text("'{}'"), nullable=False),
+        sa.Column(
+            "opted_out", postgresql.ARRAY(sa.String(16)), server_default=sa.text("'{}'"), nullable=False
+        ),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=NOW, nullable=False),
         sa.Column("updated_by", sa.String(200)),
         sa.PrimaryKeyConstraint("member_id", name=op.f("pk_preference")),
@@ -131,10 +136,14 @@ def upgrade() -> None:
             ["inbox_id"], [f"{S}.inbox.id"], name=op.f("fk_delivery_inbox_id_inbox"), ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(
-            ["endpoint_id"], [f"{S}.webhook_endpoint.id"],
-            name=op.f("fk_delivery_endpoint_id_webhook_endpoint"), ondelete="SET NULL",
+            ["endpoint_id"],
+            [f"{S}.webhook_endpoint.id"],
+            name=op.f("fk_delivery_endpoint_id_webhook_endpoint"),
+            ondelete="SET NULL",
         ),
-        sa.UniqueConstraint("inbox_id", "channel", "recipient", name=op.f("uq_delivery_inbox_id_channel_recipient")),
+        sa.UniqueConstraint(
+            "inbox_id", "channel", "recipient", name=op.f("uq_delivery_inbox_id_channel_recipient")
+        ),
         sa.CheckConstraint("channel IN ('email', 'webhook')", name=op.f("ck_delivery_channel")),
         sa.CheckConstraint(
             "status IN ('queued', 'sending', 'delivered', 'failed_temporary', 'failed_permanent', 'dead', "
@@ -157,7 +166,10 @@ def upgrade() -> None:
     op.create_index("ix_delivery_recipient", "delivery", ["recipient"], schema=S)
     op.create_index("ix_delivery_event_type", "delivery", ["event_type"], schema=S)
     op.create_index(
-        "ix_delivery_unfinished", "delivery", ["status", "next_attempt_at"], schema=S,
+        "ix_delivery_unfinished",
+        "delivery",
+        ["status", "next_attempt_at"],
+        schema=S,
         postgresql_where=sa.text("status IN ('queued', 'sending', 'failed_temporary')"),
     )
 
@@ -174,7 +186,9 @@ def upgrade() -> None:
         sa.Column("duration_ms", sa.Integer()),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_delivery_attempt")),
         sa.ForeignKeyConstraint(
-            ["delivery_id"], [f"{S}.delivery.id"], name=op.f("fk_delivery_attempt_delivery_id_delivery"),
+            ["delivery_id"],
+            [f"{S}.delivery.id"],
+            name=op.f("fk_delivery_attempt_delivery_id_delivery"),
             ondelete="CASCADE",
         ),
         sa.UniqueConstraint("delivery_id", "number", name=op.f("uq_delivery_attempt_delivery_id_number")),
@@ -208,7 +222,13 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table in (
-        "reconcile_run", "delivery_attempt", "delivery", "inbox", "event_type_pause", "preference",
-        "webhook_endpoint", "outbox",
+        "reconcile_run",
+        "delivery_attempt",
+        "delivery",
+        "inbox",
+        "event_type_pause",
+        "preference",
+        "webhook_endpoint",
+        "outbox",
     ):
         op.drop_table(table, schema=S)

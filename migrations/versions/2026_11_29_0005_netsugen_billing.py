@@ -12,6 +12,7 @@ Revision ID: 0005_netsugen_billing
 Revises: 0003_netsugen_core
 Create Date: 2026-11-29
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -179,11 +180,16 @@ def upgrade() -> None:
             ["member_id"], [f"{S}.member.id"], name=op.f("fk_invoice_member_id_member"), ondelete="RESTRICT"
         ),
         sa.ForeignKeyConstraint(
-            ["credited_invoice_id"], [f"{S}.invoice.id"],
-            name=op.f("fk_invoice_credited_invoice_id_invoice"), ondelete="RESTRICT",
+            ["credited_invoice_id"],
+            [f"{S}.invoice.id"],
+            name=op.f("fk_invoice_credited_invoice_id_invoice"),
+            ondelete="RESTRICT",
         ),
         sa.ForeignKeyConstraint(
-            ["run_id"], [f"{S}.invoice_run.id"], name=op.f("fk_invoice_run_id_invoice_run"), ondelete="RESTRICT"
+            ["run_id"],
+            [f"{S}.invoice_run.id"],
+            name=op.f("fk_invoice_run_id_invoice_run"),
+            ondelete="RESTRICT",
         ),
         sa.CheckConstraint("kind IN ('invoice', 'credit_note')", name=op.f("ck_invoice_kind")),
         sa.CheckConstraint(
@@ -196,7 +202,9 @@ def upgrade() -> None:
             "tax_rounding IN ('floor', 'round_half_up', 'ceil')", name=op.f("ck_invoice_tax_rounding")
         ),
         sa.CheckConstraint("period_end >= period_start", name=op.f("ck_invoice_period_in_order")),
-        sa.CheckConstraint("status <> 'draft' OR number IS NULL", name=op.f("ck_invoice_draft_has_no_number")),
+        sa.CheckConstraint(
+            "status <> 'draft' OR number IS NULL", name=op.f("ck_invoice_draft_has_no_number")
+        ),
         sa.CheckConstraint(
             "status = 'draft' OR (number IS NOT NULL AND fiscal_year IS NOT NULL AND issue_date IS NOT NULL"
             " AND issuer_name IS NOT NULL AND issuer_registration_number IS NOT NULL AND issued_at IS NOT NULL)",
@@ -210,12 +218,16 @@ def upgrade() -> None:
             "(kind = 'invoice' AND total_yen >= 0) OR (kind = 'credit_note' AND total_yen <= 0)",
             name=op.f("ck_invoice_total_sign"),
         ),
-        sa.CheckConstraint("paid_yen >= 0 AND credited_yen >= 0", name=op.f("ck_invoice_amounts_non_negative")),
+        sa.CheckConstraint(
+            "paid_yen >= 0 AND credited_yen >= 0", name=op.f("ck_invoice_amounts_non_negative")
+        ),
         sa.CheckConstraint(
             "kind = 'invoice' OR (paid_yen = 0 AND credited_yen = 0 AND status IN ('draft', 'issued'))",
             name=op.f("ck_invoice_credit_note_not_payable"),
         ),
-        sa.CheckConstraint("paid_yen <= total_yen OR kind = 'credit_note'", name=op.f("ck_invoice_not_overpaid")),
+        sa.CheckConstraint(
+            "paid_yen <= total_yen OR kind = 'credit_note'", name=op.f("ck_invoice_not_overpaid")
+        ),
         sa.CheckConstraint(
             "credited_yen <= total_yen OR kind = 'credit_note'", name=op.f("ck_invoice_not_overcredited")
         ),
@@ -227,7 +239,11 @@ def upgrade() -> None:
     op.create_index(op.f("ix_invoice_run_id"), "invoice", ["run_id"], schema=S)
     op.create_index("ix_invoice_status_due_date", "invoice", ["status", "due_date"], schema=S)
     op.create_index(
-        "uq_invoice_one_per_member_month", "invoice", ["member_id", "period_start"], unique=True, schema=S,
+        "uq_invoice_one_per_member_month",
+        "invoice",
+        ["member_id", "period_start"],
+        unique=True,
+        schema=S,
         postgresql_where=sa.text("kind = 'invoice'"),
     )
 
@@ -252,20 +268,30 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_invoice_line")),
         sa.UniqueConstraint("invoice_id", "position", name=op.f("uq_invoice_line_invoice_id_position")),
         sa.ForeignKeyConstraint(
-            ["invoice_id"], [f"{S}.invoice.id"], name=op.f("fk_invoice_line_invoice_id_invoice"),
+            ["invoice_id"],
+            [f"{S}.invoice.id"],
+            name=op.f("fk_invoice_line_invoice_id_invoice"),
             ondelete="RESTRICT",
         ),
         sa.ForeignKeyConstraint(
-            ["plan_code"], [f"{S}.plan.code"], name=op.f("fk_invoice_line_plan_code_plan"), ondelete="RESTRICT"
+            ["plan_code"],
+            [f"{S}.plan.code"],
+            name=op.f("fk_invoice_line_plan_code_plan"),
+            ondelete="RESTRICT",
         ),
         sa.ForeignKeyConstraint(
-            ["member_user_id"], [f"{S}.member_user.id"],
-            name=op.f("fk_invoice_line_member_user_id_member_user"), ondelete="RESTRICT",
+            ["member_user_id"],
+            [f"{S}.member_user.id"],
+            name=op.f("fk_invoice_line_member_user_id_member_user"),
+            ondelete="RESTRICT",
         ),
-        sa.CheckConstraint("kind IN ('subscription', 'dropin_day', 'credit')", name=op.f("ck_invoice_line_kind")),
+        sa.CheckConstraint(
+            "kind IN ('subscription', 'dropin_day', 'credit')", name=op.f("ck_invoice_line_kind")
+        ),
         sa.CheckConstraint("position >= 1", name=op.f("ck_invoice_line_position_positive")),
         sa.CheckConstraint(
-            "kind <> 'dropin_day' OR service_date IS NOT NULL", name=op.f("ck_invoice_line_dropin_day_has_date")
+            "kind <> 'dropin_day' OR service_date IS NOT NULL",
+            name=op.f("ck_invoice_line_dropin_day_has_date"),
         ),
         sa.CheckConstraint(
             "(kind = 'credit') = (amount_yen < 0) OR amount_yen = 0", name=op.f("ck_invoice_line_amount_sign")
@@ -286,10 +312,14 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=_now(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_invoice_payment")),
         sa.ForeignKeyConstraint(
-            ["invoice_id"], [f"{S}.invoice.id"], name=op.f("fk_invoice_payment_invoice_id_invoice"),
+            ["invoice_id"],
+            [f"{S}.invoice.id"],
+            name=op.f("fk_invoice_payment_invoice_id_invoice"),
             ondelete="RESTRICT",
         ),
-        sa.CheckConstraint("method IN ('cash', 'card', 'bank_transfer')", name=op.f("ck_invoice_payment_method")),
+        sa.CheckConstraint(
+            "method IN ('cash', 'card', 'bank_transfer')", name=op.f("ck_invoice_payment_method")
+        ),
         sa.CheckConstraint("amount_yen > 0", name=op.f("ck_invoice_payment_amount_positive")),
         schema=S,
         comment="Payments received against invoices (partial payments allowed)",
@@ -303,7 +333,9 @@ def upgrade() -> None:
         sa.Column("recorded_at", sa.DateTime(timezone=True), server_default=_now(), nullable=False),
         sa.PrimaryKeyConstraint("member_id", "day", name=op.f("pk_daily_cap_reached")),
         sa.ForeignKeyConstraint(
-            ["member_id"], [f"{S}.member.id"], name=op.f("fk_daily_cap_reached_member_id_member"),
+            ["member_id"],
+            [f"{S}.member.id"],
+            name=op.f("fk_daily_cap_reached_member_id_member"),
             ondelete="RESTRICT",
         ),
         schema=S,

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.kpi_api.indicators.seed import run_seed as seed_indicators
 from shared.seeding import Progress
 
-SEEDS = (seed_indicators, )
+SEEDS = (seed_indicators,)
 
 
 async def run_seed(session: AsyncSession, progress: Progress) -> dict[str, int]:

@@ -1,7 +1,7 @@
 """`gunma netsugen …`: NETSUGEN's administration commands.
 
-    gunma netsugen auto-checkout     close the visits of days that have closed (what the cron job does)
-    gunma netsugen <domain> …        each domain folder's `cli.py` exposing `app` (e.g. `billing`)
+gunma netsugen auto-checkout     close the visits of days that have closed (what the cron job does)
+gunma netsugen <domain> …        each domain folder's `cli.py` exposing `app` (e.g. `billing`)
 """
 
 from __future__ import annotations

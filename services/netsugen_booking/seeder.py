@@ -11,7 +11,10 @@ from services.netsugen_booking.plans.seed import run_seed as seed_plans
 from services.netsugen_booking.resources.seed import run_seed as seed_resources
 from shared.seeding import Progress
 
-SEEDS = (seed_plans, seed_resources, )
+SEEDS = (
+    seed_plans,
+    seed_resources,
+)
 
 
 async def run_seed(session: AsyncSession, progress: Progress) -> dict[str, int]:

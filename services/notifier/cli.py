@@ -42,9 +42,7 @@ def rotate_webhook_key() -> None:
 
     async def run(bar: Progress) -> RotationResult:
         task = bar.add_task("webhook secrets / Webhookシークレット", total=None)
-        engine = create_engine(
-            database_url, pool_size=1, max_overflow=0, application_name="notifier-cli"
-        )
+        engine = create_engine(database_url, pool_size=1, max_overflow=0, application_name="notifier-cli")
         try:
             return await rotate_all(
                 engine, box, lambda done, total: bar.update(task, completed=done, total=total)

@@ -108,7 +108,9 @@ class ServiceProcess:
 
     def start(self, timeout: float = 90.0) -> ServiceProcess:
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            self.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
         deadline = time.monotonic() + timeout
         with httpx.Client(timeout=2) as client:
             while True:
@@ -202,8 +204,14 @@ def set_clock(clock_file: Path, when: datetime) -> None:
 
 async def create_members(client: httpx.AsyncClient, n: int, prefix: str) -> list[dict[str, Any]]:
     async def one(i: int) -> dict[str, Any]:
-        body = {"kind": "individual", "name": f"{prefix} 会員{i}", "email": f"{prefix}-{i}@example.jp",
-                "language": "ja", "plan": "dropin", "plan_start": "2026-01-01"}
+        body = {
+            "kind": "individual",
+            "name": f"{prefix} 会員{i}",
+            "email": f"{prefix}-{i}@example.jp",
+            "language": "ja",
+            "plan": "dropin",
+            "plan_start": "2026-01-01",
+        }
         r = await client.post("/v1/members", json=body, headers=ADMIN)
         assert r.status_code == 201, r.text
         return dict(r.json())

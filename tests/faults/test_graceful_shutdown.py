@@ -39,10 +39,16 @@ async def test_sigterm_lets_in_flight_check_ins_finish(private_stack: PrivateSta
     clock_file = log_dir / "clock"
     set_clock(clock_file, jst(2026, 10, 7, 15, 0))  # a Wednesday afternoon
     service = netsugen_process(
-        service_env(private_stack.database_url, private_stack.redis_url), log_dir, clock_file=clock_file,
+        service_env(private_stack.database_url, private_stack.redis_url),
+        log_dir,
+        clock_file=clock_file,
         name="netsugen-graceful",
     ).start()
-    dsn = make_url(private_stack.database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = (
+        make_url(private_stack.database_url)
+        .set(drivername="postgresql")
+        .render_as_string(hide_password=False)
+    )
     locker = await asyncpg.connect(dsn)
     watcher = await asyncpg.connect(dsn)
     try:
@@ -54,7 +60,8 @@ async def test_sigterm_lets_in_flight_check_ins_finish(private_stack: PrivateSta
             await locker.execute("SELECT id FROM netsugen.member WHERE id = ANY($1::uuid[]) FOR UPDATE", ids)
 
             requests = [
-                asyncio.create_task(client.post("/v1/visits", json={"member_id": m}, headers=ADMIN)) for m in ids
+                asyncio.create_task(client.post("/v1/visits", json={"member_id": m}, headers=ADMIN))
+                for m in ids
             ]
             # Wait until every check-in is inside PostgreSQL, waiting for the lock.
             deadline = time.monotonic() + 30

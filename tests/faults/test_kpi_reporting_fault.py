@@ -74,8 +74,11 @@ async def test_report_waits_for_kpi_api_and_arrives_once(private_stack: PrivateS
     await _register_service_token(private_stack.database_url)
     kpi_port = free_port()
     env = service_env(
-        private_stack.database_url, private_stack.redis_url,
-        KPI_API_URL=f"http://127.0.0.1:{kpi_port}", SERVICE_TOKEN=SERVICE_SECRET, HTTP_TIMEOUT_S="3",
+        private_stack.database_url,
+        private_stack.redis_url,
+        KPI_API_URL=f"http://127.0.0.1:{kpi_port}",
+        SERVICE_TOKEN=SERVICE_SECRET,
+        HTTP_TIMEOUT_S="3",
     )
     clock_file = log_dir / "clock"
     clock = FileClock(clock_file)
@@ -83,7 +86,10 @@ async def test_report_waits_for_kpi_api_and_arrives_once(private_stack: PrivateS
     netsugen = netsugen_process(env, log_dir, clock_file=clock_file, name="netsugen-kpi").start()
     scheduler = subprocess.Popen(
         [sys.executable, "-m", "arq", "services.netsugen_booking.scheduler.WorkerSettings"],
-        cwd=ROOT, env=env, stdout=(log_dir / "scheduler.log").open("ab"), stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=env,
+        stdout=(log_dir / "scheduler.log").open("ab"),
+        stderr=subprocess.STDOUT,
     )
     kpi = kpi_process(env, log_dir, port=kpi_port)
     try:
@@ -93,7 +99,8 @@ async def test_report_waits_for_kpi_api_and_arrives_once(private_stack: PrivateS
         rows = await _wait_for(
             private_stack,
             f"SELECT status, attempts, last_error FROM netsugen.kpi_report WHERE program_id = '{event['id']}'",
-            lambda rows: rows and rows[0]["attempts"] >= 1, timeout=60,
+            lambda rows: rows and rows[0]["attempts"] >= 1,
+            timeout=60,
         )
         assert rows[0]["status"] == "pending" and "Connect" in (rows[0]["last_error"] or ""), rows  # type: ignore[index]
 
@@ -101,7 +108,8 @@ async def test_report_waits_for_kpi_api_and_arrives_once(private_stack: PrivateS
         rows = await _wait_for(
             private_stack,
             f"SELECT status, sent_value, attempts FROM netsugen.kpi_report WHERE program_id = '{event['id']}'",
-            lambda rows: rows and rows[0]["status"] == "sent", timeout=90,
+            lambda rows: rows and rows[0]["status"] == "sent",
+            timeout=90,
         )
         assert rows[0]["sent_value"] == 3  # type: ignore[index]
         async with httpx.AsyncClient(base_url=kpi.url, timeout=20) as client:

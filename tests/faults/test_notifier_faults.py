@@ -54,7 +54,12 @@ async def _delivered(engine: Any) -> int:
 
 
 async def test_worker_killed_then_redis_stopped_every_event_delivered_once(
-    stack: Any, smtp: Any, world: Any, emit_event: Any, engine: Any, log_dir: Path  # noqa: F811
+    stack: Any,  # noqa: F811
+    smtp: Any,  # noqa: F811
+    world: Any,  # noqa: F811
+    emit_event: Any,  # noqa: F811
+    engine: Any,  # noqa: F811
+    log_dir: Path,  # noqa: F811
 ) -> None:
     redis_dir = Path(tempfile.mkdtemp(prefix="gunma-redis-"))
     port = free_port()
@@ -62,7 +67,9 @@ async def test_worker_killed_then_redis_stopped_every_event_delivered_once(
     pool = await create_pool(_patient(url))
     from services.netsugen_booking.db import outbox as netsugen_outbox
 
-    relay = OutboxRelay(service="netsugen_booking", engine=engine, table=netsugen_outbox, redis=pool, interval_s=0.05)
+    relay = OutboxRelay(
+        service="netsugen_booking", engine=engine, table=netsugen_outbox, redis=pool, interval_s=0.05
+    )
     env = worker_env(stack, smtp, world, redis_url=url)
     workers = []
     try:
@@ -121,4 +128,6 @@ async def test_worker_killed_then_redis_stopped_every_event_delivered_once(
     mails = smtp.messages
     assert len(mails) == 8, "one email per event, none twice"
     assert len({m.message_id for m in mails}) == 8
-    assert sorted(m.rcpt_tos[0] for m in mails) == sorted(world.email_of(m) for m in first_batch + second_batch)
+    assert sorted(m.rcpt_tos[0] for m in mails) == sorted(
+        world.email_of(m) for m in first_batch + second_batch
+    )

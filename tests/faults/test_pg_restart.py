@@ -66,13 +66,19 @@ async def test_postgres_restart_during_check_in_load(private_stack: PrivateStack
             async def check_in(member_id: str) -> Attempt:
                 started = time.monotonic()
                 r = await client.post(
-                    "/v1/visits", json={"member_id": member_id},
+                    "/v1/visits",
+                    json={"member_id": member_id},
                     headers={**ADMIN, "Idempotency-Key": keys[member_id]},
                 )
                 return Attempt(
-                    member_id, keys[member_id], r.status_code, time.monotonic() - started,
-                    r.json() if r.content else {}, r.headers.get("retry-after"),
-                    r.headers.get("content-type", ""), phase,
+                    member_id,
+                    keys[member_id],
+                    r.status_code,
+                    time.monotonic() - started,
+                    r.json() if r.content else {},
+                    r.headers.get("retry-after"),
+                    r.headers.get("content-type", ""),
+                    phase,
                 )
 
             async def worker() -> None:
@@ -122,7 +128,9 @@ async def test_postgres_restart_during_check_in_load(private_stack: PrivateStack
     assert max(a.seconds for a in attempts) < CLIENT_TIMEOUT_S - 5, "a request hung during the outage"
     assert ready_while_down == [503, 503]
     # Every check-in made after the restart worked: the pool recovered without a service restart.
-    assert [a.status for a in attempts if a.phase == "after"] == [201] * sum(a.phase == "after" for a in attempts)
+    assert [a.status for a in attempts if a.phase == "after"] == [201] * sum(
+        a.phase == "after" for a in attempts
+    )
     assert any(a.phase == "after" for a in attempts)
     # Every 2xx exists; the retries complete the rest (a 503 whose transaction did commit replays it).
     assert [a.status for a in retried] == [201] * len(retried)
@@ -132,7 +140,9 @@ async def test_postgres_restart_during_check_in_load(private_stack: PrivateStack
         [m for m in keys],
     )
     assert acknowledged <= {r["id"] for r in stored}
-    assert sorted(r["member_id"] for r in stored) == sorted(keys), "one visit per member, none lost or doubled"
+    assert sorted(r["member_id"] for r in stored) == sorted(keys), (
+        "one visit per member, none lost or doubled"
+    )
     assert {v["id"] for v in visits} >= acknowledged
     log = service.log()
     assert '"unhandled_error"' not in log, "an outage error became a 500"

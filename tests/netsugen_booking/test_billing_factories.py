@@ -53,7 +53,9 @@ async def make_member(
 async def assign(
     session: AsyncSession, member: Member, *, plan: str, start: date, end: date | None = None
 ) -> PlanAssignment:
-    row = PlanAssignment(member_id=member.id, plan_code=plan, start_date=start, end_date=end, created_by="test")
+    row = PlanAssignment(
+        member_id=member.id, plan_code=plan, start_date=start, end_date=end, created_by="test"
+    )
     session.add(row)
     await session.flush()
     return row
@@ -89,7 +91,9 @@ async def visit(
     return row
 
 
-async def invoices_of(session: AsyncSession, member: Member | uuid.UUID, kind: str = "invoice") -> list[Invoice]:
+async def invoices_of(
+    session: AsyncSession, member: Member | uuid.UUID, kind: str = "invoice"
+) -> list[Invoice]:
     member_id = member if isinstance(member, uuid.UUID) else member.id
     await session.commit()
     rows = await session.scalars(

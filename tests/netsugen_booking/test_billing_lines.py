@@ -70,7 +70,9 @@ class TestSpans:
         assert spans == [monthly("individual_monthly", date(2026, 1, 1))]
 
     def test_covered_days_end_on_the_plan_end(self) -> None:
-        days = covered_days([monthly("individual_monthly", date(2026, 9, 1), date(2026, 10, 3))], OCT_1, OCT_31)
+        days = covered_days(
+            [monthly("individual_monthly", date(2026, 9, 1), date(2026, 10, 3))], OCT_1, OCT_31
+        )
         assert sorted(days) == [date(2026, 10, 1), date(2026, 10, 2), date(2026, 10, 3)]
 
 
@@ -86,8 +88,12 @@ class TestSubscriptionLines:
     )
     def test_fee(self, start: date, proration: str, expected: int) -> None:
         lines = subscription_lines(
-            [monthly("individual_monthly", start)], period_start=OCT_1, period_end=OCT_31,
-            prices=PriceTable(ROWS), proration=proration, plan_names=NAMES,  # type: ignore[arg-type]
+            [monthly("individual_monthly", start)],
+            period_start=OCT_1,
+            period_end=OCT_31,
+            prices=PriceTable(ROWS),
+            proration=proration,
+            plan_names=NAMES,  # type: ignore[arg-type]
         )
         assert [line.amount_yen for line in lines] == [expected]
         assert lines[0].description.startswith("個人月額会員 月額利用料（2026年10月分")
@@ -98,14 +104,22 @@ class TestSubscriptionLines:
                 monthly("individual_monthly", date(2026, 9, 1), date(2026, 10, 15)),
                 monthly("individual_monthly", date(2026, 10, 16)),
             ],
-            period_start=OCT_1, period_end=OCT_31, prices=PriceTable(ROWS), proration="daily", plan_names=NAMES,
+            period_start=OCT_1,
+            period_end=OCT_31,
+            prices=PriceTable(ROWS),
+            proration="daily",
+            plan_names=NAMES,
         )
         assert [line.amount_yen for line in lines] == [10_000]
 
     def test_plan_ended_before_the_month_costs_nothing(self) -> None:
         lines = subscription_lines(
             [monthly("individual_monthly", date(2026, 1, 1), date(2026, 9, 30))],
-            period_start=OCT_1, period_end=OCT_31, prices=PriceTable(ROWS), proration="full", plan_names=NAMES,
+            period_start=OCT_1,
+            period_end=OCT_31,
+            prices=PriceTable(ROWS),
+            proration="full",
+            plan_names=NAMES,
         )
         assert lines == []
 
@@ -148,8 +162,13 @@ class TestBuildInvoice:
         draft = build_invoice(
             assignments=[],
             people=[PersonVisits(None, None, [Visit(jst(2026, 10, 6, 10), jst(2026, 10, 6, 14))])],
-            period_start=OCT_1, period_end=OCT_31, prices=PriceTable(ROWS), hours_for=opening_hours_for,
-            proration="full", tax_rounding="floor", plan_names=NAMES,
+            period_start=OCT_1,
+            period_end=OCT_31,
+            prices=PriceTable(ROWS),
+            hours_for=opening_hours_for,
+            proration="full",
+            tax_rounding="floor",
+            plan_names=NAMES,
         )
         assert draft.cap_days == [date(2026, 10, 6)]  # 4 blocks = 1,000円 reaches the cap
         assert draft.lines[0].cap_applied is False  # …without being above it
@@ -169,9 +188,15 @@ class TestBuildInvoice:
             start = jst(2026, 10, day) + timedelta(minutes=start_min)
             visits.append(Visit(start, start + timedelta(minutes=length)))
         draft = build_invoice(
-            assignments=[], people=[PersonVisits(None, None, visits)], period_start=OCT_1, period_end=OCT_31,
-            prices=PriceTable(ROWS), hours_for=opening_hours_for, proration="full",
-            tax_rounding=rounding, plan_names=NAMES,  # type: ignore[arg-type]
+            assignments=[],
+            people=[PersonVisits(None, None, visits)],
+            period_start=OCT_1,
+            period_end=OCT_31,
+            prices=PriceTable(ROWS),
+            hours_for=opening_hours_for,
+            proration="full",
+            tax_rounding=rounding,
+            plan_names=NAMES,  # type: ignore[arg-type]
         )
         assert draft.total_yen == sum(line.amount_yen for line in draft.lines)
         assert draft.tax_yen == consumption_tax_included(draft.total_yen, rounding=rounding)  # type: ignore[arg-type]

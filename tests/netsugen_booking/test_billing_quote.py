@@ -14,7 +14,9 @@ def v(check_in: str, check_out: str) -> dict[str, str]:
     return {"check_in": check_in, "check_out": check_out}
 
 
-async def quote(client: httpx.AsyncClient, visits: list[dict[str, str]], plan: str = "dropin") -> httpx.Response:
+async def quote(
+    client: httpx.AsyncClient, visits: list[dict[str, str]], plan: str = "dropin"
+) -> httpx.Response:
     return await client.post("/v1/billing/quote", json={"plan": plan, "visits": visits})
 
 
@@ -27,15 +29,19 @@ class TestWorkedExamples:
             ([v("2026-12-01T10:00:00+09:00", "2026-12-01T11:00:00+09:00")], 250),  # 60 minutes
             ([v("2026-12-01T10:00:00+09:00", "2026-12-01T11:01:00+09:00")], 500),  # 61 minutes
             (
-                [v("2026-12-01T10:00:00+09:00", "2026-12-01T10:20:00+09:00"),
-                 v("2026-12-01T15:00:00+09:00", "2026-12-01T15:20:00+09:00")],
+                [
+                    v("2026-12-01T10:00:00+09:00", "2026-12-01T10:20:00+09:00"),
+                    v("2026-12-01T15:00:00+09:00", "2026-12-01T15:20:00+09:00"),
+                ],
                 250,
             ),  # two visits of 20 minutes on one day
             ([v("2026-12-01T10:00:00+09:00", "2026-12-01T13:01:00+09:00")], 1000),  # more than 3 hours
             ([v("2026-12-01T01:00:00Z", "2026-12-01T11:00:00Z")], 1000),  # UTC input, 10:00-20:00 JST
         ],
     )
-    async def test_total(self, netsugen_client: httpx.AsyncClient, visits: list[dict[str, str]], total: int) -> None:
+    async def test_total(
+        self, netsugen_client: httpx.AsyncClient, visits: list[dict[str, str]], total: int
+    ) -> None:
         r = await quote(netsugen_client, visits)
         assert r.status_code == 200, r.text
         assert r.json()["total"] == total
@@ -50,16 +56,32 @@ class TestWorkedExamples:
         )
         body: dict[str, Any] = r.json()
         assert body["days"] == [
-            {"date": "2026-12-01", "billable_minutes": 61, "blocks": 2, "uncapped": 500, "cap_applied": False,
-             "charge": 500, "covered_by_plan": False},
-            {"date": "2026-12-05", "billable_minutes": 480, "blocks": 8, "uncapped": 2000, "cap_applied": True,
-             "charge": 1000, "covered_by_plan": False},
+            {
+                "date": "2026-12-01",
+                "billable_minutes": 61,
+                "blocks": 2,
+                "uncapped": 500,
+                "cap_applied": False,
+                "charge": 500,
+                "covered_by_plan": False,
+            },
+            {
+                "date": "2026-12-05",
+                "billable_minutes": 480,
+                "blocks": 8,
+                "uncapped": 2000,
+                "cap_applied": True,
+                "charge": 1000,
+                "covered_by_plan": False,
+            },
         ]
         assert (body["total"], body["consumption_tax"], body["currency"]) == (1500, 136, "JPY")
 
     async def test_monthly_plan_visits_are_free(self, netsugen_client: httpx.AsyncClient) -> None:
         r = await quote(
-            netsugen_client, [v("2026-12-01T10:00:00+09:00", "2026-12-01T20:00:00+09:00")], "individual_monthly"
+            netsugen_client,
+            [v("2026-12-01T10:00:00+09:00", "2026-12-01T20:00:00+09:00")],
+            "individual_monthly",
         )
         body = r.json()
         assert (body["total"], body["monthly_fee_yen"]) == (0, 10_000)

@@ -42,7 +42,9 @@ def test_bulk_event_rows_match_make_event() -> None:
     payload = event_payload(uuid.uuid4(), data, "2026-11-01T00:00:00Z")
     event = Event.model_validate(payload)
     assert parse_data(event) == VisitDailyCapReached(member_id=data.member_id, day=date(2026, 10, 8))
-    reference = make_event(InvoiceIssued(member_id=uuid.uuid4(), invoice_id=uuid.uuid4())).model_dump(mode="json")
+    reference = make_event(InvoiceIssued(member_id=uuid.uuid4(), invoice_id=uuid.uuid4())).model_dump(
+        mode="json"
+    )
     assert set(payload) == set(reference)
 
 

@@ -93,8 +93,10 @@ class TestDropinInvoice:
         assert invoice.recipient_name == "上州 花子"
         assert invoice.issuer_registration_number == "T8000012010038"
         lines = await lines_of(db, invoice.id)
-        assert [(ln.service_date, ln.minutes, ln.blocks, ln.uncapped_yen, ln.cap_applied, ln.amount_yen)
-                for ln in lines] == [
+        assert [
+            (ln.service_date, ln.minutes, ln.blocks, ln.uncapped_yen, ln.cap_applied, ln.amount_yen)
+            for ln in lines
+        ] == [
             (date(2026, 10, 6), 45, 1, 250, False, 250),
             (date(2026, 10, 7), 90, 2, 500, False, 500),
             (date(2026, 10, 8), 300, 5, 1250, True, 1000),
@@ -171,8 +173,9 @@ class TestMonthlyPlans:
     async def test_corporate_users_visits_are_covered(
         self, db: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession], settings: NetsugenSettings
     ) -> None:
-        member = await make_member(db, kind="corporate", plan="corporate_monthly", plan_start=date(2026, 1, 1),
-                                   name="株式会社ぐんま")
+        member = await make_member(
+            db, kind="corporate", plan="corporate_monthly", plan_start=date(2026, 1, 1), name="株式会社ぐんま"
+        )
         alice, bob = await make_user(db, member, name="A"), await make_user(db, member, name="B")
         await visit(db, member, jst(2026, 10, 6, 10), 300, user=alice, plan="corporate_monthly")
         await visit(db, member, jst(2026, 10, 6, 10), 300, user=bob, plan="corporate_monthly")
@@ -224,8 +227,9 @@ class TestMonthlyPlans:
     async def test_plan_change_mid_month_charges_both_plans_in_full(
         self, db: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession], settings: NetsugenSettings
     ) -> None:
-        member = await make_member(db, plan="individual_monthly", plan_start=date(2026, 1, 1),
-                                   plan_end=date(2026, 10, 19))
+        member = await make_member(
+            db, plan="individual_monthly", plan_start=date(2026, 1, 1), plan_end=date(2026, 10, 19)
+        )
         await assign(db, member, plan="corporate_monthly", start=date(2026, 10, 20))
         await db.commit()
         await run(sessionmaker, settings)
@@ -290,12 +294,19 @@ class TestRunRules:
 
     @pytest.mark.parametrize(
         ("period", "today"),
-        [(Period(2026, 12), date(2026, 11, 29)), (Period(2026, 11), date(2026, 11, 29)),
-         (Period(2026, 11), date(2026, 11, 30))],
+        [
+            (Period(2026, 12), date(2026, 11, 29)),
+            (Period(2026, 11), date(2026, 11, 29)),
+            (Period(2026, 11), date(2026, 11, 30)),
+        ],
     )
     async def test_period_not_over_is_refused(
-        self, sessionmaker: async_sessionmaker[AsyncSession], settings: NetsugenSettings, clean_db: None,
-        period: Period, today: date,
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: NetsugenSettings,
+        clean_db: None,
+        period: Period,
+        today: date,
     ) -> None:
         with pytest.raises(PeriodNotEnded):
             await run(sessionmaker, settings, period, today=today)
@@ -320,7 +331,9 @@ class TestRunRules:
         assert (draft.status, draft.number, draft.issue_date) == ("draft", None, None)
         # Lines of a draft may still be changed (the trigger only protects issued invoices).
         await db.execute(
-            text("UPDATE netsugen.invoice_line SET description = 'edited' WHERE invoice_id = :i AND position = 1"),
+            text(
+                "UPDATE netsugen.invoice_line SET description = 'edited' WHERE invoice_id = :i AND position = 1"
+            ),
             {"i": draft.id},
         )
         await db.commit()
@@ -350,7 +363,10 @@ class TestRunRules:
         assert [(e["data"]["member_id"], e["data"]["day"]) for e in caps] == [(str(member.id), "2026-10-08")]
         # Calling it from the check-out flow again for that day changes nothing.
         async with session_scope(sessionmaker) as session:
-            assert await record_daily_cap_if_reached(session, member.id, date(2026, 10, 8), settings=settings) is False
+            assert (
+                await record_daily_cap_if_reached(session, member.id, date(2026, 10, 8), settings=settings)
+                is False
+            )
         assert len(await _events(db, "visit.daily_cap_reached")) == 1
 
 
@@ -362,12 +378,17 @@ class TestDailyCapEvent:
         await visit(db, member, jst(2026, 10, 6, 10), 180)  # 750円: not yet
         await db.commit()
         async with session_scope(sessionmaker) as session:
-            assert await record_daily_cap_if_reached(session, member.id, date(2026, 10, 6), settings=settings) is False
+            assert (
+                await record_daily_cap_if_reached(session, member.id, date(2026, 10, 6), settings=settings)
+                is False
+            )
         await visit(db, member, jst(2026, 10, 6, 14), 60)  # 4 blocks: 1,000円 reaches the cap
         await db.commit()
         for expected in (True, False):
             async with session_scope(sessionmaker) as session:
-                got = await record_daily_cap_if_reached(session, member.id, date(2026, 10, 6), settings=settings)
+                got = await record_daily_cap_if_reached(
+                    session, member.id, date(2026, 10, 6), settings=settings
+                )
             assert got is expected
         assert await scalar(db, "SELECT count(*) FROM netsugen.daily_cap_reached") == 1
         assert len(await _events(db, "visit.daily_cap_reached")) == 1
@@ -379,7 +400,10 @@ class TestDailyCapEvent:
         await visit(db, member, jst(2026, 10, 6, 10), 600, plan="individual_monthly")
         await db.commit()
         async with session_scope(sessionmaker) as session:
-            assert await record_daily_cap_if_reached(session, member.id, date(2026, 10, 6), settings=settings) is False
+            assert (
+                await record_daily_cap_if_reached(session, member.id, date(2026, 10, 6), settings=settings)
+                is False
+            )
         assert await db.scalar(select(func.count()).select_from(DailyCapReached)) == 0
 
 
@@ -397,7 +421,8 @@ class TestNumbering:
         settings.billing_run_chunk_size = 5  # several chunks per run, interleaved between the runs
         # Two months at once (separate sessions and transactions), plus a duplicate of one of them.
         results = await asyncio.gather(
-            run(sessionmaker, settings, SEPTEMBER), run(sessionmaker, settings, OCTOBER),
+            run(sessionmaker, settings, SEPTEMBER),
+            run(sessionmaker, settings, OCTOBER),
             run(sessionmaker, settings, OCTOBER),
         )
         assert sorted(r.invoices_created for r in results) == [0, 12, 12]
@@ -451,7 +476,11 @@ class TestIssuedInvoiceIsImmutable:
         ],
     )
     async def test_database_refuses_edits(
-        self, db: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession], settings: NetsugenSettings, sql: str
+        self,
+        db: AsyncSession,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: NetsugenSettings,
+        sql: str,
     ) -> None:
         member = await dropin_member_250_500_1000(db)
         await run(sessionmaker, settings)
@@ -473,7 +502,8 @@ class TestIssuedInvoiceIsImmutable:
         await run(sessionmaker, settings)
         [invoice] = await invoices_of(db, member)
         await db.execute(
-            text("UPDATE netsugen.invoice SET paid_yen = 1750, status = 'paid' WHERE id = :i"), {"i": invoice.id}
+            text("UPDATE netsugen.invoice SET paid_yen = 1750, status = 'paid' WHERE id = :i"),
+            {"i": invoice.id},
         )
         [paid] = await invoices_of(db, member)
         assert (paid.status, paid.paid_yen) == ("paid", 1750)
@@ -494,26 +524,37 @@ class TestPaymentsAndCreditNotes:
         invoice = await self._issued(db, sessionmaker, settings)
         async with session_scope(sessionmaker) as session:
             r = await record_payment(
-                session, invoice.id, PaymentCreate(method="cash", amount_yen=1000, paid_on=date(2026, 11, 5)), STAFF
+                session,
+                invoice.id,
+                PaymentCreate(method="cash", amount_yen=1000, paid_on=date(2026, 11, 5)),
+                STAFF,
             )
         assert (r.invoice.status, r.invoice.paid_yen, r.invoice.balance_yen) == ("partially_paid", 1000, 750)
         with pytest.raises(Overpayment):
             async with session_scope(sessionmaker) as session:
                 await record_payment(
-                    session, invoice.id, PaymentCreate(method="card", amount_yen=751, paid_on=date(2026, 11, 6)),
+                    session,
+                    invoice.id,
+                    PaymentCreate(method="card", amount_yen=751, paid_on=date(2026, 11, 6)),
                     STAFF,
                 )
         async with session_scope(sessionmaker) as session:
             r = await record_payment(
-                session, invoice.id,
-                PaymentCreate(method="bank_transfer", amount_yen=750, paid_on=date(2026, 11, 6), reference="振込123"),
+                session,
+                invoice.id,
+                PaymentCreate(
+                    method="bank_transfer", amount_yen=750, paid_on=date(2026, 11, 6), reference="振込123"
+                ),
                 STAFF,
             )
         assert (r.invoice.status, r.invoice.paid_yen, r.invoice.balance_yen) == ("paid", 1750, 0)
         with pytest.raises(Overpayment):
             async with session_scope(sessionmaker) as session:
                 await record_payment(
-                    session, invoice.id, PaymentCreate(method="cash", amount_yen=1, paid_on=date(2026, 11, 7)), STAFF
+                    session,
+                    invoice.id,
+                    PaymentCreate(method="cash", amount_yen=1, paid_on=date(2026, 11, 7)),
+                    STAFF,
                 )
         assert await scalar(db, "SELECT sum(amount_yen) FROM netsugen.invoice_payment") == 1750
 
@@ -521,9 +562,13 @@ class TestPaymentsAndCreditNotes:
         self, db: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession], settings: NetsugenSettings
     ) -> None:
         invoice = await self._issued(db, sessionmaker, settings)
-        body = CreditNoteCreate(reason="10/7 の時間誤り", lines=[CreditNoteLineIn(description="10/7 訂正", amount_yen=250)])
+        body = CreditNoteCreate(
+            reason="10/7 の時間誤り", lines=[CreditNoteLineIn(description="10/7 訂正", amount_yen=250)]
+        )
         async with session_scope(sessionmaker) as session:
-            note = await create_credit_note(session, settings, invoice.id, body, STAFF, issue_date=date(2026, 11, 10))
+            note = await create_credit_note(
+                session, settings, invoice.id, body, STAFF, issue_date=date(2026, 11, 10)
+            )
         assert (note.kind, note.number, note.status) == ("credit_note", "NSC-2026-000001", "issued")
         assert (note.total_yen, note.tax_yen) == (-250, -22)
         assert note.credited_invoice_id == invoice.id
@@ -535,13 +580,19 @@ class TestPaymentsAndCreditNotes:
         # Paying the rest settles it.
         async with session_scope(sessionmaker) as session:
             r = await record_payment(
-                session, invoice.id, PaymentCreate(method="cash", amount_yen=1500, paid_on=date(2026, 11, 12)), STAFF
+                session,
+                invoice.id,
+                PaymentCreate(method="cash", amount_yen=1500, paid_on=date(2026, 11, 12)),
+                STAFF,
             )
         assert (r.invoice.status, r.invoice.balance_yen) == ("paid", 0)
         with pytest.raises(InvoiceNotPayable):
             async with session_scope(sessionmaker) as session:
                 await record_payment(
-                    session, note.id, PaymentCreate(method="cash", amount_yen=1, paid_on=date(2026, 11, 12)), STAFF
+                    session,
+                    note.id,
+                    PaymentCreate(method="cash", amount_yen=1, paid_on=date(2026, 11, 12)),
+                    STAFF,
                 )
 
     async def test_full_credit_voids_and_overcredit_is_refused(
@@ -551,13 +602,20 @@ class TestPaymentsAndCreditNotes:
         with pytest.raises(CreditExceedsInvoice):
             async with session_scope(sessionmaker) as session:
                 await create_credit_note(
-                    session, settings, invoice.id,
-                    CreditNoteCreate(reason="x", lines=[CreditNoteLineIn(description="x", amount_yen=1751)]), STAFF,
+                    session,
+                    settings,
+                    invoice.id,
+                    CreditNoteCreate(reason="x", lines=[CreditNoteLineIn(description="x", amount_yen=1751)]),
+                    STAFF,
                     issue_date=date(2026, 11, 10),
                 )
         async with session_scope(sessionmaker) as session:
             note = await create_credit_note(
-                session, settings, invoice.id, CreditNoteCreate(reason="請求の取消", full=True), STAFF,
+                session,
+                settings,
+                invoice.id,
+                CreditNoteCreate(reason="請求の取消", full=True),
+                STAFF,
                 issue_date=date(2026, 11, 10),
             )
         assert (note.total_yen, note.tax_yen, note.number) == (-1750, -159, "NSC-2026-000001")
@@ -567,7 +625,10 @@ class TestPaymentsAndCreditNotes:
         with pytest.raises(InvoiceNotPayable):
             async with session_scope(sessionmaker) as session:
                 await record_payment(
-                    session, invoice.id, PaymentCreate(method="cash", amount_yen=1, paid_on=date(2026, 11, 12)), STAFF
+                    session,
+                    invoice.id,
+                    PaymentCreate(method="cash", amount_yen=1, paid_on=date(2026, 11, 12)),
+                    STAFF,
                 )
 
 

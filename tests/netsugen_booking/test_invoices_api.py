@@ -44,13 +44,19 @@ async def two_members(db: AsyncSession) -> tuple[Any, Any]:
 
 class TestInvoiceRunApi:
     async def test_run_then_rerun(
-        self, netsugen_client: httpx.AsyncClient, admin_headers: dict[str, str], clock: Clock,
+        self,
+        netsugen_client: httpx.AsyncClient,
+        admin_headers: dict[str, str],
+        clock: Clock,
         two_members: tuple[Any, Any],
     ) -> None:
         clock.set(RUN_AT)
         first = await run_october(netsugen_client, admin_headers)
         assert (first["period"], first["invoices_created"], first["total_yen"], first["trigger"]) == (
-            "2026-10", 2, 11_750, "api"
+            "2026-10",
+            2,
+            11_750,
+            "api",
         )
         second = await run_october(netsugen_client, admin_headers)
         assert (second["invoices_created"], second["total_yen"]) == (0, 0)
@@ -83,8 +89,12 @@ class TestInvoiceRunApi:
 
 class TestMemberIsolation:
     async def test_member_sees_only_own_invoices(
-        self, netsugen_client: httpx.AsyncClient, admin_headers: dict[str, str], clock: Clock,
-        two_members: tuple[Any, Any], make_token: Any,
+        self,
+        netsugen_client: httpx.AsyncClient,
+        admin_headers: dict[str, str],
+        clock: Clock,
+        two_members: tuple[Any, Any],
+        make_token: Any,
     ) -> None:
         alice, bob = two_members
         clock.set(RUN_AT)
@@ -95,7 +105,9 @@ class TestMemberIsolation:
 
         mine = await netsugen_client.get("/v1/invoices", headers=alice_h)
         assert [(i["member_id"], i["total_yen"]) for i in mine.json()["items"]] == [(str(alice.id), 1750)]
-        asking_for_bob = await netsugen_client.get("/v1/invoices", params={"member_id": str(bob.id)}, headers=alice_h)
+        asking_for_bob = await netsugen_client.get(
+            "/v1/invoices", params={"member_id": str(bob.id)}, headers=alice_h
+        )
         assert asking_for_bob.json()["items"] == []
         for path in (f"/v1/invoices/{bobs['id']}", f"/v1/invoices/{bobs['id']}/document"):
             assert_problem(await netsugen_client.get(path, headers=alice_h), 404, "invoice-not-found")
@@ -105,7 +117,8 @@ class TestMemberIsolation:
         assert [ln["amount_yen"] for ln in detail.json()["lines"]] == [250, 500, 1000]
         # Members cannot record payments or issue credit notes.
         r = await netsugen_client.post(
-            f"/v1/invoices/{own['id']}/payments", json={"method": "cash", "amount_yen": 1, "paid_on": "2026-11-02"},
+            f"/v1/invoices/{own['id']}/payments",
+            json={"method": "cash", "amount_yen": 1, "paid_on": "2026-11-02"},
             headers=alice_h,
         )
         assert_problem(r, 403, "forbidden")
@@ -114,40 +127,62 @@ class TestMemberIsolation:
 
 class TestPaymentsAndCreditNotesApi:
     async def test_payments_credit_note_and_overdue(
-        self, netsugen_client: httpx.AsyncClient, admin_headers: dict[str, str], staff_headers: dict[str, str],
-        clock: Clock, two_members: tuple[Any, Any],
+        self,
+        netsugen_client: httpx.AsyncClient,
+        admin_headers: dict[str, str],
+        staff_headers: dict[str, str],
+        clock: Clock,
+        two_members: tuple[Any, Any],
     ) -> None:
         alice, _ = two_members
         clock.set(RUN_AT)
         await run_october(netsugen_client, admin_headers)
         invoice = await only_invoice(netsugen_client, staff_headers, str(alice.id))
-        assert (invoice["number"], invoice["due_date"], invoice["balance_yen"]) == ("NS-2026-000001", "2026-12-01", 1750)
+        assert (invoice["number"], invoice["due_date"], invoice["balance_yen"]) == (
+            "NS-2026-000001",
+            "2026-12-01",
+            1750,
+        )
         base = f"/v1/invoices/{invoice['id']}"
 
         r = await netsugen_client.post(
-            f"{base}/payments", json={"method": "card", "amount_yen": 500, "paid_on": "2026-11-03"}, headers=staff_headers
+            f"{base}/payments",
+            json={"method": "card", "amount_yen": 500, "paid_on": "2026-11-03"},
+            headers=staff_headers,
         )
         assert r.status_code == 201, r.text
         assert (r.json()["invoice"]["status"], r.json()["invoice"]["balance_yen"]) == ("partially_paid", 1250)
         over = await netsugen_client.post(
-            f"{base}/payments", json={"method": "cash", "amount_yen": 1251, "paid_on": "2026-11-03"}, headers=staff_headers
+            f"{base}/payments",
+            json={"method": "cash", "amount_yen": 1251, "paid_on": "2026-11-03"},
+            headers=staff_headers,
         )
         assert assert_problem(over, 422, "overpayment")["balance_yen"] == 1250
         bad = await netsugen_client.post(
-            f"{base}/payments", json={"method": "bitcoin", "amount_yen": 1, "paid_on": "2026-11-03"}, headers=staff_headers
+            f"{base}/payments",
+            json={"method": "bitcoin", "amount_yen": 1, "paid_on": "2026-11-03"},
+            headers=staff_headers,
         )
         assert_problem(bad, 422, "validation-error")
 
         clock.set(jst(2026, 11, 10, 12))
         note = await netsugen_client.post(
             f"{base}/credit-notes",
-            json={"reason": "10/6 の利用時間の誤り", "lines": [{"description": "10/6 ドロップイン 訂正", "amount_yen": 250}]},
+            json={
+                "reason": "10/6 の利用時間の誤り",
+                "lines": [{"description": "10/6 ドロップイン 訂正", "amount_yen": 250}],
+            },
             headers=staff_headers,
         )
         assert note.status_code == 201, note.text
-        assert (note.json()["number"], note.json()["total_yen"], note.json()["tax_yen"]) == ("NSC-2026-000001", -250, -22)
+        assert (note.json()["number"], note.json()["total_yen"], note.json()["tax_yen"]) == (
+            "NSC-2026-000001",
+            -250,
+            -22,
+        )
         too_much = await netsugen_client.post(
-            f"{base}/credit-notes", json={"reason": "x", "lines": [{"description": "x", "amount_yen": 1501}]},
+            f"{base}/credit-notes",
+            json={"reason": "x", "lines": [{"description": "x", "amount_yen": 1501}]},
             headers=staff_headers,
         )
         assert_problem(too_much, 422, "credit-exceeds-invoice")
@@ -158,14 +193,18 @@ class TestPaymentsAndCreditNotesApi:
         assert [p["amount_yen"] for p in detail["payments"]] == [500]
 
         clock.set(jst(2026, 12, 1, 12))  # the due date itself is not overdue
-        assert (await netsugen_client.get("/v1/invoices/overdue", headers=staff_headers)).json()["items"] == []
+        assert (await netsugen_client.get("/v1/invoices/overdue", headers=staff_headers)).json()[
+            "items"
+        ] == []
         clock.set(jst(2027, 1, 5, 12))
         overdue = (await netsugen_client.get("/v1/invoices/overdue", headers=staff_headers)).json()
         assert [(i["number"], i["balance_yen"], i["days_overdue"]) for i in overdue["items"]] == [
-            ("NS-2026-000001", 1000, 35), ("NS-2026-000002", 10_000, 35)  # Bob has not paid either
+            ("NS-2026-000001", 1000, 35),
+            ("NS-2026-000002", 10_000, 35),  # Bob has not paid either
         ]
         paid = await netsugen_client.post(
-            f"{base}/payments", json={"method": "bank_transfer", "amount_yen": 1000, "paid_on": "2027-01-05"},
+            f"{base}/payments",
+            json={"method": "bank_transfer", "amount_yen": 1000, "paid_on": "2027-01-05"},
             headers=staff_headers,
         )
         assert paid.json()["invoice"]["status"] == "paid"
@@ -173,12 +212,17 @@ class TestPaymentsAndCreditNotesApi:
         assert [i["number"] for i in still] == ["NS-2026-000002"]
 
     async def test_draft_issue_endpoint(
-        self, netsugen_client: httpx.AsyncClient, admin_headers: dict[str, str], clock: Clock,
+        self,
+        netsugen_client: httpx.AsyncClient,
+        admin_headers: dict[str, str],
+        clock: Clock,
         two_members: tuple[Any, Any],
     ) -> None:
         alice, _ = two_members
         clock.set(RUN_AT)
-        r = await netsugen_client.post("/v1/invoice-runs", json={"period": "2026-10", "issue": False}, headers=admin_headers)
+        r = await netsugen_client.post(
+            "/v1/invoice-runs", json={"period": "2026-10", "issue": False}, headers=admin_headers
+        )
         assert r.status_code == 201
         draft = await only_invoice(netsugen_client, admin_headers, str(alice.id))
         assert (draft["status"], draft["number"]) == ("draft", None)
@@ -192,7 +236,10 @@ class TestPaymentsAndCreditNotesApi:
 
 class TestDocumentsAndExport:
     async def test_printable_invoice(
-        self, netsugen_client: httpx.AsyncClient, admin_headers: dict[str, str], clock: Clock,
+        self,
+        netsugen_client: httpx.AsyncClient,
+        admin_headers: dict[str, str],
+        clock: Clock,
         two_members: tuple[Any, Any],
     ) -> None:
         alice, _ = two_members
@@ -204,31 +251,59 @@ class TestDocumentsAndExport:
         assert r.headers["content-type"].startswith("text/html")
         html = r.text
         for expected in (
-            "請求書", "登録番号: T8000012010038", "群馬県 官民共創スペース NETSUGEN", "NS-2026-000001",
-            "上州 花子 様", "2026年11月1日", "2026年10月1日〜2026年10月31日", "10%対象（税込）", "¥1,750",
-            "内消費税（10%）", "¥159", "お支払期限", "2026年12月1日", "2026年10月8日", "※1日上限",
+            "請求書",
+            "登録番号: T8000012010038",
+            "群馬県 官民共創スペース NETSUGEN",
+            "NS-2026-000001",
+            "上州 花子 様",
+            "2026年11月1日",
+            "2026年10月1日〜2026年10月31日",
+            "10%対象（税込）",
+            "¥1,750",
+            "内消費税（10%）",
+            "¥159",
+            "お支払期限",
+            "2026年12月1日",
+            "2026年10月8日",
+            "※1日上限",
         ):
             assert expected in html, expected
 
         note = await netsugen_client.post(
-            f"/v1/invoices/{invoice['id']}/credit-notes", json={"reason": "取消", "full": True}, headers=admin_headers
+            f"/v1/invoices/{invoice['id']}/credit-notes",
+            json={"reason": "取消", "full": True},
+            headers=admin_headers,
         )
         assert note.status_code == 201, note.text
-        doc = (await netsugen_client.get(f"/v1/invoices/{note.json()['id']}/document", headers=admin_headers)).text
-        for expected in ("返還インボイス", "NSC-2026-000001", "対象の請求書番号", "NS-2026-000001", "-¥1,750",
-                         "登録番号: T8000012010038"):
+        doc = (
+            await netsugen_client.get(f"/v1/invoices/{note.json()['id']}/document", headers=admin_headers)
+        ).text
+        for expected in (
+            "返還インボイス",
+            "NSC-2026-000001",
+            "対象の請求書番号",
+            "NS-2026-000001",
+            "-¥1,750",
+            "登録番号: T8000012010038",
+        ):
             assert expected in doc, expected
         voided = (await netsugen_client.get(f"/v1/invoices/{invoice['id']}", headers=admin_headers)).json()
         assert voided["status"] == "void"
 
     async def test_csv_export(
-        self, netsugen_client: httpx.AsyncClient, admin_headers: dict[str, str], staff_headers: dict[str, str],
-        clock: Clock, two_members: tuple[Any, Any],
+        self,
+        netsugen_client: httpx.AsyncClient,
+        admin_headers: dict[str, str],
+        staff_headers: dict[str, str],
+        clock: Clock,
+        two_members: tuple[Any, Any],
     ) -> None:
         clock.set(RUN_AT)
         await run_october(netsugen_client, admin_headers)
         r = await netsugen_client.get(
-            "/v1/invoices/export.csv", params={"from": "2026-11-01", "to": "2026-11-30"}, headers=staff_headers
+            "/v1/invoices/export.csv",
+            params={"from": "2026-11-01", "to": "2026-11-30"},
+            headers=staff_headers,
         )
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/csv")
@@ -243,18 +318,26 @@ class TestDocumentsAndExport:
             for row in rows
         )
         assert amounts == [
-            ("上州 花子", "1750", "159", "1000"), ("上州 花子", "1750", "159", "250"),
-            ("上州 花子", "1750", "159", "500"), ("赤城 次郎", "10000", "909", "10000"),
+            ("上州 花子", "1750", "159", "1000"),
+            ("上州 花子", "1750", "159", "250"),
+            ("上州 花子", "1750", "159", "500"),
+            ("赤城 次郎", "10000", "909", "10000"),
         ]
         empty = await netsugen_client.get(
-            "/v1/invoices/export.csv", params={"from": "2026-12-01", "to": "2026-12-31"}, headers=staff_headers
+            "/v1/invoices/export.csv",
+            params={"from": "2026-12-01", "to": "2026-12-31"},
+            headers=staff_headers,
         )
         assert len(list(csv.reader(io.StringIO(empty.content.decode("utf-8-sig"))))) == 1  # header only
         bad = await netsugen_client.get(
-            "/v1/invoices/export.csv", params={"from": "2026-12-01", "to": "2026-11-01"}, headers=staff_headers
+            "/v1/invoices/export.csv",
+            params={"from": "2026-12-01", "to": "2026-11-01"},
+            headers=staff_headers,
         )
         assert_problem(bad, 422, "invalid-date-range")
         too_long = await netsugen_client.get(
-            "/v1/invoices/export.csv", params={"from": "2025-01-01", "to": "2026-12-31"}, headers=staff_headers
+            "/v1/invoices/export.csv",
+            params={"from": "2025-01-01", "to": "2026-12-31"},
+            headers=staff_headers,
         )
         assert_problem(too_long, 422, "invalid-date-range")

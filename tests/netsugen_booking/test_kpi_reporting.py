@@ -45,8 +45,9 @@ class ServerThread:
     """A real uvicorn server in a thread (its own event loop)."""
 
     def __init__(self, app: FastAPI, port: int, *, lifespan: Literal["on", "off"] = "off") -> None:
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                                    lifespan=lifespan))
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan=lifespan)
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> ServerThread:
@@ -100,27 +101,39 @@ def registry_port() -> int:
 @pytest.fixture
 def kpi_settings(stack, registry_port) -> NetsugenSettings:
     return NetsugenSettings(
-        **settings_overrides(stack), kpi_api_url=f"http://127.0.0.1:{registry_port}",
-        service_token=SecretStr(SERVICE_SECRET), http_timeout_s=5,
+        **settings_overrides(stack),
+        kpi_api_url=f"http://127.0.0.1:{registry_port}",
+        service_token=SecretStr(SERVICE_SECRET),
+        http_timeout_s=5,
     )
 
 
-async def closed_event(client, staff_headers, clock, *, category: str, day: int, attendees: int,
-                       members: tuple[str, ...] = ()) -> dict[str, Any]:
+async def closed_event(
+    client, staff_headers, clock, *, category: str, day: int, attendees: int, members: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """An event on 2026-12-{day} 18:00-20:00 with ``attendees`` checked-in guests (plus ``members``), closed."""
     clock.set(jst(2026, 12, 1, 9))
-    event = await create_event(client, staff_headers, category=category, resource_id=None,
-                               start=f"2026-12-{day:02d}T18:00:00+09:00", end=f"2026-12-{day:02d}T20:00:00+09:00",
-                               registration_closes_at=None)
+    event = await create_event(
+        client,
+        staff_headers,
+        category=category,
+        resource_id=None,
+        start=f"2026-12-{day:02d}T18:00:00+09:00",
+        end=f"2026-12-{day:02d}T20:00:00+09:00",
+        registration_closes_at=None,
+    )
     regs = [(await register_guest(client, event["id"], 100 * day + n)).json() for n in range(attendees)]
     for member_id in members:
-        r = await client.post(f"/v1/programs/{event['id']}/registrations", json={"member_id": member_id},
-                              headers=staff_headers)
+        r = await client.post(
+            f"/v1/programs/{event['id']}/registrations", json={"member_id": member_id}, headers=staff_headers
+        )
         regs.append(r.json())
     extra = (await register_guest(client, event["id"], 100 * day + 99)).json()  # registered, never came
     clock.set(jst(2026, 12, day, 18, 5))
     for reg in regs:
-        assert (await client.post(f"/v1/event-registrations/{reg['id']}/check-in", headers=staff_headers)).status_code == 200
+        assert (
+            await client.post(f"/v1/event-registrations/{reg['id']}/check-in", headers=staff_headers)
+        ).status_code == 200
     clock.set(jst(2026, 12, day, 20, 10))
     closed = await client.post(f"/v1/programs/{event['id']}/close", headers=staff_headers)
     assert closed.status_code == 200, closed.text
@@ -141,10 +154,15 @@ class TestDeliveryWithStandIn:
         self, netsugen_client, staff_headers, clock, sessionmaker, kpi_settings, registry_port, redis_client
     ) -> None:
         received: list[dict[str, Any]] = []
-        event = await closed_event(netsugen_client, staff_headers, clock, category="creator_lab", day=10, attendees=3)
+        event = await closed_event(
+            netsugen_client, staff_headers, clock, category="creator_lab", day=10, attendees=3
+        )
         report = await report_of(sessionmaker, event["id"])
         assert (report.status, report.indicator_id, report.fiscal_year, report.attendance) == (
-            "pending", CREATOR_LAB, 2026, 3,
+            "pending",
+            CREATOR_LAB,
+            2026,
+            3,
         )
         # The close asked the scheduler to send it at once (after the commit).
         assert await redis_client.exists(f"arq:job:kpi-report:{report.id}") == 1
@@ -166,27 +184,44 @@ class TestDeliveryWithStandIn:
             assert [(r.indicator_id, r.fiscal_year, r.sent, r.value, r.correction) for r in results] == [
                 (CREATOR_LAB, 2026, True, 3, False)
             ]
-            assert received == [{
-                "indicator_id": CREATOR_LAB, "fiscal_year": 2026, "value": 3, "source": SOURCE,
-                "note": "FY2026 running total of 1 closed NETSUGEN event(s).",
-            }]
+            assert received == [
+                {
+                    "indicator_id": CREATOR_LAB,
+                    "fiscal_year": 2026,
+                    "value": 3,
+                    "source": SOURCE,
+                    "note": "FY2026 running total of 1 closed NETSUGEN event(s).",
+                }
+            ]
             report = await report_of(sessionmaker, event["id"])
-            assert (report.status, report.sent_value, report.sent_as_correction, report.attempts) == ("sent", 3, False, 2)
+            assert (report.status, report.sent_value, report.sent_as_correction, report.attempts) == (
+                "sent",
+                3,
+                False,
+                2,
+            )
             assert report.last_error is None
 
             # A second creator-lab event of the same fiscal year: the running total goes as a correction.
-            second = await closed_event(netsugen_client, staff_headers, clock, category="creator_lab", day=11, attendees=2)
+            second = await closed_event(
+                netsugen_client, staff_headers, clock, category="creator_lab", day=11, attendees=2
+            )
             report2 = await report_of(sessionmaker, second["id"])
             await send_kpi_report(ctx, str(report2.id))
-            assert [(x["value"], x.get("correction", False)) for x in received] == [(3, False), (5, False), (5, True)]
+            assert [(x["value"], x.get("correction", False)) for x in received] == [
+                (3, False),
+                (5, False),
+                (5, True),
+            ]
             report2 = await report_of(sessionmaker, second["id"])
             assert (report2.status, report2.sent_value, report2.sent_as_correction) == ("sent", 5, True)
             # Nothing pending: the sweep sends nothing.
             assert await send_due(sessionmaker, kpi_settings, now=utcnow() + timedelta(hours=2)) == []
             assert len(received) == 3
 
-    async def test_rejection_is_kept_and_retried(self, netsugen_client, staff_headers, clock, sessionmaker,
-                                                 kpi_settings, registry_port) -> None:
+    async def test_rejection_is_kept_and_retried(
+        self, netsugen_client, staff_headers, clock, sessionmaker, kpi_settings, registry_port
+    ) -> None:
         """A registry that refuses (here: an unknown indicator id) never loses the report."""
         received: list[dict[str, Any]] = []
         settings = kpi_settings.model_copy(
@@ -198,9 +233,16 @@ class TestDeliveryWithStandIn:
         from services.netsugen_booking.programs import service as programs
 
         async with sessionmaker() as session:
-            program = await programs.get_program(session, uuid.UUID(event["id"]), for_update=True, internal=True)
-            await programs.close_program(session, program, now=jst(2026, 12, 10, 21), closed_by="test",
-                                         mapping=settings.kpi_report_mapping)
+            program = await programs.get_program(
+                session, uuid.UUID(event["id"]), for_update=True, internal=True
+            )
+            await programs.close_program(
+                session,
+                program,
+                now=jst(2026, 12, 10, 21),
+                closed_by="test",
+                mapping=settings.kpi_report_mapping,
+            )
             await session.commit()
         with ServerThread(stand_in_registry(received), registry_port):
             results = await send_due(sessionmaker, settings, now=jst(2026, 12, 10, 21))
@@ -218,10 +260,24 @@ class TestDeliveryWithStandIn:
         received: list[dict[str, Any]] = []
         clock.set(jst(2026, 12, 1, 9))
         founder = await create_member(netsugen_client, staff_headers)
-        await closed_event(netsugen_client, staff_headers, clock, category="startup_program", day=10, attendees=1,
-                           members=(founder["id"],))
-        await closed_event(netsugen_client, staff_headers, clock, category="startup_program", day=17, attendees=1,
-                           members=(founder["id"],))
+        await closed_event(
+            netsugen_client,
+            staff_headers,
+            clock,
+            category="startup_program",
+            day=10,
+            attendees=1,
+            members=(founder["id"],),
+        )
+        await closed_event(
+            netsugen_client,
+            staff_headers,
+            clock,
+            category="startup_program",
+            day=17,
+            attendees=1,
+            members=(founder["id"],),
+        )
         with ServerThread(stand_in_registry(received), registry_port):
             results = await send_due(sessionmaker, kpi_settings, now=jst(2026, 12, 18))
         # Two guests and one founder who came twice: 3 entrepreneurs (4 attendances), one call for both events.
@@ -229,7 +285,9 @@ class TestDeliveryWithStandIn:
         assert [x["value"] for x in received] == [3]
 
     async def test_staff_see_reports(self, netsugen_client, staff_headers, clock, make_token) -> None:
-        event = await closed_event(netsugen_client, staff_headers, clock, category="creator_lab", day=10, attendees=1)
+        event = await closed_event(
+            netsugen_client, staff_headers, clock, category="creator_lab", day=10, attendees=1
+        )
         r = await netsugen_client.get("/v1/kpi-reports", params={"status": "pending"}, headers=staff_headers)
         assert [(x["program_id"], x["indicator_id"], x["attendance"]) for x in r.json()["items"]] == [
             (event["id"], CREATOR_LAB, 1)
@@ -251,20 +309,30 @@ class TestDeliveryToTheRealRegistry:
 
         port = free_port()
         token = await make_token("service", name="netsugen_booking")
-        settings = NetsugenSettings(**settings_overrides(stack), kpi_api_url=f"http://127.0.0.1:{port}",
-                                    service_token=SecretStr(token))
+        settings = NetsugenSettings(
+            **settings_overrides(stack),
+            kpi_api_url=f"http://127.0.0.1:{port}",
+            service_token=SecretStr(token),
+        )
         real = create_app(KpiSettings(**settings_overrides(stack)))
         with ServerThread(real, port, lifespan="on"):
-            await closed_event(netsugen_client, staff_headers, clock, category="creator_lab", day=10, attendees=2)
+            await closed_event(
+                netsugen_client, staff_headers, clock, category="creator_lab", day=10, attendees=2
+            )
             first = await send_due(sessionmaker, settings, now=jst(2026, 12, 31))
-            await closed_event(netsugen_client, staff_headers, clock, category="creator_lab", day=11, attendees=3)
+            await closed_event(
+                netsugen_client, staff_headers, clock, category="creator_lab", day=11, attendees=3
+            )
             second = await send_due(sessionmaker, settings, now=jst(2026, 12, 31))
-        assert [(r.sent, r.value, r.correction) for r in first + second] == [(True, 2, False), (True, 5, True)]
+        assert [(r.sent, r.value, r.correction) for r in first + second] == [
+            (True, 2, False),
+            (True, 5, True),
+        ]
         r = await kpi_client.get(f"/v1/kpis/{CREATOR_LAB}/observations")
         assert r.status_code == 200, r.text
         fy = [o for o in r.json()["items"] if o["fiscal_year"] == 2026]
         assert len(fy) == 1 and fy[0]["value"] == 5 and fy[0]["revision"] == 2
         assert [(rev["value"], rev["correction"], rev["recorded_by_role"]) for rev in fy[0]["revisions"]] == [
-            (2, False, "service"), (5, True, "service"),
+            (2, False, "service"),
+            (5, True, "service"),
         ]
-

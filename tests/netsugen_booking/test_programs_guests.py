@@ -420,7 +420,9 @@ class TestPortalConfirmationPage:
         assert token in shown.text and "script-src" in shown.headers["content-security-policy"]
         assert await counts(netsugen_client, event["id"]) == (0, 0, 10)  # opening the link confirmed nothing
         origin = {"Origin": str(netsugen_client.base_url).rstrip("/")}
-        foreign = await netsugen_client.post(page, data={"token": token}, headers={"Origin": "https://evil.example"})
+        foreign = await netsugen_client.post(
+            page, data={"token": token}, headers={"Origin": "https://evil.example"}
+        )
         assert foreign.status_code == 403
         done = await netsugen_client.post(page, data={"token": token}, headers=origin, params={"lang": "en"})
         assert done.status_code == 200, done.text

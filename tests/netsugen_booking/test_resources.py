@@ -22,8 +22,13 @@ class TestSeed:
         assert r.status_code == 200
         by_slug = {item["slug"]: item for item in r.json()["items"]}
         assert {"meeting-room-a", "meeting-room-b", "booth-1", "event-space"} <= set(by_slug)
-        assert [by_slug[s]["kind"] for s in ("meeting-room-a", "meeting-room-b", "booth-1", "event-space")] == [
-            "meeting_room", "meeting_room", "booth", "event_space",
+        assert [
+            by_slug[s]["kind"] for s in ("meeting-room-a", "meeting-room-b", "booth-1", "event-space")
+        ] == [
+            "meeting_room",
+            "meeting_room",
+            "booth",
+            "event_space",
         ]
         assert by_slug["meeting-room-a"]["id"] == ROOM_A
         assert by_slug["meeting-room-a"]["grid_minutes"] == 15
@@ -46,9 +51,18 @@ class TestSeed:
 
 
 class TestAdmin:
-    async def test_admin_creates_and_changes_a_resource(self, netsugen_client, admin_headers, staff_headers) -> None:
-        body = {"slug": "test-room-x", "kind": "meeting_room", "name_ja": "会議室X", "name_en": "Room X",
-                "capacity": 4, "grid_minutes": 30, "price_per_hour_yen": 500}
+    async def test_admin_creates_and_changes_a_resource(
+        self, netsugen_client, admin_headers, staff_headers
+    ) -> None:
+        body = {
+            "slug": "test-room-x",
+            "kind": "meeting_room",
+            "name_ja": "会議室X",
+            "name_en": "Room X",
+            "capacity": 4,
+            "grid_minutes": 30,
+            "price_per_hour_yen": 500,
+        }
         r = await netsugen_client.post("/v1/resources", json=body, headers=staff_headers)
         assert_problem(r, 403, "forbidden")
         r = await netsugen_client.post("/v1/resources", json=body, headers=admin_headers)
@@ -62,25 +76,44 @@ class TestAdmin:
             dup = await netsugen_client.post("/v1/resources", json=body, headers=admin_headers)
             assert_problem(dup, 409, "resource-slug-taken")
         r = await netsugen_client.patch(
-            f"/v1/resources/{created['id']}", json={"price_per_hour_yen": 800, "active": False}, headers=admin_headers
+            f"/v1/resources/{created['id']}",
+            json={"price_per_hour_yen": 800, "active": False},
+            headers=admin_headers,
         )
         assert r.status_code == 200 and r.json()["price_per_hour_yen"] == 800 and r.json()["active"] is False
         listed = {i["slug"] for i in (await netsugen_client.get("/v1/resources")).json()["items"]}
         assert "test-room-x" not in listed  # inactive resources are not offered
 
     async def test_bad_grid_is_422(self, netsugen_client, admin_headers) -> None:
-        body = {"slug": "bad-grid", "kind": "booth", "name_ja": "x", "name_en": "x", "capacity": 1, "grid_minutes": 7}
-        assert_problem(await netsugen_client.post("/v1/resources", json=body, headers=admin_headers), 422, "validation-error")
+        body = {
+            "slug": "bad-grid",
+            "kind": "booth",
+            "name_ja": "x",
+            "name_en": "x",
+            "capacity": 1,
+            "grid_minutes": 7,
+        }
+        assert_problem(
+            await netsugen_client.post("/v1/resources", json=body, headers=admin_headers),
+            422,
+            "validation-error",
+        )
 
 
 class TestAvailability:
-    async def test_free_intervals_are_opening_hours_minus_bookings(self, netsugen_client, staff_headers, clock) -> None:
+    async def test_free_intervals_are_opening_hours_minus_bookings(
+        self, netsugen_client, staff_headers, clock
+    ) -> None:
         clock.set(jst(2026, 12, 1, 9))
         member = await create_member(netsugen_client, staff_headers)
         r = await netsugen_client.post(
             "/v1/bookings",
-            json={"resource_id": ROOM_A, "member_id": member["id"],
-                  "start": "2026-12-02T13:00:00+09:00", "end": "2026-12-02T14:30:00+09:00"},
+            json={
+                "resource_id": ROOM_A,
+                "member_id": member["id"],
+                "start": "2026-12-02T13:00:00+09:00",
+                "end": "2026-12-02T14:30:00+09:00",
+            },
             headers=staff_headers,
         )
         assert r.status_code == 201, r.text
@@ -96,25 +129,46 @@ class TestAvailability:
 
     async def test_saturday_and_holiday_hours(self, netsugen_client, clock) -> None:
         clock.set(jst(2026, 12, 1, 9))
-        sat = (await netsugen_client.get(f"/v1/resources/{BOOTH}/availability", params={"date": "2026-12-05"})).json()
+        sat = (
+            await netsugen_client.get(f"/v1/resources/{BOOTH}/availability", params={"date": "2026-12-05"})
+        ).json()
         assert sat["free"] == [{"start": "2026-12-05T10:00:00+09:00", "end": "2026-12-05T18:00:00+09:00"}]
-        new_year = (await netsugen_client.get(f"/v1/resources/{BOOTH}/availability", params={"date": "2027-01-01"})).json()
+        new_year = (
+            await netsugen_client.get(f"/v1/resources/{BOOTH}/availability", params={"date": "2027-01-01"})
+        ).json()
         assert new_year["reason"] == "元日" and new_year["closes_at"] == "18:00"
 
     async def test_today_starts_at_now_rounded_up_to_the_grid(self, netsugen_client, clock) -> None:
         clock.set(jst(2026, 12, 2, 15, 7))
-        body = (await netsugen_client.get(f"/v1/resources/{EVENT_SPACE}/availability", params={"date": "2026-12-02"})).json()
+        body = (
+            await netsugen_client.get(
+                f"/v1/resources/{EVENT_SPACE}/availability", params={"date": "2026-12-02"}
+            )
+        ).json()
         assert body["free"] == [{"start": "2026-12-02T15:30:00+09:00", "end": "2026-12-02T21:00:00+09:00"}]
-        past = (await netsugen_client.get(f"/v1/resources/{EVENT_SPACE}/availability", params={"date": "2026-12-01"})).json()
+        past = (
+            await netsugen_client.get(
+                f"/v1/resources/{EVENT_SPACE}/availability", params={"date": "2026-12-01"}
+            )
+        ).json()
         assert past["free"] == []
 
     async def test_closed_day_has_no_free_time(self, netsugen_client, db, clock) -> None:
         from datetime import date
 
         clock.set(jst(2026, 12, 1, 9))
-        db.add(CalendarClosure(start_date=date(2026, 12, 3), end_date=date(2026, 12, 3), reason_ja="設備点検", reason_en="Maintenance"))
+        db.add(
+            CalendarClosure(
+                start_date=date(2026, 12, 3),
+                end_date=date(2026, 12, 3),
+                reason_ja="設備点検",
+                reason_en="Maintenance",
+            )
+        )
         await db.commit()
-        body = (await netsugen_client.get(f"/v1/resources/{ROOM_A}/availability", params={"date": "2026-12-03"})).json()
+        body = (
+            await netsugen_client.get(f"/v1/resources/{ROOM_A}/availability", params={"date": "2026-12-03"})
+        ).json()
         assert body["open"] is False and body["free"] == [] and body["reason"] == "設備点検"
 
     async def test_bad_date_is_422(self, netsugen_client) -> None:
@@ -144,10 +198,15 @@ class TestRules:
 
     def test_free_intervals_merge_overlaps(self) -> None:
         o, c = jst(2026, 12, 2, 10), jst(2026, 12, 2, 21)
-        busy = [(jst(2026, 12, 2, 9), jst(2026, 12, 2, 11)), (jst(2026, 12, 2, 12), jst(2026, 12, 2, 14)),
-                (jst(2026, 12, 2, 13), jst(2026, 12, 2, 15)), (jst(2026, 12, 2, 20), jst(2026, 12, 2, 22))]
+        busy = [
+            (jst(2026, 12, 2, 9), jst(2026, 12, 2, 11)),
+            (jst(2026, 12, 2, 12), jst(2026, 12, 2, 14)),
+            (jst(2026, 12, 2, 13), jst(2026, 12, 2, 15)),
+            (jst(2026, 12, 2, 20), jst(2026, 12, 2, 22)),
+        ]
         assert rules.free_intervals(o, c, busy) == [
-            (jst(2026, 12, 2, 11), jst(2026, 12, 2, 12)), (jst(2026, 12, 2, 15), jst(2026, 12, 2, 20))
+            (jst(2026, 12, 2, 11), jst(2026, 12, 2, 12)),
+            (jst(2026, 12, 2, 15), jst(2026, 12, 2, 20)),
         ]
 
     def test_price_is_pro_rata_rounded_down(self) -> None:

@@ -40,7 +40,8 @@ class TestDeliveriesApi:
         assert sorted(await ids("?event_type=visit.checked_in")) == ["visit.checked_in/delivered"] * 2
         a = five_deliveries["a"]
         assert sorted(await ids(f"?recipient=member:{a}")) == [
-            "member.registered/delivered", "visit.checked_in/delivered"
+            "member.registered/delivered",
+            "visit.checked_in/delivered",
         ]
         assert len(await ids("?channel=email")) == 5 and await ids("?channel=webhook") == []
         today = now_jst().date().isoformat()
@@ -49,7 +50,9 @@ class TestDeliveriesApi:
         later = (now_jst() + timedelta(hours=1)).isoformat()
         assert await ids("?from=" + later.replace("+", "%2B")) == []
 
-    async def test_cursor_pagination_newest_first(self, notifier_client, staff_headers, five_deliveries, engine) -> None:
+    async def test_cursor_pagination_newest_first(
+        self, notifier_client, staff_headers, five_deliveries, engine
+    ) -> None:
         seen: list[str] = []
         cursor = None
         pages = 0
@@ -66,7 +69,9 @@ class TestDeliveriesApi:
         expected = [str(r.id) for r in sorted(rows, key=lambda r: (r.created_at, r.id), reverse=True)]
         assert seen == expected
 
-    async def test_detail_with_attempts(self, notifier_client, staff_headers, five_deliveries, engine) -> None:
+    async def test_detail_with_attempts(
+        self, notifier_client, staff_headers, five_deliveries, engine
+    ) -> None:
         [gone] = await ledger(engine, "status = 'failed_permanent'")
         r = await notifier_client.get(f"/v1/deliveries/{gone.id}", headers=staff_headers)
         body = r.json()
@@ -81,12 +86,18 @@ class TestDeliveriesApi:
         missing = await notifier_client.get(f"/v1/deliveries/{uuid.uuid4()}", headers=staff_headers)
         assert missing.status_code == 404
         assert missing.json()["type"] == "urn:gunma-sdgs:problem:delivery-not-found"
-        bad_cursor = await notifier_client.get("/v1/deliveries?cursor=bm90LWEtY3Vyc29y", headers=staff_headers)
+        bad_cursor = await notifier_client.get(
+            "/v1/deliveries?cursor=bm90LWEtY3Vyc29y", headers=staff_headers
+        )
         assert bad_cursor.status_code == 422
         assert bad_cursor.json()["type"] == "urn:gunma-sdgs:problem:invalid-cursor"
-        assert (await notifier_client.get("/v1/deliveries?status=lost", headers=staff_headers)).status_code == 422
+        assert (
+            await notifier_client.get("/v1/deliveries?status=lost", headers=staff_headers)
+        ).status_code == 422
         assert (await notifier_client.get("/v1/deliveries?limit=0", headers=staff_headers)).status_code == 422
-        assert (await notifier_client.get("/v1/deliveries/not-a-uuid", headers=staff_headers)).status_code == 422
+        assert (
+            await notifier_client.get("/v1/deliveries/not-a-uuid", headers=staff_headers)
+        ).status_code == 422
         member = bearer(await make_token("member", subject=str(uuid.uuid4())))
         assert (await notifier_client.get("/v1/deliveries", headers=member)).status_code == 403
         retry = await notifier_client.post(f"/v1/deliveries/{uuid.uuid4()}/retry", headers=staff_headers)
@@ -132,7 +143,9 @@ class TestNotificationsApi:
         event = make_event(MemberRegistered(member_id=world.add_member()))
         await enqueue_event(arq_pool, event)
         await run_worker()
-        r = await notifier_client.post("/v1/notifications", headers=admin_headers, json=event.model_dump(mode="json"))
+        r = await notifier_client.post(
+            "/v1/notifications", headers=admin_headers, json=event.model_dump(mode="json")
+        )
         assert r.status_code == 200 and r.json()["status"] == "duplicate"
 
     @pytest.mark.parametrize(
@@ -148,14 +161,24 @@ class TestNotificationsApi:
         ],
     )
     async def test_bad_events_are_422(self, notifier_client, service_headers, change, slug) -> None:
-        body = {"type": "member.registered", "source": "netsugen_booking", "data": {"member_id": str(uuid.uuid4())}}
+        body = {
+            "type": "member.registered",
+            "source": "netsugen_booking",
+            "data": {"member_id": str(uuid.uuid4())},
+        }
         r = await notifier_client.post("/v1/notifications", headers=service_headers, json={**body, **change})
         assert r.status_code == 422, r.text
         assert r.json()["type"] == f"urn:gunma-sdgs:problem:{slug}"
 
     async def test_roles(self, notifier_client, staff_headers) -> None:
-        body = {"type": "member.registered", "source": "netsugen_booking", "data": {"member_id": str(uuid.uuid4())}}
-        assert (await notifier_client.post("/v1/notifications", headers=staff_headers, json=body)).status_code == 403
+        body = {
+            "type": "member.registered",
+            "source": "netsugen_booking",
+            "data": {"member_id": str(uuid.uuid4())},
+        }
+        assert (
+            await notifier_client.post("/v1/notifications", headers=staff_headers, json=body)
+        ).status_code == 403
         assert (await notifier_client.post("/v1/notifications", json=body)).status_code == 401
 
 
@@ -169,7 +192,9 @@ class TestOpenApi:
                 assert op.get("summary"), f"{method} {path} has no summary"
                 assert op.get("description"), f"{method} {path} has no description"
                 assert "422" in op["responses"], f"{method} {path}"
-        assert {"404", "409"} <= set(schema["paths"]["/v1/deliveries/{delivery_id}/retry"]["post"]["responses"])
+        assert {"404", "409"} <= set(
+            schema["paths"]["/v1/deliveries/{delivery_id}/retry"]["post"]["responses"]
+        )
         examples = schema["components"]["schemas"]["NotificationIn"].get("examples")
         assert examples and examples[0]["type"] == "member.registered"
 

@@ -122,10 +122,14 @@ async def test_request_carries_host_token_and_request_id(raw_server) -> None:
     finally:
         request_id_var.reset(token)
         await client.aclose()
-    assert response.status_code == 200 and orjson.loads(response.content) == {"path": "/api/v1/members/abc/contact"}
+    assert response.status_code == 200 and orjson.loads(response.content) == {
+        "path": "/api/v1/members/abc/contact"
+    }
     head = raw.requests[0].decode()
     assert head.startswith("GET /api/v1/members/abc/contact HTTP/1.1\r\n")
-    lines = {line.split(": ", 1)[0].lower(): line.split(": ", 1)[1] for line in head.split("\r\n")[1:] if line}
+    lines = {
+        line.split(": ", 1)[0].lower(): line.split(": ", 1)[1] for line in head.split("\r\n")[1:] if line
+    }
     assert lines["host"] == f"127.0.0.1:{raw.port}"
     assert lines["authorization"] == "Bearer tok-1"
     assert lines["x-request-id"] == "req-42"
@@ -145,9 +149,11 @@ async def test_a_path_cannot_break_the_request_line(raw_server) -> None:
 async def test_chunked_and_close_delimited_bodies(raw_server) -> None:
     async def chunked(raw: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await raw.read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\n{\"a\":\r\n3\r\n 1}\r\n0\r\n\r\n")
+        writer.write(
+            b'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\n{"a":\r\n3\r\n 1}\r\n0\r\n\r\n'
+        )
         await raw.read_request(reader)  # kept alive after a chunked body
-        writer.write(b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n{\"b\": 2}")  # body ends with the connection
+        writer.write(b'HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n{"b": 2}')  # body ends with the connection
         await writer.drain()
 
     raw = await raw_server(chunked)
@@ -165,7 +171,9 @@ async def test_chunked_and_close_delimited_bodies(raw_server) -> None:
 
 
 async def test_idle_connection_closed_by_the_server_is_replaced(raw_server) -> None:
-    async def one_per_connection(raw: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def one_per_connection(
+        raw: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         head = await raw.read_request(reader)
         writer.write(json_response({"path": head.split(b" ")[1].decode()}))  # keep-alive promised …
         await writer.drain()
@@ -176,7 +184,9 @@ async def test_idle_connection_closed_by_the_server_is_replaced(raw_server) -> N
     try:
         assert orjson.loads((await client.get("/a")).content) == {"path": "/a"}
         await asyncio.sleep(0.2)
-        assert orjson.loads((await client.get("/b")).content) == {"path": "/b"}  # sent again, fresh connection
+        assert orjson.loads((await client.get("/b")).content) == {
+            "path": "/b"
+        }  # sent again, fresh connection
     finally:
         await client.aclose()
     assert [r.split(b" ")[1] for r in raw.requests] == [b"/a", b"/b"]
@@ -184,7 +194,9 @@ async def test_idle_connection_closed_by_the_server_is_replaced(raw_server) -> N
 
 
 async def test_reused_connection_dropped_before_answering_is_retried_once_on_a_new_one(raw_server) -> None:
-    async def drops_second(raw: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def drops_second(
+        raw: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         head = await raw.read_request(reader)
         writer.write(json_response({"path": head.split(b" ")[1].decode()}))
         await writer.drain()
@@ -205,7 +217,7 @@ async def test_reused_connection_dropped_before_answering_is_retried_once_on_a_n
 async def test_response_cut_off_is_an_error_not_a_retry(raw_server) -> None:
     async def cut(raw: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await raw.read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"partial")
+        writer.write(b'HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{"partial')
         await writer.drain()
 
     raw = await raw_server(cut)

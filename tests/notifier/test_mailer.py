@@ -58,16 +58,27 @@ def raw_header(message: EmailMessage, name: str) -> str:
 
 def render(event_type: str, language: str, name: str | None) -> RenderedMail:
     return default_catalog().render(
-        event_type, language,  # type: ignore[arg-type]
-        name=name, data=sample_data(event_type), event_id=str(uuid.uuid4()), occurred_at=OCCURRED,
-        portal_url="https://netsugen.example.jp", unsubscribe_url=UNSUBSCRIBE,
+        event_type,
+        language,  # type: ignore[arg-type]
+        name=name,
+        data=sample_data(event_type),
+        event_id=str(uuid.uuid4()),
+        occurred_at=OCCURRED,
+        portal_url="https://netsugen.example.jp",
+        unsubscribe_url=UNSUBSCRIBE,
     )
 
 
-def both(mail: RenderedMail, name: str | None, to_email: str = "taro@example.jp") -> tuple[EmailMessage, Outgoing]:
+def both(
+    mail: RenderedMail, name: str | None, to_email: str = "taro@example.jp"
+) -> tuple[EmailMessage, Outgoing]:
     kwargs: dict[str, Any] = {
-        "delivery_id": uuid.uuid4(), "mail_from": MAIL_FROM, "domain": "netsugen.example.jp",
-        "to_email": to_email, "to_name": name, "unsubscribe_url": UNSUBSCRIBE,
+        "delivery_id": uuid.uuid4(),
+        "mail_from": MAIL_FROM,
+        "domain": "netsugen.example.jp",
+        "to_email": to_email,
+        "to_name": name,
+        "unsubscribe_url": UNSUBSCRIBE,
     }
     reference = build_message(mail, **kwargs)
     fast = build_outgoing(mail, **kwargs)
@@ -85,8 +96,17 @@ def test_fast_builder_matches_the_email_package(event_type: str, language: str) 
     assert b"\n" not in fast.data.replace(b"\r\n", b"")
     a, b = parse(flatten_message(reference)), parse(fast.data)
     assert not b.defects and all(not part.defects for part in b.walk())
-    for header in ("From", "To", "Subject", "Message-ID", "Auto-Submitted", "X-Notifier-Template",
-                   "List-Unsubscribe", "Content-Language", "MIME-Version"):
+    for header in (
+        "From",
+        "To",
+        "Subject",
+        "Message-ID",
+        "Auto-Submitted",
+        "X-Notifier-Template",
+        "List-Unsubscribe",
+        "Content-Language",
+        "MIME-Version",
+    ):
         assert str(b[header]) == str(a[header]), header
     assert b["Subject"] == mail.subject and b["Date"].datetime is not None
     assert b.get_content_type() == "multipart/alternative"
@@ -103,8 +123,13 @@ def test_fast_builder_matches_the_email_package(event_type: str, language: str) 
 @pytest.mark.parametrize("name", NAMES)
 def test_display_names_survive_any_characters(name: str | None) -> None:
     fast = build_outgoing(
-        render("member.registered", "ja", name), delivery_id=uuid.uuid4(), mail_from=MAIL_FROM,
-        domain="netsugen.example.jp", to_email="taro@example.jp", to_name=name, unsubscribe_url=None,
+        render("member.registered", "ja", name),
+        delivery_id=uuid.uuid4(),
+        mail_from=MAIL_FROM,
+        domain="netsugen.example.jp",
+        to_email="taro@example.jp",
+        to_name=name,
+        unsubscribe_url=None,
     )
     assert isinstance(fast, Outgoing)
     message = parse(fast.data)
@@ -124,8 +149,15 @@ def test_display_names_survive_any_characters(name: str | None) -> None:
 
 @pytest.mark.parametrize(
     "subject",
-    ["NETSUGENへようこそ", "Welcome to NETSUGEN", "予約確認：" + "会議室" * 30, "word " * 30 + "end",
-     "=?utf-8?b?Zm9v?= literal", "x" * 100, ""],
+    [
+        "NETSUGENへようこそ",
+        "Welcome to NETSUGEN",
+        "予約確認：" + "会議室" * 30,
+        "word " * 30 + "end",
+        "=?utf-8?b?Zm9v?= literal",
+        "x" * 100,
+        "",
+    ],
 )
 def test_subjects_are_encoded_and_folded(subject: str) -> None:
     header = subject_header(subject)
@@ -145,8 +177,13 @@ def test_from_with_a_japanese_name_is_encoded() -> None:
 async def test_non_ascii_address_goes_by_the_email_package_and_smtputf8(smtp: SmtpServer) -> None:
     mail = render("member.registered", "ja", "山田 太郎")
     built = build_outgoing(
-        mail, delivery_id=uuid.uuid4(), mail_from=MAIL_FROM, domain="netsugen.example.jp",
-        to_email="taro@例え.jp", to_name="山田 太郎", unsubscribe_url=None,
+        mail,
+        delivery_id=uuid.uuid4(),
+        mail_from=MAIL_FROM,
+        domain="netsugen.example.jp",
+        to_email="taro@例え.jp",
+        to_name="山田 太郎",
+        unsubscribe_url=None,
     )
     assert isinstance(built, EmailMessage)  # aiosmtplib's send_message adds SMTPUTF8
     pool = SmtpPool(host="127.0.0.1", port=smtp.port, size=1)

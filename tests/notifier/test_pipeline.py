@@ -41,7 +41,11 @@ class TestOutboxToEmail:
         assert delivery.channel == "email"
         assert delivery.recipient == f"member:{member_id}"
         assert delivery.event_id == event.id
-        assert (delivery.template, delivery.template_version, delivery.language) == ("member.registered", 1, "ja")
+        assert (delivery.template, delivery.template_version, delivery.language) == (
+            "member.registered",
+            1,
+            "ja",
+        )
         assert delivery.attempts == 1 and delivery.delivered_at is not None
         assert mail.message_id == f"<{delivery.id}@netsugen.example.jp>"
         [attempt] = await attempts_of(engine, delivery.id)
@@ -135,7 +139,9 @@ class TestRecipients:
         assert delivery.attempts == 1
         assert smtp.messages == []
 
-    async def test_member_who_left_fails_permanently(self, emit_event, relay, run_worker, world, engine) -> None:
+    async def test_member_who_left_fails_permanently(
+        self, emit_event, relay, run_worker, world, engine
+    ) -> None:
         member_id = world.add_member()
         world.gone.add(str(member_id))
         await emit_event(MemberRegistered(member_id=member_id))
@@ -159,7 +165,9 @@ class TestRecipients:
         assert results == [(1, "failed_temporary", 503), (2, "failed_temporary", 503), (3, "delivered", 250)]
         assert len(smtp.messages) == 1
 
-    async def test_invalid_address_fails_at_once(self, emit_event, relay, run_worker, smtp, world, engine) -> None:
+    async def test_invalid_address_fails_at_once(
+        self, emit_event, relay, run_worker, smtp, world, engine
+    ) -> None:
         member_id = world.add_member(email_="not-an-address")
         await emit_event(MemberRegistered(member_id=member_id))
         await relay.relay_once()
@@ -172,8 +180,11 @@ class TestRecipients:
     async def test_kpi_events_have_no_email_recipient(self, run_worker, smtp, engine, arq_pool) -> None:
         from shared.events import KpiStatusChanged, make_event
 
-        event = make_event(KpiStatusChanged(indicator_id="econ-1", previous_status="limited_progress",
-                                            status="target_achieved"))
+        event = make_event(
+            KpiStatusChanged(
+                indicator_id="econ-1", previous_status="limited_progress", status="target_achieved"
+            )
+        )
         await enqueue_event(arq_pool, event)
         await run_worker()
         assert await ledger(engine) == []
@@ -191,7 +202,9 @@ class TestRetriesAndDeadLetters:
         member_id = world.add_member()
         address = world.email_of(member_id)
         smtp.handler.rcpt_replies[address] = "451 4.3.0 Mailbox temporarily unavailable"
-        await emit_event(BookingReminder(member_id=member_id, subject_kind="booking", subject_id=uuid.uuid4()))
+        await emit_event(
+            BookingReminder(member_id=member_id, subject_kind="booking", subject_id=uuid.uuid4())
+        )
         await relay.relay_once()
         await run_worker()
 
@@ -201,10 +214,15 @@ class TestRetriesAndDeadLetters:
         assert delivery.reason.startswith("gave up after 3 attempts: recipient refused: 451")
         attempts = await attempts_of(engine, delivery.id)
         assert [(a.number, a.result, a.status_code) for a in attempts] == [
-            (1, "failed_temporary", 451), (2, "failed_temporary", 451), (3, "failed_temporary", 451)
+            (1, "failed_temporary", 451),
+            (2, "failed_temporary", 451),
+            (3, "failed_temporary", 451),
         ]
         # Backoff: each retry waited at least the schedule's wait minus the jitter.
-        gaps = [(b.started_at - a.finished_at).total_seconds() for a, b in zip(attempts, attempts[1:], strict=False)]
+        gaps = [
+            (b.started_at - a.finished_at).total_seconds()
+            for a, b in zip(attempts, attempts[1:], strict=False)
+        ]
         assert gaps[0] >= 0.05 * 0.9 - 0.01 and gaps[1] >= 0.1 * 0.9 - 0.01
         assert smtp.messages == []
 
@@ -222,7 +240,10 @@ class TestRetriesAndDeadLetters:
         assert after.attempts == 4 and after.retry_from == 3
         detail = (await notifier_client.get(f"/v1/deliveries/{delivery.id}", headers=admin_headers)).json()
         assert [(a["number"], a["result"]) for a in detail["attempts"]] == [
-            (1, "failed_temporary"), (2, "failed_temporary"), (3, "failed_temporary"), (4, "delivered")
+            (1, "failed_temporary"),
+            (2, "failed_temporary"),
+            (3, "failed_temporary"),
+            (4, "delivered"),
         ]
         assert len(smtp.messages) == 1
         again = await notifier_client.post(f"/v1/deliveries/{delivery.id}/retry", headers=admin_headers)

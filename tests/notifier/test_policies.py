@@ -28,7 +28,9 @@ class TestOptOut:
 
         checked_in = make_event(VisitCheckedIn(member_id=member_id, visit_id=uuid.uuid4()))
         welcome = make_event(MemberRegistered(member_id=member_id))
-        reminder = make_event(BookingReminder(member_id=member_id, subject_kind="booking", subject_id=uuid.uuid4()))
+        reminder = make_event(
+            BookingReminder(member_id=member_id, subject_kind="booking", subject_id=uuid.uuid4())
+        )
         for event in (checked_in, welcome, reminder):
             await enqueue_event(arq_pool, event)
         await run_worker()
@@ -44,18 +46,25 @@ class TestOptOut:
         assert subjects == ["NETSUGENへようこそ", "【NETSUGEN】明日のご予約のお知らせ"]
         # Mail of a category one can leave says how to.
         reminder_mail = next(m for m in smtp.messages if "明日" in m.subject)
-        assert reminder_mail.message["List-Unsubscribe"] == "<http://127.0.0.1:8002/portal/settings/notifications>"
+        assert (
+            reminder_mail.message["List-Unsubscribe"]
+            == "<http://127.0.0.1:8002/portal/settings/notifications>"
+        )
         welcome_mail = next(m for m in smtp.messages if m.subject == "NETSUGENへようこそ")
         assert welcome_mail.message["List-Unsubscribe"] is None
 
     async def test_transactional_cannot_be_turned_off(self, notifier_client, make_token) -> None:
         member_id = uuid.uuid4()
         member = bearer(await make_token("member", subject=str(member_id)))
-        r = await notifier_client.put(f"/v1/preferences/{member_id}", headers=member, json={"transactional": False})
+        r = await notifier_client.put(
+            f"/v1/preferences/{member_id}", headers=member, json={"transactional": False}
+        )
         assert r.status_code == 422
         assert r.json()["type"] == "urn:gunma-sdgs:problem:transactional-required"
         assert r.json()["detail"].startswith("請求書や予約の確定・キャンセルなどの重要なお知らせは")
-        unknown = await notifier_client.put(f"/v1/preferences/{member_id}", headers=member, json={"invoices": False})
+        unknown = await notifier_client.put(
+            f"/v1/preferences/{member_id}", headers=member, json={"invoices": False}
+        )
         assert unknown.status_code == 422
 
     async def test_members_act_only_for_themselves_staff_for_anyone(
@@ -69,7 +78,9 @@ class TestOptOut:
         ).status_code == 403
         fresh = (await notifier_client.get(f"/v1/preferences/{me}", headers=member)).json()
         assert fresh["opted_out"] == [] and fresh["updated_at"] is None
-        r = await notifier_client.put(f"/v1/preferences/{other}", headers=staff_headers, json={"reminders": False})
+        r = await notifier_client.put(
+            f"/v1/preferences/{other}", headers=staff_headers, json={"reminders": False}
+        )
         assert r.status_code == 200 and r.json()["opted_out"] == ["reminders"]
         # PUT is the full set: what is left out is switched back on.
         r = await notifier_client.put(f"/v1/preferences/{other}", headers=staff_headers, json={})
@@ -89,7 +100,8 @@ class TestQuietHours:
             quiet_hours_end=end.time().replace(second=0, microsecond=0),
         )
         hook = await notifier_client.post(
-            "/v1/webhook-endpoints", headers=admin_headers,
+            "/v1/webhook-endpoints",
+            headers=admin_headers,
             json={"url": world.hook_url("quiet"), "event_types": ["visit.checked_in"]},
         )
         assert hook.status_code == 201

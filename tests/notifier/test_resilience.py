@@ -74,7 +74,11 @@ WORKER_COMMANDS = {
 
 def start_worker(env: dict[str, str], log: Path, how: str = "arq") -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, *WORKER_COMMANDS[how]], cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT
+        [sys.executable, *WORKER_COMMANDS[how]],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
     )
 
 
@@ -111,7 +115,9 @@ class TestWorkerKilledMidDelivery:
         try:
             # … until all six are claimed and sending, then the worker dies without warning.
             async def all_sending() -> bool:
-                sending = await scalar(engine, "SELECT count(*) FROM notifier.delivery WHERE status = 'sending'")
+                sending = await scalar(
+                    engine, "SELECT count(*) FROM notifier.delivery WHERE status = 'sending'"
+                )
                 return bool(sending == 6 and smtp.handler.data_started >= 6)
 
             await async_wait_for(all_sending, timeout=30)
@@ -132,9 +138,11 @@ class TestWorkerKilledMidDelivery:
         smtp.handler.data_delay_s = 0.0
         second = start_worker(env, logdir / "worker2.log")
         try:
+
             async def all_delivered() -> bool:
                 return bool(
-                    await scalar(engine, "SELECT count(*) FROM notifier.delivery WHERE status = 'delivered'") == 6
+                    await scalar(engine, "SELECT count(*) FROM notifier.delivery WHERE status = 'delivered'")
+                    == 6
                 )
 
             await async_wait_for(all_delivered, timeout=60)
@@ -149,7 +157,8 @@ class TestWorkerKilledMidDelivery:
         for row in rows:
             assert (row.status, row.attempts) == ("delivered", 2)
             assert [(a.number, a.result) for a in await attempts_of(engine, row.id)] == [
-                (1, "interrupted"), (2, "delivered")
+                (1, "interrupted"),
+                (2, "delivered"),
             ]
         mails = smtp.messages
         assert len(mails) == 6
@@ -172,6 +181,7 @@ class TestGracefulStop:
         env = worker_env(stack, smtp, world, redis_url=stack.redis_url, SENDING_LEASE_S="600")
         first = start_worker(env, logdir / "worker1.log")
         try:
+
             async def all_in_data() -> bool:
                 return smtp.handler.data_started >= 3
 
@@ -201,8 +211,19 @@ class TestRedisStopped:
         self, stack, smtp, world, emit_event, engine, notifier_client, staff_headers, logdir, how
     ) -> None:
         port = free_port()
-        argv = [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                "--dir", str(logdir)]
+        argv = [
+            REDIS_SERVER,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(logdir),
+        ]
         redis_log = (logdir / "redis.log").open("ab")
         server = subprocess.Popen(argv, stdout=redis_log, stderr=subprocess.STDOUT)
         url = f"redis://127.0.0.1:{port}/0"
@@ -210,8 +231,9 @@ class TestRedisStopped:
         worker = start_worker(worker_env(stack, smtp, world, redis_url=url), logdir / "worker.log", how)
         from services.netsugen_booking.db import outbox as netsugen_outbox
 
-        relay = OutboxRelay(service="netsugen_booking", engine=engine, table=netsugen_outbox, redis=pool,
-                            interval_s=0.05)
+        relay = OutboxRelay(
+            service="netsugen_booking", engine=engine, table=netsugen_outbox, redis=pool, interval_s=0.05
+        )
         relay.start()
         try:
             before = [world.add_member() for _ in range(2)]
@@ -259,7 +281,9 @@ def _patient(url: str) -> Any:
 
 
 async def _delivered(engine: Any, n: int) -> bool:
-    return bool(await scalar(engine, "SELECT count(*) FROM notifier.delivery WHERE status = 'delivered'") == n)
+    return bool(
+        await scalar(engine, "SELECT count(*) FROM notifier.delivery WHERE status = 'delivered'") == n
+    )
 
 
 class TestReconciliation:
@@ -274,20 +298,33 @@ class TestReconciliation:
         await run_worker()
         a, b, c = await ledger(engine)
         # a: its worker died while sending, an hour ago. b: overdue, its job lost. c: still paused.
-        await execute(engine, "UPDATE notifier.delivery SET status = 'sending', attempts = 1, "
-                              "claimed_at = now() - interval '1 hour' WHERE id = :id", id=a.id)
-        await execute(engine, "UPDATE notifier.delivery SET next_attempt_at = now() - interval '1 hour' "
-                              "WHERE id IN (:b, :c)", b=b.id, c=c.id)
+        await execute(
+            engine,
+            "UPDATE notifier.delivery SET status = 'sending', attempts = 1, "
+            "claimed_at = now() - interval '1 hour' WHERE id = :id",
+            id=a.id,
+        )
+        await execute(
+            engine,
+            "UPDATE notifier.delivery SET next_attempt_at = now() - interval '1 hour' WHERE id IN (:b, :c)",
+            b=b.id,
+            c=c.id,
+        )
         await execute(engine, "DELETE FROM notifier.event_type_pause")  # resumed without the API's nudge
-        await execute(engine, "INSERT INTO notifier.event_type_pause (event_type) VALUES ('visit.checked_in')")
-        await execute(engine, "UPDATE notifier.delivery SET event_type = 'visit.checked_in' WHERE id = :id", id=c.id)
+        await execute(
+            engine, "INSERT INTO notifier.event_type_pause (event_type) VALUES ('visit.checked_in')"
+        )
+        await execute(
+            engine, "UPDATE notifier.delivery SET event_type = 'visit.checked_in' WHERE id = :id", id=c.id
+        )
 
         await run_worker(make_settings(sending_lease_s=60, reconcile_after_s=60), cron=True)
 
         after = {r.id: r for r in await ledger(engine)}
         assert (after[a.id].status, after[a.id].attempts) == ("delivered", 2)
         assert [(x.number, x.result) for x in await attempts_of(engine, a.id)] == [
-            (1, "interrupted"), (2, "delivered")
+            (1, "interrupted"),
+            (2, "delivered"),
         ]
         assert (after[b.id].status, after[b.id].attempts) == ("delivered", 1)
         assert after[c.id].status == "queued"  # paused types are left alone
@@ -312,8 +349,12 @@ class TestReconciliation:
         await enqueue_event(arq_pool, make_event(MemberRegistered(member_id=world.add_member())))
         await run_worker()
         [row] = await ledger(engine)
-        await execute(engine, "UPDATE notifier.delivery SET status = 'sending', attempts = 3, delivered_at = NULL, "
-                              "claimed_at = now() - interval '1 hour' WHERE id = :id", id=row.id)
+        await execute(
+            engine,
+            "UPDATE notifier.delivery SET status = 'sending', attempts = 3, delivered_at = NULL, "
+            "claimed_at = now() - interval '1 hour' WHERE id = :id",
+            id=row.id,
+        )
         await run_worker(make_settings(sending_lease_s=60, max_attempts=3), cron=True)
         [dead] = await ledger(engine)
         assert dead.status == "dead"
@@ -321,7 +362,9 @@ class TestReconciliation:
 
 
 class TestDatabaseUnreachable:
-    async def test_the_event_job_comes_back_later(self, world, arq_pool, run_worker, make_settings, smtp) -> None:
+    async def test_the_event_job_comes_back_later(
+        self, world, arq_pool, run_worker, make_settings, smtp
+    ) -> None:
         event = make_event(MemberRegistered(member_id=world.add_member()))
         await enqueue_event(arq_pool, event)
         broken = make_settings(database_url="postgresql+asyncpg://postgres@127.0.0.1:1/nowhere")

@@ -53,8 +53,13 @@ class TestQuietHours:
     @pytest.mark.parametrize(
         ("moment", "quiet"),
         [
-            (jst(20, 59), False), (jst(21, 0), True), (jst(23, 59), True), (jst(0, 0), True),
-            (jst(7, 59), True), (jst(8, 0), False), (jst(12, 0), False),
+            (jst(20, 59), False),
+            (jst(21, 0), True),
+            (jst(23, 59), True),
+            (jst(0, 0), True),
+            (jst(7, 59), True),
+            (jst(8, 0), False),
+            (jst(12, 0), False),
         ],
     )
     def test_window_21_to_8_jst(self, moment: datetime, quiet: bool) -> None:
@@ -77,12 +82,16 @@ class TestQuietHours:
 
     def test_only_non_urgent_email_waits(self) -> None:
         night = jst(23, 0)
-        assert not_before(night, urgent=False, channel="email", quiet=True, start=START, end=END) == jst(8, 0, day=30)
+        assert not_before(night, urgent=False, channel="email", quiet=True, start=START, end=END) == jst(
+            8, 0, day=30
+        )
         assert not_before(night, urgent=True, channel="email", quiet=True, start=START, end=END) == night
         assert not_before(night, urgent=False, channel="webhook", quiet=True, start=START, end=END) == night
         assert not_before(night, urgent=False, channel="email", quiet=False, start=START, end=END) == night
 
-    @given(st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2035, 1, 1), timezones=st.just(JST)))
+    @given(
+        st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2035, 1, 1), timezones=st.just(JST))
+    )
     def test_result_is_never_quiet_and_never_earlier(self, moment: datetime) -> None:
         result = quiet_hours_end(moment, START, END)
         assert result >= moment

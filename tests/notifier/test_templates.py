@@ -60,7 +60,9 @@ def test_a_missing_template_is_reported(tmp_path: Path) -> None:
     shutil.copytree(TEMPLATES_DIR, root)
     (root / "invoice.issued" / "en.html.j2").unlink()
     (root / "catalog.yaml").write_text(
-        (root / "catalog.yaml").read_text(encoding="utf-8").replace('"kpi.status_changed":\n  version: 1\n', ""),
+        (root / "catalog.yaml")
+        .read_text(encoding="utf-8")
+        .replace('"kpi.status_changed":\n  version: 1\n', ""),
         encoding="utf-8",
     )
     assert TemplateCatalog(root).missing() == [
@@ -79,8 +81,13 @@ def test_a_missing_template_is_reported(tmp_path: Path) -> None:
 @pytest.mark.parametrize("language", ["ja", "en"])
 def test_every_template_renders(event_type: str, language: Language) -> None:
     mail = default_catalog().render(
-        event_type, language, name="上州 太郎" if language == "ja" else "Taro Joshu", data=sample_data(event_type),
-        event_id=str(uuid.uuid4()), occurred_at=OCCURRED, portal_url="https://netsugen.example.jp/",
+        event_type,
+        language,
+        name="上州 太郎" if language == "ja" else "Taro Joshu",
+        data=sample_data(event_type),
+        event_id=str(uuid.uuid4()),
+        occurred_at=OCCURRED,
+        portal_url="https://netsugen.example.jp/",
     )
     assert mail.version >= 1 and mail.template == event_type
     assert mail.subject and "\n" not in mail.subject and len(mail.subject) < 120
@@ -99,8 +106,15 @@ def test_japanese_content_reads_naturally() -> None:
     catalog = default_catalog()
 
     def render(event_type: str, language: Language = "ja", name: str | None = "上州 太郎") -> Any:
-        return catalog.render(event_type, language, name=name, data=sample_data(event_type),
-                              event_id="e", occurred_at=OCCURRED, portal_url="https://netsugen.example.jp")
+        return catalog.render(
+            event_type,
+            language,
+            name=name,
+            data=sample_data(event_type),
+            event_id="e",
+            occurred_at=OCCURRED,
+            portal_url="https://netsugen.example.jp",
+        )
 
     assert render("member.registered").subject == "NETSUGENへようこそ"
     assert render("invoice.issued").subject == "【NETSUGEN】請求書発行のお知らせ"
@@ -119,8 +133,13 @@ def test_japanese_content_reads_naturally() -> None:
 
 def test_html_is_escaped_text_is_not() -> None:
     mail = default_catalog().render(
-        "member.registered", "en", name='<script>alert("x")</script> & Co', data=sample_data("member.registered"),
-        event_id="e", occurred_at=OCCURRED, portal_url="https://netsugen.example.jp",
+        "member.registered",
+        "en",
+        name='<script>alert("x")</script> & Co',
+        data=sample_data("member.registered"),
+        event_id="e",
+        occurred_at=OCCURRED,
+        portal_url="https://netsugen.example.jp",
     )
     assert "<script>" not in mail.html and "&lt;script&gt;" in mail.html
     assert mail.text.startswith('Dear <script>alert("x")</script> & Co,')

@@ -83,22 +83,39 @@ async def _exercise(ports: dict[str, int], handler: RecordingHandler) -> list[st
     async with httpx.AsyncClient(base_url=netsugen, timeout=30) as client:
         members = []
         for i, (name, email) in enumerate(PEOPLE):
-            r = await client.post("/v1/members", json={
-                "kind": "individual", "name": name, "email": email, "language": "ja" if i == 0 else "en",
-                "plan": "dropin", "plan_start": "2026-01-01",
-            }, headers={**ADMIN, "Idempotency-Key": f"pii-{i}"})
+            r = await client.post(
+                "/v1/members",
+                json={
+                    "kind": "individual",
+                    "name": name,
+                    "email": email,
+                    "language": "ja" if i == 0 else "en",
+                    "plan": "dropin",
+                    "plan_start": "2026-01-01",
+                },
+                headers={**ADMIN, "Idempotency-Key": f"pii-{i}"},
+            )
             assert r.status_code == 201, r.text
             members.append(r.json())
             secrets.append(r.json()["card_token"])
-        r = await client.post("/v1/members", json={
-            "kind": "corporate", "name": CORPORATE[0], "email": CORPORATE[1], "language": "ja",
-            "plan": "corporate_monthly", "plan_start": "2026-01-01",
-        }, headers=ADMIN)
+        r = await client.post(
+            "/v1/members",
+            json={
+                "kind": "corporate",
+                "name": CORPORATE[0],
+                "email": CORPORATE[1],
+                "language": "ja",
+                "plan": "corporate_monthly",
+                "plan_start": "2026-01-01",
+            },
+            headers=ADMIN,
+        )
         assert r.status_code == 201, r.text
         corporate = r.json()
         secrets.append(corporate["card_token"])
-        r = await client.post(f"/v1/members/{corporate['id']}/users", json={"name": USER[0], "email": USER[1]},
-                              headers=ADMIN)
+        r = await client.post(
+            f"/v1/members/{corporate['id']}/users", json={"name": USER[0], "email": USER[1]}, headers=ADMIN
+        )
         assert r.status_code == 201, r.text
         secrets.append(r.json()["card_token"])
         # Check in by card (open or closed at this hour, the card travels either way).
@@ -110,30 +127,60 @@ async def _exercise(ports: dict[str, int], handler: RecordingHandler) -> list[st
             assert (await client.get("/v1/members", params={"q": name}, headers=ADMIN)).status_code == 200
             assert (await client.get("/v1/members", params={"q": email}, headers=ADMIN)).status_code == 200
         # A guest registers for an event.
-        r = await client.post("/v1/programs", json={
-            "title_ja": "ログ確認", "title_en": "Log check", "description_ja": "説明", "description_en": "About",
-            "category": "seminar", "resource_id": None, "start": "2027-03-10T18:00:00+09:00",
-            "end": "2027-03-10T20:00:00+09:00", "capacity": 10, "registration_closes_at": None,
-        }, headers=ADMIN)
+        r = await client.post(
+            "/v1/programs",
+            json={
+                "title_ja": "ログ確認",
+                "title_en": "Log check",
+                "description_ja": "説明",
+                "description_en": "About",
+                "category": "seminar",
+                "resource_id": None,
+                "start": "2027-03-10T18:00:00+09:00",
+                "end": "2027-03-10T20:00:00+09:00",
+                "capacity": 10,
+                "registration_closes_at": None,
+            },
+            headers=ADMIN,
+        )
         assert r.status_code == 201, r.text
-        r = await client.post(f"/v1/programs/{r.json()['id']}/registrations",
-                              json={"guest": {"name": GUEST[0], "email": GUEST[1], "language": "ja"}})
+        r = await client.post(
+            f"/v1/programs/{r.json()['id']}/registrations",
+            json={"guest": {"name": GUEST[0], "email": GUEST[1], "language": "ja"}},
+        )
         assert r.status_code == 201, r.text
         # Failed authentication with a guessed token; bad input that carries personal data.
         for _ in range(3):
-            assert (await client.get("/v1/members", headers={"Authorization": f"Bearer {GUESSED_TOKEN}"})).status_code == 401
-        r = await client.post("/v1/members", json={
-            "kind": "individual", "name": PEOPLE[0][0], "email": f"not-an-email {PEOPLE[0][1]}", "language": "ja",
-            "plan": "dropin",
-        }, headers=ADMIN)
+            assert (
+                await client.get("/v1/members", headers={"Authorization": f"Bearer {GUESSED_TOKEN}"})
+            ).status_code == 401
+        r = await client.post(
+            "/v1/members",
+            json={
+                "kind": "individual",
+                "name": PEOPLE[0][0],
+                "email": f"not-an-email {PEOPLE[0][1]}",
+                "language": "ja",
+                "plan": "dropin",
+            },
+            headers=ADMIN,
+        )
         assert r.status_code == 422
         r = await client.post("/v1/visits", json={"card_token": secrets[0] + "x"}, headers=ADMIN)
         assert r.status_code == 404
         # An unexpected database error whose statement carries personal data (logged with its traceback).
-        r = await client.post("/v1/members", json={
-            "kind": "individual", "name": INDUCED[0], "email": INDUCED[1], "language": "ja",
-            "plan": "dropin", "plan_start": "2026-01-01",
-        }, headers=ADMIN)
+        r = await client.post(
+            "/v1/members",
+            json={
+                "kind": "individual",
+                "name": INDUCED[0],
+                "email": INDUCED[1],
+                "language": "ja",
+                "plan": "dropin",
+                "plan_start": "2026-01-01",
+            },
+            headers=ADMIN,
+        )
         assert r.status_code == 500, r.text
     # The notifier emails every member (registered): names and addresses resolved over HTTP.
     expected = {email for _, email in PEOPLE} | {CORPORATE[1], GUEST[1]}
@@ -173,18 +220,32 @@ def test_a_whole_system_run_logs_no_personal_data(stack: StackInfo, tmp_path: Pa
     ports = {"kpi_api": free_port(), "netsugen_booking": free_port(), "notifier": free_port()}
     env = {
         **os.environ,
-        "DATABASE_URL": database_url, "REDIS_URL": redis_url, "BOOTSTRAP_ADMIN_TOKEN": BOOTSTRAP,
-        "KPI_API_PORT": str(ports["kpi_api"]), "NETSUGEN_PORT": str(ports["netsugen_booking"]),
-        "NOTIFIER_PORT": str(ports["notifier"]), "SERVICE_TOKEN": "", "OUTBOX_RELAY_ENABLED": "true",
-        "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port), "QUIET_HOURS_ENABLED": "false",
-        "LOG_LEVEL": "INFO", "LOG_JSON": "true", "ENVIRONMENT": "test",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "BOOTSTRAP_ADMIN_TOKEN": BOOTSTRAP,
+        "KPI_API_PORT": str(ports["kpi_api"]),
+        "NETSUGEN_PORT": str(ports["netsugen_booking"]),
+        "NOTIFIER_PORT": str(ports["notifier"]),
+        "SERVICE_TOKEN": "",
+        "OUTBOX_RELAY_ENABLED": "true",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp.port),
+        "QUIET_HOURS_ENABLED": "false",
+        "LOG_LEVEL": "INFO",
+        "LOG_JSON": "true",
+        "ENVIRONMENT": "test",
     }
     for key in ("KPI_API_URL", "NETSUGEN_URL", "NOTIFIER_URL"):
         env.pop(key, None)
     log_path = tmp_path / "platform.log"
     with log_path.open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "gunma.cli", "run"], cwd=ROOT, env=env, stdout=log,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gunma.cli", "run"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
         _wait_ready(ports, proc, log_path, timeout=180)
         asyncio.run(_induce_database_error(database_url))

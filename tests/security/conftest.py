@@ -71,7 +71,9 @@ class InProcessApp:
         logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request otherwise
         self._lifespan = self.app.router.lifespan_context(self.app)
         self.loop.run_until_complete(self._lifespan.__aenter__())
-        transport = httpx.ASGITransport(app=self.app, raise_app_exceptions=False, client=("198.51.100.7", 50000))
+        transport = httpx.ASGITransport(
+            app=self.app, raise_app_exceptions=False, client=("198.51.100.7", 50000)
+        )
         self.client = httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=60)
         return self
 
@@ -102,7 +104,12 @@ class InProcessApp:
 
 
 def make_in_process(service: str, database_url: str, stack: StackInfo, **settings: Any) -> InProcessApp:
-    values = {**settings_overrides(stack), "database_url": database_url, "db_pool_size": 3, "db_max_overflow": 5}
+    values = {
+        **settings_overrides(stack),
+        "database_url": database_url,
+        "db_pool_size": 3,
+        "db_max_overflow": 5,
+    }
     values.update(settings)
     return InProcessApp(build_app(service, **values))
 

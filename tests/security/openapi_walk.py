@@ -20,7 +20,10 @@ from shared.settings import CommonSettings
 SERVICES = ("kpi_api", "netsugen_booking", "notifier")
 METHODS = ("get", "post", "put", "patch", "delete")
 #: Settings good enough to build an app and render its OpenAPI document (nothing connects).
-_DUMMY = {"database_url": "postgresql+asyncpg://nobody@127.0.0.1:1/none", "redis_url": "redis://127.0.0.1:1/0"}
+_DUMMY = {
+    "database_url": "postgresql+asyncpg://nobody@127.0.0.1:1/none",
+    "redis_url": "redis://127.0.0.1:1/0",
+}
 
 
 def app_factory(service: str) -> tuple[Callable[[Any], FastAPI], type[CommonSettings]]:

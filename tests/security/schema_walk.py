@@ -50,7 +50,9 @@ def request_nodes(service: str) -> Iterator[Node]:
                 yield from _walk(doc, op, f"body({media_type})", content.get("schema", {}), set())
 
 
-def _walk(doc: dict[str, Any], op: Operation, where: str, schema: dict[str, Any], seen: set[str]) -> Iterator[Node]:
+def _walk(
+    doc: dict[str, Any], op: Operation, where: str, schema: dict[str, Any], seen: set[str]
+) -> Iterator[Node]:
     ref = schema.get("$ref")
     if ref is not None:
         if ref in seen:  # recursive model: already walked on this path

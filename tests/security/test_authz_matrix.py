@@ -87,13 +87,31 @@ PUBLIC: dict[tuple[str, str], str] = {
     ): "the front-desk page shell; every API call it makes needs a staff token",
     # Sign-in (services/netsugen_booking/accounts): what a person does before having a token. (Login,
     # refresh and TOTP enrolment answer an anonymous caller 401 with WWW-Authenticate, like the rest.)
-    ("netsugen_booking", "POST /v1/auth/logout"): "revokes the session of the refresh token given; unknown ones change nothing",
-    ("netsugen_booking", "POST /v1/auth/email-link"): "asks for a sign-in email; always 202 (no account discovery)",
-    ("netsugen_booking", "POST /v1/auth/email-link/verify"): "the emailed one-time token or code is the credential",
+    (
+        "netsugen_booking",
+        "POST /v1/auth/logout",
+    ): "revokes the session of the refresh token given; unknown ones change nothing",
+    (
+        "netsugen_booking",
+        "POST /v1/auth/email-link",
+    ): "asks for a sign-in email; always 202 (no account discovery)",
+    (
+        "netsugen_booking",
+        "POST /v1/auth/email-link/verify",
+    ): "the emailed one-time token or code is the credential",
     ("netsugen_booking", "POST /v1/auth/password-reset"): "asks for a reset email; always 202",
-    ("netsugen_booking", "POST /v1/auth/password-reset/confirm"): "the emailed one-time token is the credential",
-    ("netsugen_booking", "POST /v1/auth/email-change/confirm"): "the one-time token sent to the new address is the credential",
-    ("netsugen_booking", "POST /frontdesk/session/logout"): "clears the console's cookie and revokes its session",
+    (
+        "netsugen_booking",
+        "POST /v1/auth/password-reset/confirm",
+    ): "the emailed one-time token is the credential",
+    (
+        "netsugen_booking",
+        "POST /v1/auth/email-change/confirm",
+    ): "the one-time token sent to the new address is the credential",
+    (
+        "netsugen_booking",
+        "POST /frontdesk/session/logout",
+    ): "clears the console's cookie and revokes its session",
 }
 
 #: Sign-in operations whose credential is in the request (email + password, a refresh token or the
@@ -218,10 +236,11 @@ def test_allow_lists_name_real_operations() -> None:
     keys = {(op.service, op.key) for op in all_operations()}
     assert MEMBER <= keys, sorted(MEMBER - keys)
     assert NOT_PUBLIC <= keys, sorted(NOT_PUBLIC - keys)
-    for (service, pattern) in PUBLIC:
-        assert any(
-            service in ("*", s) and fnmatch.fnmatchcase(k, pattern) for s, k in keys
-        ), (service, pattern)
+    for service, pattern in PUBLIC:
+        assert any(service in ("*", s) and fnmatch.fnmatchcase(k, pattern) for s, k in keys), (
+            service,
+            pattern,
+        )
     assert not [op for op in all_operations() if is_member_operation(op) and public_reason(op)]
 
 
@@ -349,8 +368,14 @@ async def world(
             )["items"]
             assert items, f"no invoice for {m.name}"
             m.ids["invoice_id"] = items[0]["id"]
-            paid = ok(await client.post(f"/v1/invoices/{items[0]['id']}/payments", json={
-                "method": "cash", "amount_yen": 1, "paid_on": "2026-11-02"}, headers=staff), "payment")
+            paid = ok(
+                await client.post(
+                    f"/v1/invoices/{items[0]['id']}/payments",
+                    json={"method": "cash", "amount_yen": 1, "paid_on": "2026-11-02"},
+                    headers=staff,
+                ),
+                "payment",
+            )
             m.ids["payment_id"] = paid["id"]
         # December: an event, a booking and a consultation each.
         clock.set(jst(2026, 12, 1, 9, 0))
@@ -492,7 +517,9 @@ def _staff_operations() -> list[Operation]:
     return [
         op
         for op in all_operations()
-        if not is_member_operation(op) and not public_reason(op) and (op.service, op.key) not in CREDENTIAL_IN_REQUEST
+        if not is_member_operation(op)
+        and not public_reason(op)
+        and (op.service, op.key) not in CREDENTIAL_IN_REQUEST
     ]
 
 

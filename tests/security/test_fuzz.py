@@ -93,8 +93,14 @@ def call_and_check(target: InProcessApp, case: schemathesis.Case[Any]) -> None:
     SENT[(target.app.state.service, f"{case.operation.method.upper()} {case.operation.path}")] += 1
     kwargs = case.as_transport_kwargs(base_url="http://testserver", headers=ADMIN)
     prepared = requests.Request(
-        method=kwargs["method"], url=kwargs["url"], headers=kwargs.get("headers"), params=kwargs.get("params"),
-        cookies=kwargs.get("cookies"), json=kwargs.get("json"), data=kwargs.get("data"), files=kwargs.get("files"),
+        method=kwargs["method"],
+        url=kwargs["url"],
+        headers=kwargs.get("headers"),
+        params=kwargs.get("params"),
+        cookies=kwargs.get("cookies"),
+        json=kwargs.get("json"),
+        data=kwargs.get("data"),
+        files=kwargs.get("files"),
     ).prepare()
     response = target.send_prepared(prepared)
     case.validate_response(response, checks=CHECKS, headers=dict(prepared.headers))

@@ -49,12 +49,16 @@ async def test_every_get_operation_sends_security_headers(clients: dict[str, htt
 
 
 @pytest.mark.parametrize("service", SERVICES)
-async def test_errors_and_edges_send_security_headers(clients: dict[str, httpx.AsyncClient], service: str) -> None:
+async def test_errors_and_edges_send_security_headers(
+    clients: dict[str, httpx.AsyncClient], service: str
+) -> None:
     client = clients[service]
     for r in (
         await client.get("/no/such/route"),  # 404 from the router
         await client.delete("/healthz"),  # 405
-        await client.post("/healthz", content=b"x" * 2_000_000, headers={"content-type": "application/json"}),  # 413
+        await client.post(
+            "/healthz", content=b"x" * 2_000_000, headers={"content-type": "application/json"}
+        ),  # 413
         await client.get("/healthz?q=%00"),  # 422 from the middleware
         await client.get("/v1/zz", headers={"Authorization": "Bearer gsk_wrong"}),
     ):
@@ -83,7 +87,10 @@ def _client(app: FastAPI) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc")
 
 
-PREFLIGHT = {"access-control-request-method": "POST", "access-control-request-headers": "authorization,content-type"}
+PREFLIGHT = {
+    "access-control-request-method": "POST",
+    "access-control-request-headers": "authorization,content-type",
+}
 #: A non-public route per service (the preflight never reaches it).
 CORS_PATH = {"kpi_api": "/v1/kpis", "netsugen_booking": "/v1/visits", "notifier": "/v1/deliveries"}
 

@@ -46,7 +46,11 @@ def _problem(response: httpx.Response, status: int, slug: str | None = None) -> 
 @pytest.mark.parametrize("service", SERVICES)
 def test_every_client_string_has_a_length_limit(service: str) -> None:
     unbounded = sorted(
-        {str(node) for node in request_nodes(service) if is_string(node.schema) and not string_is_bounded(node.schema)}
+        {
+            str(node)
+            for node in request_nodes(service)
+            if is_string(node.schema) and not string_is_bounded(node.schema)
+        }
     )
     assert unbounded == [], f"{service}: strings without maxLength:\n" + "\n".join(unbounded)
 
@@ -70,18 +74,22 @@ def test_every_request_object_refuses_unknown_fields(service: str) -> None:
             and is_object(node.schema)
             and node.schema.get("additionalProperties") is not False
             # a map (dict[str, X]) declares its values' schema instead of properties
-            and not (isinstance(node.schema.get("additionalProperties"), dict) and not node.schema.get("properties"))
+            and not (
+                isinstance(node.schema.get("additionalProperties"), dict)
+                and not node.schema.get("properties")
+            )
             and (service, str(node)) not in FREE_FORM
         }
     )
-    assert open_objects == [], f"{service}: request objects that accept unknown fields:\n" + "\n".join(open_objects)
+    assert open_objects == [], f"{service}: request objects that accept unknown fields:\n" + "\n".join(
+        open_objects
+    )
 
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_every_json_body_operation_documents_422(service: str) -> None:
     missing = [
-        op.key for op in operations(service)
-        if op.request_body and "422" not in op.spec.get("responses", {})
+        op.key for op in operations(service) if op.request_body and "422" not in op.spec.get("responses", {})
     ]
     assert missing == []
 
@@ -97,7 +105,9 @@ def test_the_walk_sees_what_it_must() -> None:
 # ---- dynamic: the apps --------------------------------------------------------------------------
 def _json_body_operations() -> list[Operation]:
     return [
-        op for service in SERVICES for op in operations(service)
+        op
+        for service in SERVICES
+        for op in operations(service)
         if op.request_body and "application/json" in op.request_body.get("content", {})
     ]
 
@@ -117,7 +127,8 @@ async def test_unknown_field_is_refused(clients: dict[str, httpx.AsyncClient], o
 
 async def test_event_data_refuses_unknown_fields(notifier_client: httpx.AsyncClient) -> None:
     body = {
-        "type": "member.registered", "source": "netsugen_booking",
+        "type": "member.registered",
+        "source": "netsugen_booking",
         "data": {"member_id": str(uuid.uuid4()), "email": "taro@example.jp"},
     }
     r = await notifier_client.post("/v1/notifications", json=body, headers=ADMIN)
@@ -142,7 +153,9 @@ EDGE = {
 async def test_oversized_body_is_413(clients: dict[str, httpx.AsyncClient], service: str) -> None:
     method, path = EDGE[service]
     big = b'{"name": "' + b"x" * (MAX_BODY + 10) + b'"}'
-    r = await clients[service].request(method, path, content=big, headers={**ADMIN, "content-type": "application/json"})
+    r = await clients[service].request(
+        method, path, content=big, headers={**ADMIN, "content-type": "application/json"}
+    )
     _problem(r, 413, "payload-too-large")
 
     async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: the size is only known by reading
@@ -151,14 +164,18 @@ async def test_oversized_body_is_413(clients: dict[str, httpx.AsyncClient], serv
             yield b"x" * 65536
         yield b'"}'
 
-    r = await clients[service].request(method, path, content=chunks(), headers={**ADMIN, "content-type": "application/json"})
+    r = await clients[service].request(
+        method, path, content=chunks(), headers={**ADMIN, "content-type": "application/json"}
+    )
     _problem(r, 413, "payload-too-large")
 
 
 async def test_csv_import_is_limited_too(kpi_client: httpx.AsyncClient) -> None:
     header = b"indicator_id,fiscal_year,value\n"
     big = header + b"ghg-emissions,2021,1\n" * (MAX_BODY // 20 + 10)
-    r = await kpi_client.post("/v1/imports/observations", content=big, headers={**ADMIN, "content-type": "text/csv"})
+    r = await kpi_client.post(
+        "/v1/imports/observations", content=big, headers={**ADMIN, "content-type": "text/csv"}
+    )
     _problem(r, 413, "payload-too-large")
 
     async def chunks() -> AsyncIterator[bytes]:
@@ -166,7 +183,9 @@ async def test_csv_import_is_limited_too(kpi_client: httpx.AsyncClient) -> None:
         for _ in range(MAX_BODY // 65536 + 2):
             yield b"ghg-emissions,2021,1\n" * 3120
 
-    r = await kpi_client.post("/v1/imports/observations", content=chunks(), headers={**ADMIN, "content-type": "text/csv"})
+    r = await kpi_client.post(
+        "/v1/imports/observations", content=chunks(), headers={**ADMIN, "content-type": "text/csv"}
+    )
     _problem(r, 413, "payload-too-large")
 
 
@@ -186,15 +205,23 @@ async def test_nul_and_invalid_unicode_in_body_are_422(
     clients: dict[str, httpx.AsyncClient], service: str, raw: bytes
 ) -> None:
     method, path = EDGE[service]
-    r = await clients[service].request(method, path, content=raw, headers={**ADMIN, "content-type": "application/json"})
+    r = await clients[service].request(
+        method, path, content=raw, headers={**ADMIN, "content-type": "application/json"}
+    )
     _problem(r, 422, "invalid-text")
 
 
 #: A real query string parameter per service.
-QUERY = {"kpi_api": "/v1/kpis?q=", "netsugen_booking": "/v1/members?q=", "notifier": "/v1/deliveries?recipient="}
+QUERY = {
+    "kpi_api": "/v1/kpis?q=",
+    "netsugen_booking": "/v1/members?q=",
+    "notifier": "/v1/deliveries?recipient=",
+}
 
 
-@pytest.mark.parametrize("bad", ["a%00b", "%ff%fe", "%ed%a0%80"], ids=["nul", "bad-utf8", "encoded-surrogate"])
+@pytest.mark.parametrize(
+    "bad", ["a%00b", "%ff%fe", "%ed%a0%80"], ids=["nul", "bad-utf8", "encoded-surrogate"]
+)
 @pytest.mark.parametrize("service", SERVICES)
 async def test_nul_and_invalid_unicode_in_url_are_422(
     clients: dict[str, httpx.AsyncClient], service: str, bad: str
@@ -207,11 +234,16 @@ async def test_nul_and_invalid_unicode_in_url_are_422(
 
 @pytest.mark.parametrize(
     "raw",
-    [b"indicator_id,fiscal_year,value\nghg-emi\x00ssions,2021,1\n", b"indicator_id,fiscal_year,value\n\xff\xfe\xfd,2021,1\n"],
+    [
+        b"indicator_id,fiscal_year,value\nghg-emi\x00ssions,2021,1\n",
+        b"indicator_id,fiscal_year,value\n\xff\xfe\xfd,2021,1\n",
+    ],
     ids=["nul", "undecodable"],
 )
 async def test_csv_with_nul_or_undecodable_bytes_is_422(kpi_client: httpx.AsyncClient, raw: bytes) -> None:
-    r = await kpi_client.post("/v1/imports/observations", content=raw, headers={**ADMIN, "content-type": "text/csv"})
+    r = await kpi_client.post(
+        "/v1/imports/observations", content=raw, headers={**ADMIN, "content-type": "text/csv"}
+    )
     _problem(r, 422)
 
 
@@ -240,8 +272,12 @@ def _date_query_operations() -> list[tuple[Operation, str]]:
     return found
 
 
-@pytest.mark.parametrize(("op", "name"), _date_query_operations(), ids=lambda x: str(x) if isinstance(x, str) else f"{x}")
-async def test_extreme_dates_are_not_server_errors(clients: dict[str, httpx.AsyncClient], op: Operation, name: str) -> None:
+@pytest.mark.parametrize(
+    ("op", "name"), _date_query_operations(), ids=lambda x: str(x) if isinstance(x, str) else f"{x}"
+)
+async def test_extreme_dates_are_not_server_errors(
+    clients: dict[str, httpx.AsyncClient], op: Operation, name: str
+) -> None:
     """The first and last days a date can name (and their date-times) are answered, never a 500."""
     for value in ("0001-01-01", "9999-12-31", "0001-01-01T00:00:00+09:00", "9999-12-31T23:59:59-09:00"):
         r = await clients[op.service].get(sample_path(op), params={name: value}, headers=ADMIN)
@@ -260,7 +296,9 @@ FUZZ_FINDINGS = [
 
 
 @pytest.mark.parametrize(("service", "url"), FUZZ_FINDINGS, ids=[f"{s}:{u}" for s, u in FUZZ_FINDINGS])
-async def test_fuzz_findings_stay_fixed(clients: dict[str, httpx.AsyncClient], service: str, url: str) -> None:
+async def test_fuzz_findings_stay_fixed(
+    clients: dict[str, httpx.AsyncClient], service: str, url: str
+) -> None:
     r = await clients[service].get(url, headers=ADMIN)
     assert r.status_code < 500, r.text[:300]
     assert r.headers["content-type"].startswith(("application/json", "application/problem+json"))

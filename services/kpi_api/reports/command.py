@@ -63,9 +63,7 @@ def report(
         task = progress.add_task("KPI report", total=3)
 
         async def run() -> bytes:
-            engine = create_engine(
-                database_url, pool_size=1, max_overflow=0, application_name="kpi-report"
-            )
+            engine = create_engine(database_url, pool_size=1, max_overflow=0, application_name="kpi-report")
             try:
                 progress.update(task, description="grading indicators / 指標を評価中")
                 async with session_scope(make_sessionmaker(engine)) as session:

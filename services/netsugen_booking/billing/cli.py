@@ -1,8 +1,8 @@
 """`gunma netsugen billing …`: the monthly invoice run, the overdue list and the accounting export.
 
-    gunma netsugen billing run --period 2026-11      bill a past month (idempotent), with a progress bar
-    gunma netsugen billing overdue                   invoices past their due date with a balance
-    gunma netsugen billing export --from 2026-12-01 --to 2026-12-31 --output invoices.csv
+gunma netsugen billing run --period 2026-11      bill a past month (idempotent), with a progress bar
+gunma netsugen billing overdue                   invoices past their due date with a balance
+gunma netsugen billing export --from 2026-12-01 --to 2026-12-31 --output invoices.csv
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from shared.db import create_engine, make_sessionmaker, session_scope
 from shared.errors import ProblemError
 from shared.settings import command_database_url
 
-app = typer.Typer(help="NETSUGEN billing: invoice runs, overdue invoices, accounting export", no_args_is_help=True)
+app = typer.Typer(
+    help="NETSUGEN billing: invoice runs, overdue invoices, accounting export", no_args_is_help=True
+)
 console = Console()
 
 
@@ -54,13 +56,23 @@ def run(
         def report(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        engine = create_engine(url, pool_size=2, max_overflow=0, application_name="netsugen-billing-cli",
-                               statement_timeout_ms=600_000)
+        engine = create_engine(
+            url,
+            pool_size=2,
+            max_overflow=0,
+            application_name="netsugen-billing-cli",
+            statement_timeout_ms=600_000,
+        )
         try:
             async with session_scope(make_sessionmaker(engine)) as session:
                 result = await run_invoices(
-                    session, settings, period=Period.parse(period), trigger="cli", requested_by="cli",
-                    issue=issue, progress=report,
+                    session,
+                    settings,
+                    period=Period.parse(period),
+                    trigger="cli",
+                    requested_by="cli",
+                    issue=issue,
+                    progress=report,
                 )
                 return result.invoices_created, result.lines_created, result.total_yen
         finally:
@@ -68,14 +80,19 @@ def run(
 
     try:
         with Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
             console=console,
         ) as bar:
             created, lines, total = asyncio.run(go(bar))
     except ProblemError as exc:
         console.print(f"[red]{exc.detail}[/red]")
         raise typer.Exit(1) from exc
-    console.print(f"{created} invoice(s), {lines} line(s), total ¥{total:,} ({'issued' if issue else 'drafts'})")
+    console.print(
+        f"{created} invoice(s), {lines} line(s), total ¥{total:,} ({'issued' if issue else 'drafts'})"
+    )
 
 
 @app.command("overdue")
@@ -92,11 +109,17 @@ def overdue() -> None:
                 result = await overdue_invoices(session, limit=100_000)
         finally:
             await engine.dispose()
-        table = Table("number", "recipient", "due", "days", "total", "balance", title=f"overdue as of {result.as_of}")
+        table = Table(
+            "number", "recipient", "due", "days", "total", "balance", title=f"overdue as of {result.as_of}"
+        )
         for item in result.items:
             table.add_row(
-                item.number or "", item.recipient_name, str(item.due_date), str(item.days_overdue),
-                f"¥{item.total_yen:,}", f"¥{item.balance_yen:,}",
+                item.number or "",
+                item.recipient_name,
+                str(item.due_date),
+                str(item.days_overdue),
+                f"¥{item.total_yen:,}",
+                f"¥{item.balance_yen:,}",
             )
         return table
 

@@ -372,7 +372,9 @@ def _billed_of(rows: Sequence[Row[Any]]) -> _Billed:
     return billed
 
 
-def _line_ref(kind: str, user_id: uuid.UUID | None, day: date | None, plan_code: str | None) -> tuple[Any, ...]:
+def _line_ref(
+    kind: str, user_id: uuid.UUID | None, day: date | None, plan_code: str | None
+) -> tuple[Any, ...]:
     return (kind, plan_code) if kind == "subscription" else (kind, user_id, day)
 
 

@@ -24,7 +24,9 @@ def _default_kpi_mapping() -> dict[str, KpiMapping]:
         # クリエイターラボラトリー参加者数(累計)
         "creator_lab": KpiMapping(indicator_id="creator-laboratory-participants", count="attendance"),
         # スタートアップ支援事業による支援起業家数(累計)
-        "startup_program": KpiMapping(indicator_id="startup-supported-entrepreneurs", count="distinct_attendees"),
+        "startup_program": KpiMapping(
+            indicator_id="startup-supported-entrepreneurs", count="distinct_attendees"
+        ),
     }
 
 

@@ -33,7 +33,11 @@ class ReminderCounts:
     consultations: int = 0
 
     def as_dict(self) -> dict[str, int]:
-        return {"bookings": self.bookings, "registrations": self.registrations, "consultations": self.consultations}
+        return {
+            "bookings": self.bookings,
+            "registrations": self.registrations,
+            "consultations": self.consultations,
+        }
 
 
 async def _mark(session: AsyncSession, kind: str, subject_id: uuid.UUID, now: datetime) -> bool:
@@ -69,7 +73,8 @@ async def send_reminders(session: AsyncSession, *, now: datetime, reminder_hour:
     for booking_id, member_id in bookings:
         if await _mark(session, "booking", booking_id, now):
             await emit(
-                session, outbox,
+                session,
+                outbox,
                 BookingReminder(member_id=member_id, subject_kind="booking", subject_id=booking_id),
             )
             n_bookings += 1
@@ -91,10 +96,13 @@ async def send_reminders(session: AsyncSession, *, now: datetime, reminder_hour:
     for registration_id, member_id in registrations:
         if await _mark(session, "event_registration", registration_id, now):
             await emit(
-                session, outbox,
+                session,
+                outbox,
                 BookingReminder(
-                    member_id=member_id, registration_id=registration_id,
-                    subject_kind="event_registration", subject_id=registration_id,
+                    member_id=member_id,
+                    registration_id=registration_id,
+                    subject_kind="event_registration",
+                    subject_id=registration_id,
                 ),
             )
             n_registrations += 1
@@ -115,7 +123,8 @@ async def send_reminders(session: AsyncSession, *, now: datetime, reminder_hour:
     for consultation_id, member_id in consultations:
         if await _mark(session, "consultation", consultation_id, now):
             await emit(
-                session, outbox,
+                session,
+                outbox,
                 BookingReminder(member_id=member_id, subject_kind="consultation", subject_id=consultation_id),
             )
             n_consultations += 1

@@ -85,13 +85,19 @@ class BookingOut(BaseModel):
     @classmethod
     def of(cls, b: Booking, *, deadline: datetime) -> BookingOut:
         return cls(
-            id=b.id, resource_id=b.resource_id, member_id=b.member_id, program_id=b.program_id,
-            start=b.start_at.astimezone(JST), end=b.end_at.astimezone(JST),
+            id=b.id,
+            resource_id=b.resource_id,
+            member_id=b.member_id,
+            program_id=b.program_id,
+            start=b.start_at.astimezone(JST),
+            end=b.end_at.astimezone(JST),
             status=b.status,  # type: ignore[arg-type]
-            price_yen=b.price_yen, cancellation_deadline=deadline.astimezone(JST),
+            price_yen=b.price_yen,
+            cancellation_deadline=deadline.astimezone(JST),
             created_at=b.created_at.astimezone(JST),
             cancelled_at=b.cancelled_at.astimezone(JST) if b.cancelled_at else None,
-            cancel_reason=b.cancel_reason, deadline_overridden=b.deadline_overridden,
+            cancel_reason=b.cancel_reason,
+            deadline_overridden=b.deadline_overridden,
         )
 
 

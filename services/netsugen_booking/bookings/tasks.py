@@ -18,7 +18,9 @@ from shared.jst import utcnow
 
 async def send_booking_reminders(ctx: dict[str, Any]) -> dict[str, int]:
     async with session_scope(ctx["sessionmaker"]) as session:
-        counts = await send_reminders(session, now=utcnow(), reminder_hour=int(ctx["settings"].booking_reminder_hour_jst))
+        counts = await send_reminders(
+            session, now=utcnow(), reminder_hour=int(ctx["settings"].booking_reminder_hour_jst)
+        )
     return counts.as_dict()
 
 

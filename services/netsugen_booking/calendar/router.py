@@ -66,7 +66,12 @@ async def get_calendar(
     description="Staff. Closures overlapping `from`..`to` (all when omitted), by start date.",
     responses=problem_responses(401, 403),
 )
-async def list_closures(session: DbSession, _: Annotated[Principal, require(P.CALENDAR_READ)], from_: FromDate = None, to: ToDate = None) -> ClosureList:
+async def list_closures(
+    session: DbSession,
+    _: Annotated[Principal, require(P.CALENDAR_READ)],
+    from_: FromDate = None,
+    to: ToDate = None,
+) -> ClosureList:
     stmt = select(CalendarClosure).order_by(CalendarClosure.start_date, CalendarClosure.created_at)
     if from_ is not None:
         stmt = stmt.where(CalendarClosure.end_date >= from_)
@@ -82,28 +87,43 @@ async def list_closures(session: DbSession, _: Annotated[Principal, require(P.CA
     description="Admin. The space is closed on every day of the range (year-end break, maintenance …).",
     responses=problem_responses(401, 403),
 )
-async def add_closure(body: ClosureCreate, session: DbSession, principal: Annotated[Principal, require(P.CALENDAR_WRITE)]) -> ClosureOut:
+async def add_closure(
+    body: ClosureCreate, session: DbSession, principal: Annotated[Principal, require(P.CALENDAR_WRITE)]
+) -> ClosureOut:
     row = await service.add_closure(
-        session, start=body.start_date, end=body.end_date or body.start_date, reason_ja=body.reason_ja,
-        reason_en=body.reason_en or body.reason_ja, created_by=principal.name,
+        session,
+        start=body.start_date,
+        end=body.end_date or body.start_date,
+        reason_ja=body.reason_ja,
+        reason_en=body.reason_en or body.reason_ja,
+        created_by=principal.name,
     )
     return ClosureOut.of(row)
 
 
 @router.get(
-    "/closures/{closure_id}", summary="Read a closure", description="Staff.",
+    "/closures/{closure_id}",
+    summary="Read a closure",
+    description="Staff.",
     responses=problem_responses(401, 403, 404),
 )
-async def get_closure(closure_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.CALENDAR_READ)]) -> ClosureOut:
+async def get_closure(
+    closure_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.CALENDAR_READ)]
+) -> ClosureOut:
     return ClosureOut.of(await service.get_closure(session, closure_id))
 
 
 @router.patch(
-    "/closures/{closure_id}", summary="Change a closure", description="Admin.",
+    "/closures/{closure_id}",
+    summary="Change a closure",
+    description="Admin.",
     responses=problem_responses(401, 403, 404),
 )
 async def update_closure(
-    closure_id: uuid.UUID, body: ClosureUpdate, session: DbSession, _: Annotated[Principal, require(P.CALENDAR_WRITE)]
+    closure_id: uuid.UUID,
+    body: ClosureUpdate,
+    session: DbSession,
+    _: Annotated[Principal, require(P.CALENDAR_WRITE)],
 ) -> ClosureOut:
     row = await service.get_closure(session, closure_id)
     start = body.start_date or row.start_date
@@ -119,10 +139,15 @@ async def update_closure(
 
 
 @router.delete(
-    "/closures/{closure_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a closure",
-    description="Admin.", responses=problem_responses(401, 403, 404),
+    "/closures/{closure_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a closure",
+    description="Admin.",
+    responses=problem_responses(401, 403, 404),
 )
-async def delete_closure(closure_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.CALENDAR_WRITE)]) -> Response:
+async def delete_closure(
+    closure_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.CALENDAR_WRITE)]
+) -> Response:
     await session.delete(await service.get_closure(session, closure_id))
     await session.flush()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -136,7 +161,10 @@ async def delete_closure(closure_id: uuid.UUID, session: DbSession, _: Annotated
     responses=problem_responses(401, 403),
 )
 async def list_special_hours(
-    session: DbSession, _: Annotated[Principal, require(P.CALENDAR_READ)], from_: FromDate = None, to: ToDate = None
+    session: DbSession,
+    _: Annotated[Principal, require(P.CALENDAR_READ)],
+    from_: FromDate = None,
+    to: ToDate = None,
 ) -> SpecialHoursList:
     stmt = select(CalendarSpecialHours).order_by(CalendarSpecialHours.start_date)
     if from_ is not None:
@@ -160,27 +188,41 @@ async def add_special_hours(
     body: SpecialHoursCreate, session: DbSession, principal: Annotated[Principal, require(P.CALENDAR_WRITE)]
 ) -> SpecialHoursOut:
     row = await service.add_special_hours(
-        session, start=body.start_date, end=body.end_date or body.start_date, opens_at=body.opens_at,
-        closes_at=body.closes_at, reason_ja=body.reason_ja, reason_en=body.reason_en or body.reason_ja,
+        session,
+        start=body.start_date,
+        end=body.end_date or body.start_date,
+        opens_at=body.opens_at,
+        closes_at=body.closes_at,
+        reason_ja=body.reason_ja,
+        reason_en=body.reason_en or body.reason_ja,
         created_by=principal.name,
     )
     return SpecialHoursOut.of(row)
 
 
 @router.get(
-    "/special-hours/{sh_id}", summary="Read special hours", description="Staff.",
+    "/special-hours/{sh_id}",
+    summary="Read special hours",
+    description="Staff.",
     responses=problem_responses(401, 403, 404),
 )
-async def get_special_hours(sh_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.CALENDAR_READ)]) -> SpecialHoursOut:
+async def get_special_hours(
+    sh_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.CALENDAR_READ)]
+) -> SpecialHoursOut:
     return SpecialHoursOut.of(await service.get_special_hours(session, sh_id))
 
 
 @router.patch(
-    "/special-hours/{sh_id}", summary="Change special hours", description="Admin.",
+    "/special-hours/{sh_id}",
+    summary="Change special hours",
+    description="Admin.",
     responses=problem_responses(401, 403, 404, 409),
 )
 async def update_special_hours(
-    sh_id: uuid.UUID, body: SpecialHoursUpdate, session: DbSession, _: Annotated[Principal, require(P.CALENDAR_WRITE)]
+    sh_id: uuid.UUID,
+    body: SpecialHoursUpdate,
+    session: DbSession,
+    _: Annotated[Principal, require(P.CALENDAR_WRITE)],
 ) -> SpecialHoursOut:
     row = await service.get_special_hours(session, sh_id)
     start = body.start_date or row.start_date
@@ -202,10 +244,15 @@ async def update_special_hours(
 
 
 @router.delete(
-    "/special-hours/{sh_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete special hours",
-    description="Admin.", responses=problem_responses(401, 403, 404),
+    "/special-hours/{sh_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete special hours",
+    description="Admin.",
+    responses=problem_responses(401, 403, 404),
 )
-async def delete_special_hours(sh_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.CALENDAR_WRITE)]) -> Response:
+async def delete_special_hours(
+    sh_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.CALENDAR_WRITE)]
+) -> Response:
     await session.delete(await service.get_special_hours(session, sh_id))
     await session.flush()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -19,10 +19,22 @@ class DayOut(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"date": "2026-09-22", "open": True, "opens_at": "10:00", "closes_at": "18:00",
-                 "reason": "国民の休日", "kind": "holiday"},
-                {"date": "2026-12-30", "open": False, "opens_at": None, "closes_at": None,
-                 "reason": "年末年始休館", "kind": "closure"},
+                {
+                    "date": "2026-09-22",
+                    "open": True,
+                    "opens_at": "10:00",
+                    "closes_at": "18:00",
+                    "reason": "国民の休日",
+                    "kind": "holiday",
+                },
+                {
+                    "date": "2026-12-30",
+                    "open": False,
+                    "opens_at": None,
+                    "closes_at": None,
+                    "reason": "年末年始休館",
+                    "kind": "closure",
+                },
             ]
         }
     )
@@ -31,14 +43,20 @@ class DayOut(BaseModel):
     open: bool
     opens_at: str | None = Field(description="Opening time, HH:MM JST; null when closed.")
     closes_at: str | None = Field(description="Closing time, HH:MM JST; null when closed.")
-    reason: str | None = Field(description="Holiday name, closure or special-hours reason (request language).")
+    reason: str | None = Field(
+        description="Holiday name, closure or special-hours reason (request language)."
+    )
     kind: Literal["weekday", "weekend", "holiday", "closure", "special"]
 
     @classmethod
     def of(cls, d: DayHours) -> DayOut:
         return cls(
-            date=d.date, open=d.open, opens_at=hhmm(d.opens_at), closes_at=hhmm(d.closes_at),
-            reason=d.reason, kind=d.kind,
+            date=d.date,
+            open=d.open,
+            opens_at=hhmm(d.opens_at),
+            closes_at=hhmm(d.closes_at),
+            reason=d.reason,
+            kind=d.kind,
         )
 
 
@@ -63,8 +81,12 @@ class ClosureCreate(BaseModel):
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"start_date": "2026-12-29", "end_date": "2027-01-03", "reason_ja": "年末年始休館",
-                 "reason_en": "Year-end holidays"}
+                {
+                    "start_date": "2026-12-29",
+                    "end_date": "2027-01-03",
+                    "reason_ja": "年末年始休館",
+                    "reason_en": "Year-end holidays",
+                }
             ]
         },
     )
@@ -96,8 +118,13 @@ class ClosureOut(BaseModel):
     @classmethod
     def of(cls, r: CalendarClosure) -> ClosureOut:
         return cls(
-            id=r.id, start_date=r.start_date, end_date=r.end_date, reason_ja=r.reason_ja,
-            reason_en=r.reason_en, created_by=r.created_by, created_at=to_jst(r.created_at),
+            id=r.id,
+            start_date=r.start_date,
+            end_date=r.end_date,
+            reason_ja=r.reason_ja,
+            reason_en=r.reason_en,
+            created_by=r.created_by,
+            created_at=to_jst(r.created_at),
         )
 
 
@@ -112,8 +139,14 @@ class SpecialHoursCreate(BaseModel):
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"start_date": "2026-12-28", "end_date": "2026-12-28", "opens_at": "10:00",
-                 "closes_at": "15:00", "reason_ja": "仕事納め", "reason_en": "Last working day"}
+                {
+                    "start_date": "2026-12-28",
+                    "end_date": "2026-12-28",
+                    "opens_at": "10:00",
+                    "closes_at": "15:00",
+                    "reason_ja": "仕事納め",
+                    "reason_en": "Last working day",
+                }
             ]
         },
     )
@@ -160,9 +193,15 @@ class SpecialHoursOut(BaseModel):
     @classmethod
     def of(cls, r: CalendarSpecialHours) -> SpecialHoursOut:
         return cls(
-            id=r.id, start_date=r.start_date, end_date=r.end_date, opens_at=r.opens_at.strftime("%H:%M"),
-            closes_at=r.closes_at.strftime("%H:%M"), reason_ja=r.reason_ja, reason_en=r.reason_en,
-            created_by=r.created_by, created_at=to_jst(r.created_at),
+            id=r.id,
+            start_date=r.start_date,
+            end_date=r.end_date,
+            opens_at=r.opens_at.strftime("%H:%M"),
+            closes_at=r.closes_at.strftime("%H:%M"),
+            reason_ja=r.reason_ja,
+            reason_en=r.reason_en,
+            created_by=r.created_by,
+            created_at=to_jst(r.created_at),
         )
 
 

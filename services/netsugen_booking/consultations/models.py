@@ -104,9 +104,7 @@ class ConsultationSlot(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (
-        CheckConstraint(
-            "end_at - start_at IN (interval '30 minutes', interval '60 minutes')", name="length"
-        ),
+        CheckConstraint("end_at - start_at IN (interval '30 minutes', interval '60 minutes')", name="length"),
         ExcludeConstraint(
             ("coordinator_id", "="),
             (text("tstzrange(start_at, end_at)"), "&&"),
@@ -136,9 +134,7 @@ class Consultation(Base):
     cancelled_by: Mapped[str | None] = mapped_column(String(200))
 
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('confirmed', 'cancelled', 'completed', 'no_show')", name="status"
-        ),
+        CheckConstraint("status IN ('confirmed', 'cancelled', 'completed', 'no_show')", name="status"),
         CheckConstraint(
             "outcome IS NULL OR outcome IN ('resolved', 'follow_up', 'referred_to_business_matching',"
             " 'referred_to_specialist', 'no_show')",

@@ -15,7 +15,9 @@ from services.netsugen_booking.consultations.models import (
 from shared.jst import JST
 
 Expertise = Annotated[str, StringConstraints(min_length=2, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
-Outcome = Literal["resolved", "follow_up", "referred_to_business_matching", "referred_to_specialist", "no_show"]
+Outcome = Literal[
+    "resolved", "follow_up", "referred_to_business_matching", "referred_to_specialist", "no_show"
+]
 ConsultationStatus = Literal["confirmed", "cancelled", "completed", "no_show"]
 
 
@@ -64,7 +66,13 @@ class AvailabilityCreate(BaseModel):
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"weekday": 2, "starts_at": "13:00", "ends_at": "17:00", "slot_minutes": 60, "valid_from": "2026-12-01"}
+                {
+                    "weekday": 2,
+                    "starts_at": "13:00",
+                    "ends_at": "17:00",
+                    "slot_minutes": 60,
+                    "valid_from": "2026-12-01",
+                }
             ]
         },
     )
@@ -89,8 +97,13 @@ class AvailabilityOut(BaseModel):
     @classmethod
     def of(cls, a: CoordinatorAvailability) -> AvailabilityOut:
         return cls(
-            id=a.id, weekday=a.weekday, starts_at=a.starts_at.strftime("%H:%M"), ends_at=a.ends_at.strftime("%H:%M"),
-            slot_minutes=a.slot_minutes, valid_from=a.valid_from, valid_until=a.valid_until,
+            id=a.id,
+            weekday=a.weekday,
+            starts_at=a.starts_at.strftime("%H:%M"),
+            ends_at=a.ends_at.strftime("%H:%M"),
+            slot_minutes=a.slot_minutes,
+            valid_from=a.valid_from,
+            valid_until=a.valid_until,
         )
 
 
@@ -138,8 +151,14 @@ class CoordinatorOut(BaseModel):
     @classmethod
     def of(cls, c: Coordinator, windows: list[CoordinatorAvailability]) -> CoordinatorOut:
         return cls(
-            id=c.id, name=c.name, name_en=c.name_en, title=c.title, expertise=list(c.expertise), bio=c.bio,
-            active=c.active, availability=[AvailabilityOut.of(w) for w in windows],
+            id=c.id,
+            name=c.name,
+            name_en=c.name_en,
+            title=c.title,
+            expertise=list(c.expertise),
+            bio=c.bio,
+            active=c.active,
+            availability=[AvailabilityOut.of(w) for w in windows],
         )
 
 
@@ -173,8 +192,12 @@ class SlotOut(BaseModel):
     @classmethod
     def of(cls, s: ConsultationSlot, *, available: bool) -> SlotOut:
         return cls(
-            id=s.id, coordinator_id=s.coordinator_id, start=s.start_at.astimezone(JST), end=s.end_at.astimezone(JST),
-            minutes=int((s.end_at - s.start_at).total_seconds() // 60), available=available,
+            id=s.id,
+            coordinator_id=s.coordinator_id,
+            start=s.start_at.astimezone(JST),
+            end=s.end_at.astimezone(JST),
+            minutes=int((s.end_at - s.start_at).total_seconds() // 60),
+            available=available,
         )
 
 
@@ -269,12 +292,18 @@ class ConsultationOut(BaseModel):
     @classmethod
     def of(cls, c: Consultation, slot: ConsultationSlot, *, show_note: bool) -> ConsultationOut:
         return cls(
-            id=c.id, slot_id=c.slot_id, coordinator_id=slot.coordinator_id, member_id=c.member_id,
-            start=slot.start_at.astimezone(JST), end=slot.end_at.astimezone(JST), topic=c.topic,
+            id=c.id,
+            slot_id=c.slot_id,
+            coordinator_id=slot.coordinator_id,
+            member_id=c.member_id,
+            start=slot.start_at.astimezone(JST),
+            end=slot.end_at.astimezone(JST),
+            topic=c.topic,
             status=c.status,  # type: ignore[arg-type]
             note=c.note if show_note else None,
             outcome=c.outcome,  # type: ignore[arg-type]
-            recorded_at=_jst(c.recorded_at), created_at=c.created_at.astimezone(JST),
+            recorded_at=_jst(c.recorded_at),
+            created_at=c.created_at.astimezone(JST),
             cancelled_at=_jst(c.cancelled_at),
         )
 
@@ -287,5 +316,6 @@ class ConsultationList(BaseModel):
 class ConsultationCancel(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"override_deadline": True}]})
 
-    override_deadline: bool = Field(default=False, description="Staff only: cancel after the member's deadline.")
-
+    override_deadline: bool = Field(
+        default=False, description="Staff only: cancel after the member's deadline."
+    )

@@ -15,7 +15,9 @@ from services.netsugen_booking.db import Base
 class MemberFeedToken(Base):
     __tablename__ = "member_feed_token"
 
-    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"), primary_key=True)
+    member_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE"), primary_key=True
+    )
     # SHA-256 of the secret in the feed URL; regenerating replaces it (the old URL stops working).
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -114,7 +114,11 @@ async def member_feed(
     responses=problem_responses(401, 403, 422),
 )
 async def make_feed_token(
-    member_id: uuid.UUID, request: Request, session: DbSession, now: Now, principal: Annotated[Principal, require(P.FEEDS_MEMBER)]
+    member_id: uuid.UUID,
+    request: Request,
+    session: DbSession,
+    now: Now,
+    principal: Annotated[Principal, require(P.FEEDS_MEMBER)],
 ) -> FeedToken:
     ensure_can_act_for(principal, member_id)
     if await session.get(Member, member_id) is None:

@@ -30,7 +30,9 @@ class IdempotencyKey(Base):
     # waits on the unique index until that transaction ends, so it never sees these NULL.
     response_status: Mapped[int | None] = mapped_column(Integer)
     response_body: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
 
     __table_args__ = (
         UniqueConstraint("scope", "key"),

@@ -52,12 +52,20 @@ class KpiReportOut(BaseModel):
     @classmethod
     def of(cls, r: KpiReport) -> KpiReportOut:
         return cls(
-            id=r.id, program_id=r.program_id, category=r.category, indicator_id=r.indicator_id,
-            fiscal_year=r.fiscal_year, attendance=r.attendance,
+            id=r.id,
+            program_id=r.program_id,
+            category=r.category,
+            indicator_id=r.indicator_id,
+            fiscal_year=r.fiscal_year,
+            attendance=r.attendance,
             status=r.status,  # type: ignore[arg-type]
-            attempts=r.attempts, next_attempt_at=r.next_attempt_at.astimezone(JST), last_error=r.last_error,
-            sent_value=r.sent_value, sent_as_correction=r.sent_as_correction,
-            sent_at=r.sent_at.astimezone(JST) if r.sent_at else None, created_at=r.created_at.astimezone(JST),
+            attempts=r.attempts,
+            next_attempt_at=r.next_attempt_at.astimezone(JST),
+            last_error=r.last_error,
+            sent_value=r.sent_value,
+            sent_as_correction=r.sent_as_correction,
+            sent_at=r.sent_at.astimezone(JST) if r.sent_at else None,
+            created_at=r.created_at.astimezone(JST),
         )
 
 

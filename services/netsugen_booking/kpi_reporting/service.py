@@ -72,7 +72,9 @@ async def fiscal_year_total(
     categories add the number of different people (member, or guest email) checked in over the year.
     """
     start, end = fiscal_year_bounds(fiscal_year)
-    by_attendance = [c for c, m in mapping.items() if m.indicator_id == indicator_id and m.count == "attendance"]
+    by_attendance = [
+        c for c, m in mapping.items() if m.indicator_id == indicator_id and m.count == "attendance"
+    ]
     by_person = [
         c for c, m in mapping.items() if m.indicator_id == indicator_id and m.count == "distinct_attendees"
     ]
@@ -88,12 +90,16 @@ async def fiscal_year_total(
             or 0
         )
     if by_person:
-        person = func.coalesce(cast(ProgramRegistration.member_id, String), literal("guest:") + ProgramRegistration.guest_email)
+        person = func.coalesce(
+            cast(ProgramRegistration.member_id, String), literal("guest:") + ProgramRegistration.guest_email
+        )
         total += int(
             await session.scalar(
                 select(func.count(distinct(person)))
                 .join(Program, Program.id == ProgramRegistration.program_id)
-                .where(ProgramRegistration.checked_in_at.is_not(None), Program.category.in_(by_person), *in_year)
+                .where(
+                    ProgramRegistration.checked_in_at.is_not(None), Program.category.in_(by_person), *in_year
+                )
             )
             or 0
         )
@@ -129,7 +135,9 @@ async def _due_groups(
             query = query.where(KpiReport.id == report_id)
         else:
             query = query.where(KpiReport.next_attempt_at <= now)
-        rows = (await session.execute(query.distinct().order_by(KpiReport.fiscal_year, KpiReport.indicator_id))).all()
+        rows = (
+            await session.execute(query.distinct().order_by(KpiReport.fiscal_year, KpiReport.indicator_id))
+        ).all()
         return [(r.indicator_id, r.fiscal_year) for r in rows]
 
 
@@ -166,7 +174,9 @@ async def send_group(
             return None
         total = await fiscal_year_total(session, indicator_id, fiscal_year, settings.kpi_report_mapping)
         closed = await session.scalar(
-            select(func.count()).where(KpiReport.indicator_id == indicator_id, KpiReport.fiscal_year == fiscal_year)
+            select(func.count()).where(
+                KpiReport.indicator_id == indicator_id, KpiReport.fiscal_year == fiscal_year
+            )
         )
         # Deterministic: re-sending the same total with the same note is a no-op ("unchanged") there.
         note = f"FY{fiscal_year} running total of {closed} closed NETSUGEN event(s)."
@@ -189,14 +199,21 @@ async def send_group(
             report.sent_as_correction = correction
             report.sent_at = now
             report.last_error = None
-        log.info("kpi_report_sent", indicator_id=indicator_id, fiscal_year=fiscal_year, value=total,
-                 correction=correction)
+        log.info(
+            "kpi_report_sent",
+            indicator_id=indicator_id,
+            fiscal_year=fiscal_year,
+            value=total,
+            correction=correction,
+        )
         return SendResult(indicator_id, fiscal_year, True, total, correction, len(reports))
 
 
 def kpi_client(settings: NetsugenSettings) -> httpx.AsyncClient:
     token = settings.service_token.get_secret_value() if settings.service_token else None
-    return make_client(settings.kpi_api_url, service_token=token, timeout_s=settings.http_timeout_s, attempts=2)
+    return make_client(
+        settings.kpi_api_url, service_token=token, timeout_s=settings.http_timeout_s, attempts=2
+    )
 
 
 async def send_due(
@@ -217,4 +234,3 @@ async def send_due(
             if result is not None:
                 results.append(result)
     return results
-

@@ -36,14 +36,18 @@ def _queue() -> str:
 async def enqueue_report(redis: ArqRedis, report_id: uuid.UUID) -> None:
     """Ask the scheduler to send a report now. Failure is harmless: the sweep sends it later."""
     try:
-        await redis.enqueue_job(SEND_JOB, str(report_id), _job_id=f"kpi-report:{report_id}", _queue_name=_queue())
+        await redis.enqueue_job(
+            SEND_JOB, str(report_id), _job_id=f"kpi-report:{report_id}", _queue_name=_queue()
+        )
     except Exception as exc:  # Redis down: the row waits for the sweep
         log.warning("kpi_report_enqueue_failed", report_id=str(report_id), error=type(exc).__name__)
 
 
 async def send_kpi_report(ctx: dict[str, Any], report_id: str) -> dict[str, Any]:
     """Send the report's (indicator, fiscal year) now; retried with backoff while the registry fails."""
-    results = await send_due(ctx["sessionmaker"], ctx["settings"], now=utcnow(), report_id=uuid.UUID(report_id))
+    results = await send_due(
+        ctx["sessionmaker"], ctx["settings"], now=utcnow(), report_id=uuid.UUID(report_id)
+    )
     failed = [r for r in results if not r.sent]
     if failed:
         job_try = int(ctx.get("job_try", 1))

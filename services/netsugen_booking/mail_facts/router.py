@@ -31,7 +31,9 @@ router = APIRouter(tags=["mail facts"])
     description="Service or staff: room (ja/en), JST date, start and end (HH:MM), price in yen, status.",
     responses=problem_responses(401, 403, 404),
 )
-async def booking_facts(booking_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.MEMBERS_CONTACT)]) -> dict[str, Any]:
+async def booking_facts(
+    booking_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.MEMBERS_CONTACT)]
+) -> dict[str, Any]:
     row = (
         await session.execute(
             select(Booking, Resource)
@@ -63,7 +65,9 @@ async def booking_facts(booking_id: uuid.UUID, session: DbSession, _: Annotated[
     ),
     responses=problem_responses(401, 403, 404),
 )
-async def invoice_facts(invoice_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.MEMBERS_CONTACT)]) -> dict[str, Any]:
+async def invoice_facts(
+    invoice_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.MEMBERS_CONTACT)]
+) -> dict[str, Any]:
     invoice = await session.get(Invoice, invoice_id)
     if invoice is None:
         raise NotFound("No such invoice.", detail_ja="該当する請求書はありません。")

@@ -337,7 +337,11 @@ async def regenerate_card(
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def add_user(
-    member_id: uuid.UUID, body: MemberUserCreate, session: DbSession, principal: Annotated[Principal, require(P.MEMBER_USERS_WRITE)], now: Now
+    member_id: uuid.UUID,
+    body: MemberUserCreate,
+    session: DbSession,
+    principal: Annotated[Principal, require(P.MEMBER_USERS_WRITE)],
+    now: Now,
 ) -> MemberUserCreated:
     ensure_own(principal, member_id)
     member = await service.get_member(session, member_id, for_update=True)
@@ -372,7 +376,11 @@ async def list_users(
     responses=problem_responses(401, 403, 404, 409),
 )
 async def update_user(
-    member_id: uuid.UUID, user_id: uuid.UUID, body: MemberUserUpdate, session: DbSession, principal: Annotated[Principal, require(P.MEMBER_USERS_WRITE)],
+    member_id: uuid.UUID,
+    user_id: uuid.UUID,
+    body: MemberUserUpdate,
+    session: DbSession,
+    principal: Annotated[Principal, require(P.MEMBER_USERS_WRITE)],
     now: Now,
 ) -> MemberUserOut:
     ensure_own(principal, member_id)
@@ -395,7 +403,10 @@ async def update_user(
     responses=problem_responses(401, 403, 404),
 )
 async def regenerate_user_card(
-    member_id: uuid.UUID, user_id: uuid.UUID, session: DbSession, principal: Annotated[Principal, require(P.MEMBER_USERS_WRITE)]
+    member_id: uuid.UUID,
+    user_id: uuid.UUID,
+    session: DbSession,
+    principal: Annotated[Principal, require(P.MEMBER_USERS_WRITE)],
 ) -> CardTokenOut:
     ensure_own(principal, member_id)
     member = await service.get_member(session, member_id, for_update=True)

@@ -48,10 +48,22 @@ class MemberCreate(BaseModel):
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"kind": "individual", "name": "上州 太郎", "email": "taro@example.jp", "language": "ja",
-                 "plan": "individual_monthly", "plan_start": "2026-04-01"},
-                {"kind": "corporate", "name": "株式会社ぐんまラボ", "email": "office@gunma-lab.example.jp",
-                 "language": "ja", "plan": "corporate_monthly", "plan_start": "2026-04-01"},
+                {
+                    "kind": "individual",
+                    "name": "上州 太郎",
+                    "email": "taro@example.jp",
+                    "language": "ja",
+                    "plan": "individual_monthly",
+                    "plan_start": "2026-04-01",
+                },
+                {
+                    "kind": "corporate",
+                    "name": "株式会社ぐんまラボ",
+                    "email": "office@gunma-lab.example.jp",
+                    "language": "ja",
+                    "plan": "corporate_monthly",
+                    "plan_start": "2026-04-01",
+                },
             ]
         },
     )
@@ -98,11 +110,17 @@ class MemberOut(BaseModel):
     @classmethod
     def of(cls, m: Member, current_plan: str | None) -> MemberOut:
         return cls(
-            id=m.id, member_number=m.member_number, kind=m.kind,  # type: ignore[arg-type]
-            name=m.name, email=m.email, language=m.language,  # type: ignore[arg-type]
+            id=m.id,
+            member_number=m.member_number,
+            kind=m.kind,  # type: ignore[arg-type]
+            name=m.name,
+            email=m.email,
+            language=m.language,  # type: ignore[arg-type]
             status=m.status,  # type: ignore[arg-type]
-            current_plan=current_plan, left_at=to_jst(m.left_at) if m.left_at else None,
-            created_at=to_jst(m.created_at), updated_at=to_jst(m.updated_at),
+            current_plan=current_plan,
+            left_at=to_jst(m.left_at) if m.left_at else None,
+            created_at=to_jst(m.created_at),
+            updated_at=to_jst(m.updated_at),
         )
 
 
@@ -141,22 +159,34 @@ class PlanChange(BaseModel):
         json_schema_extra={
             "examples": [
                 {"plan": "dropin", "effective_from": "2026-12-01"},
-                {"plan": "individual_monthly", "effective_from": "2026-11-15", "reason": "11/15 に月額へ変更の申込あり（記録漏れ）"},
+                {
+                    "plan": "individual_monthly",
+                    "effective_from": "2026-11-15",
+                    "reason": "11/15 に月額へ変更の申込あり（記録漏れ）",
+                },
             ]
         },
     )
 
     plan: PlanCode
     effective_from: date
-    reason: str | None = Field(default=None, min_length=1, max_length=500, description="Required for a past date.")
+    reason: str | None = Field(
+        default=None, min_length=1, max_length=500, description="Required for a past date."
+    )
 
 
 class PlanAssignmentOut(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"id": "5c1d…", "plan": "individual_monthly", "start_date": "2026-04-01",
-                 "end_date": "2026-11-30", "created_by": "front desk", "created_at": "2026-04-01T10:00:00+09:00"}
+                {
+                    "id": "5c1d…",
+                    "plan": "individual_monthly",
+                    "start_date": "2026-04-01",
+                    "end_date": "2026-11-30",
+                    "created_by": "front desk",
+                    "created_at": "2026-04-01T10:00:00+09:00",
+                }
             ]
         }
     )
@@ -172,8 +202,13 @@ class PlanAssignmentOut(BaseModel):
     @classmethod
     def of(cls, a: PlanAssignment) -> PlanAssignmentOut:
         return cls(
-            id=a.id, plan=a.plan_code, start_date=a.start_date, end_date=a.end_date,
-            created_by=a.created_by, created_at=to_jst(a.created_at), reason=a.reason,
+            id=a.id,
+            plan=a.plan_code,
+            start_date=a.start_date,
+            end_date=a.end_date,
+            created_by=a.created_by,
+            created_at=to_jst(a.created_at),
+            reason=a.reason,
         )
 
 
@@ -200,8 +235,13 @@ class MemberContact(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"member_id": "0b7e4c1a-…", "name": "上州 太郎", "email": "taro@example.jp",
-                 "language": "ja", "status": "active"}
+                {
+                    "member_id": "0b7e4c1a-…",
+                    "name": "上州 太郎",
+                    "email": "taro@example.jp",
+                    "language": "ja",
+                    "status": "active",
+                }
             ]
         }
     )
@@ -235,8 +275,14 @@ class MemberUserOut(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"id": "9a8b…", "member_id": "0b7e4c1a-…", "name": "前橋 花子",
-                 "email": "hanako@gunma-lab.example.jp", "active": True, "created_at": "2026-04-01T10:00:00+09:00"}
+                {
+                    "id": "9a8b…",
+                    "member_id": "0b7e4c1a-…",
+                    "name": "前橋 花子",
+                    "email": "hanako@gunma-lab.example.jp",
+                    "active": True,
+                    "created_at": "2026-04-01T10:00:00+09:00",
+                }
             ]
         }
     )
@@ -251,7 +297,11 @@ class MemberUserOut(BaseModel):
     @classmethod
     def of(cls, u: MemberUser) -> MemberUserOut:
         return cls(
-            id=u.id, member_id=u.member_id, name=u.name, email=u.email, active=u.active,
+            id=u.id,
+            member_id=u.member_id,
+            name=u.name,
+            email=u.email,
+            active=u.active,
             created_at=to_jst(u.created_at),
         )
 

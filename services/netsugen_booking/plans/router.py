@@ -38,9 +38,7 @@ async def list_plans(request: Request, session: DbSession, now: Now) -> PlanList
     return PlanList(items=[PlanOut.of(p, prices[p.code], jst_date(now), lang) for p in plans])
 
 
-@router.get(
-    "/{code}", summary="Read a plan", description="Public.", responses=problem_responses(404)
-)
+@router.get("/{code}", summary="Read a plan", description="Public.", responses=problem_responses(404))
 async def get_plan(code: PlanCode, request: Request, session: DbSession, now: Now) -> PlanOut:
     plan = await service.get_plan(session, code)
     prices = await service.prices_of(session, [code])
@@ -54,7 +52,12 @@ async def get_plan(code: PlanCode, request: Request, session: DbSession, now: No
     responses=problem_responses(401, 403, 404),
 )
 async def update_plan(
-    code: PlanCode, body: PlanUpdate, request: Request, session: DbSession, now: Now, _: Annotated[Principal, require(P.PLANS_WRITE)]
+    code: PlanCode,
+    body: PlanUpdate,
+    request: Request,
+    session: DbSession,
+    now: Now,
+    _: Annotated[Principal, require(P.PLANS_WRITE)],
 ) -> PlanOut:
     plan = await service.get_plan(session, code, for_update=True)
     fields = body.model_fields_set
@@ -79,12 +82,23 @@ async def update_plan(
     ),
     responses=problem_responses(401, 403, 404, 409),
 )
-async def add_price(code: PlanCode, body: PriceCreate, session: DbSession, now: Now, _: Annotated[Principal, require(P.PLANS_WRITE)]) -> PriceOut:
+async def add_price(
+    code: PlanCode,
+    body: PriceCreate,
+    session: DbSession,
+    now: Now,
+    _: Annotated[Principal, require(P.PLANS_WRITE)],
+) -> PriceOut:
     plan = await service.get_plan(session, code)
     row = await service.add_price(
-        session, plan=plan, today=jst_date(now), effective_from=body.effective_from,
-        monthly_fee_yen=body.monthly_fee_yen, block_minutes=body.block_minutes,
-        block_price_yen=body.block_price_yen, daily_cap_yen=body.daily_cap_yen,
+        session,
+        plan=plan,
+        today=jst_date(now),
+        effective_from=body.effective_from,
+        monthly_fee_yen=body.monthly_fee_yen,
+        block_minutes=body.block_minutes,
+        block_price_yen=body.block_price_yen,
+        daily_cap_yen=body.daily_cap_yen,
         grace_minutes=body.grace_minutes,
     )
     return PriceOut.of(row)

@@ -14,8 +14,14 @@ class PriceOut(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"effective_from": "2020-12-21", "monthly_fee_yen": None, "block_minutes": 60,
-                 "block_price_yen": 250, "daily_cap_yen": 1000, "grace_minutes": 0}
+                {
+                    "effective_from": "2020-12-21",
+                    "monthly_fee_yen": None,
+                    "block_minutes": 60,
+                    "block_price_yen": 250,
+                    "daily_cap_yen": 1000,
+                    "grace_minutes": 0,
+                }
             ]
         }
     )
@@ -30,8 +36,12 @@ class PriceOut(BaseModel):
     @classmethod
     def of(cls, p: PlanPrice) -> PriceOut:
         return cls(
-            effective_from=p.effective_from, monthly_fee_yen=p.monthly_fee_yen, block_minutes=p.block_minutes,
-            block_price_yen=p.block_price_yen, daily_cap_yen=p.daily_cap_yen, grace_minutes=p.grace_minutes,
+            effective_from=p.effective_from,
+            monthly_fee_yen=p.monthly_fee_yen,
+            block_minutes=p.block_minutes,
+            block_price_yen=p.block_price_yen,
+            daily_cap_yen=p.daily_cap_yen,
+            grace_minutes=p.grace_minutes,
         )
 
 
@@ -39,12 +49,23 @@ class PlanOut(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"code": "individual_monthly", "name": "個人月額会員", "name_ja": "個人月額会員",
-                 "name_en": "Individual monthly", "kind": "monthly", "max_users": None,
-                 "current_price": {"effective_from": "2020-12-21", "monthly_fee_yen": 10000,
-                                   "block_minutes": 60, "block_price_yen": 250, "daily_cap_yen": 1000,
-                                   "grace_minutes": 0},
-                 "prices": []}
+                {
+                    "code": "individual_monthly",
+                    "name": "個人月額会員",
+                    "name_ja": "個人月額会員",
+                    "name_en": "Individual monthly",
+                    "kind": "monthly",
+                    "max_users": None,
+                    "current_price": {
+                        "effective_from": "2020-12-21",
+                        "monthly_fee_yen": 10000,
+                        "block_minutes": 60,
+                        "block_price_yen": 250,
+                        "daily_cap_yen": 1000,
+                        "grace_minutes": 0,
+                    },
+                    "prices": [],
+                }
             ]
         }
     )
@@ -64,9 +85,13 @@ class PlanOut(BaseModel):
 
         cur = current_price(prices, today)
         return cls(
-            code=plan.code, name=plan.name_ja if language == "ja" else plan.name_en, name_ja=plan.name_ja,
-            name_en=plan.name_en, kind=plan.kind,  # type: ignore[arg-type]
-            max_users=plan.max_users, current_price=PriceOut.of(cur) if cur else None,
+            code=plan.code,
+            name=plan.name_ja if language == "ja" else plan.name_en,
+            name_ja=plan.name_ja,
+            name_en=plan.name_en,
+            kind=plan.kind,  # type: ignore[arg-type]
+            max_users=plan.max_users,
+            current_price=PriceOut.of(cur) if cur else None,
             prices=[PriceOut.of(p) for p in prices],
         )
 
@@ -94,8 +119,13 @@ class PriceCreate(BaseModel):
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"effective_from": "2027-04-01", "block_minutes": 30, "block_price_yen": 125,
-                 "daily_cap_yen": 1000, "grace_minutes": 0}
+                {
+                    "effective_from": "2027-04-01",
+                    "block_minutes": 30,
+                    "block_price_yen": 125,
+                    "daily_cap_yen": 1000,
+                    "grace_minutes": 0,
+                }
             ]
         },
     )

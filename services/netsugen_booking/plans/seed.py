@@ -26,20 +26,43 @@ OPENED_ON = date(2020, 12, 21)  # NETSUGEN opened on 2020-12-21
 DROPIN_TARIFF = {"block_minutes": 60, "block_price_yen": 250, "daily_cap_yen": 1000, "grace_minutes": 0}
 
 PLANS: list[dict[str, object]] = [
-    {"code": PLAN_DROPIN, "name_ja": "ドロップイン(個人・非月額)", "name_en": "Drop-in (pay per hour)",
-     "kind": "dropin", "max_users": None},
-    {"code": PLAN_INDIVIDUAL_MONTHLY, "name_ja": "個人月額会員", "name_en": "Individual monthly",
-     "kind": "monthly", "max_users": None},
-    {"code": PLAN_CORPORATE_MONTHLY, "name_ja": "法人月額会員", "name_en": "Corporate monthly",
-     "kind": "monthly", "max_users": None},
+    {
+        "code": PLAN_DROPIN,
+        "name_ja": "ドロップイン(個人・非月額)",
+        "name_en": "Drop-in (pay per hour)",
+        "kind": "dropin",
+        "max_users": None,
+    },
+    {
+        "code": PLAN_INDIVIDUAL_MONTHLY,
+        "name_ja": "個人月額会員",
+        "name_en": "Individual monthly",
+        "kind": "monthly",
+        "max_users": None,
+    },
+    {
+        "code": PLAN_CORPORATE_MONTHLY,
+        "name_ja": "法人月額会員",
+        "name_en": "Corporate monthly",
+        "kind": "monthly",
+        "max_users": None,
+    },
 ]
 
 PRICES: list[dict[str, object]] = [
     {"plan_code": PLAN_DROPIN, "effective_from": OPENED_ON, "monthly_fee_yen": None, **DROPIN_TARIFF},
-    {"plan_code": PLAN_INDIVIDUAL_MONTHLY, "effective_from": OPENED_ON, "monthly_fee_yen": 10_000,
-     **DROPIN_TARIFF},
-    {"plan_code": PLAN_CORPORATE_MONTHLY, "effective_from": OPENED_ON, "monthly_fee_yen": 25_000,
-     **DROPIN_TARIFF},
+    {
+        "plan_code": PLAN_INDIVIDUAL_MONTHLY,
+        "effective_from": OPENED_ON,
+        "monthly_fee_yen": 10_000,
+        **DROPIN_TARIFF,
+    },
+    {
+        "plan_code": PLAN_CORPORATE_MONTHLY,
+        "effective_from": OPENED_ON,
+        "monthly_fee_yen": 25_000,
+        **DROPIN_TARIFF,
+    },
 ]
 
 

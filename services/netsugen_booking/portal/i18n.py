@@ -173,7 +173,10 @@ TEXT: dict[str, tuple[str, str]] = {
         "Press the button to confirm your registration (if the event is full, you join the waitlist).",
     ),
     "guest.confirm": ("申し込みを確定する", "Confirm my registration"),
-    "guest.confirmed": ("お申し込みが確定しました。当日お待ちしています。", "Your registration is confirmed. See you there."),
+    "guest.confirmed": (
+        "お申し込みが確定しました。当日お待ちしています。",
+        "Your registration is confirmed. See you there.",
+    ),
     "guest.waitlisted": (
         "満席のため、キャンセル待ち({position}番目)になりました。席が空いたらお知らせします。",
         "The event is full: you are number {position} on the waitlist. We will email you if a seat frees up.",

@@ -323,7 +323,10 @@ Lang = Annotated[str | None, Query(pattern="^(ja|en)$")]
 # ---- a guest's double opt-in (no sign-in: the emailed token is the credential) ------------------------
 @router.get(f"{PATH}/events/registrations/{{registration_id}}/confirm")
 async def guest_confirm_page(
-    request: Request, registration_id: uuid.UUID, token: Annotated[str, Query(max_length=200)] = "", lang: Lang = None
+    request: Request,
+    registration_id: uuid.UUID,
+    token: Annotated[str, Query(max_length=200)] = "",
+    lang: Lang = None,
 ) -> Response:
     """The link of the guest's confirmation email. A GET only shows the button: mail scanners that
     open links must not confirm (or waste) a registration; the guest's POST does."""
@@ -334,7 +337,10 @@ async def guest_confirm_page(
 
 @router.post(f"{PATH}/events/registrations/{{registration_id}}/confirm")
 async def guest_confirm(
-    request: Request, registration_id: uuid.UUID, token: Annotated[str, Form(max_length=200)], lang: Lang = None
+    request: Request,
+    registration_id: uuid.UUID,
+    token: Annotated[str, Form(max_length=200)],
+    lang: Lang = None,
 ) -> Response:
     language = _language(request, lang)
     portal = Portal(request, language, None, None)
@@ -342,7 +348,9 @@ async def guest_confirm(
         return render(None, request, language, "guest_confirm.html.j2", status=403,
                       error=i18n.text("error.forbidden", language), token="", outcome=None)  # fmt: skip
     async with portal.client() as client:
-        answer = await client.post(f"/v1/event-registrations/{registration_id}/confirm", json={"token": token})
+        answer = await client.post(
+            f"/v1/event-registrations/{registration_id}/confirm", json={"token": token}
+        )
     if answer.status_code != 200:
         problem = ApiProblem(answer)
         response = render(None, request, language, "guest_confirm.html.j2", status=problem.status,

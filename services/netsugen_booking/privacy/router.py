@@ -34,12 +34,18 @@ router = APIRouter(prefix="/v1/members", tags=["privacy"])
     responses=problem_responses(401, 403, 404),
 )
 async def export_member(
-    member_id: uuid.UUID, request: Request, session: DbSession, _: Annotated[Principal, require(P.MEMBERS_EXPORT)], now: Now
+    member_id: uuid.UUID,
+    request: Request,
+    session: DbSession,
+    _: Annotated[Principal, require(P.MEMBERS_EXPORT)],
+    now: Now,
 ) -> MemberExport:
     settings = request.app.state.settings
     assert isinstance(settings, NetsugenSettings)
     await service.get_member(session, member_id)  # 404 before calling the notifier
-    notifier, incomplete = await service.read_notifier(settings, request.headers.get("authorization"), member_id)
+    notifier, incomplete = await service.read_notifier(
+        settings, request.headers.get("authorization"), member_id
+    )
     return await service.export_member(session, member_id, now=now, notifier=notifier, incomplete=incomplete)
 
 
@@ -58,5 +64,7 @@ async def export_member(
     ),
     responses=problem_responses(401, 403, 404, 409),
 )
-async def anonymize_member(member_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.MEMBERS_ANONYMIZE)], now: Now) -> AnonymizeResult:
+async def anonymize_member(
+    member_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.MEMBERS_ANONYMIZE)], now: Now
+) -> AnonymizeResult:
     return await service.anonymize_member(session, member_id, now=now)

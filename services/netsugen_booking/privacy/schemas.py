@@ -18,14 +18,33 @@ Row = dict[str, Any]
 _EXPORT_EXAMPLE: dict[str, Any] = {
     "member_id": "0b7e4c1a-2d3e-4f50-8a9b-0c1d2e3f4a5b",
     "exported_at": "2026-12-01T10:00:00+09:00",
-    "member": {"id": "0b7e4c1a-2d3e-4f50-8a9b-0c1d2e3f4a5b", "member_number": "M000123", "name": "上州 太郎",
-               "email": "taro@example.jp", "status": "active"},
+    "member": {
+        "id": "0b7e4c1a-2d3e-4f50-8a9b-0c1d2e3f4a5b",
+        "member_number": "M000123",
+        "name": "上州 太郎",
+        "email": "taro@example.jp",
+        "status": "active",
+    },
     "secrets": {"card_token": "present (SHA-256 only)", "feed_token": "absent", "api_tokens": 0},
-    "users": [], "plan_history": [], "visits": [], "visit_audit": [], "invoices": [], "invoice_lines": [],
-    "invoice_payments": [], "daily_caps": [], "bookings": [], "registrations": [], "consultations": [],
-    "notifier": {"preferences": {"member_id": "0b7e4c1a-2d3e-4f50-8a9b-0c1d2e3f4a5b", "opted_out": ["news"],
-                                 "categories": {"transactional": True, "activity": True, "reminders": True, "news": False}},
-                 "deliveries": []},
+    "users": [],
+    "plan_history": [],
+    "visits": [],
+    "visit_audit": [],
+    "invoices": [],
+    "invoice_lines": [],
+    "invoice_payments": [],
+    "daily_caps": [],
+    "bookings": [],
+    "registrations": [],
+    "consultations": [],
+    "notifier": {
+        "preferences": {
+            "member_id": "0b7e4c1a-2d3e-4f50-8a9b-0c1d2e3f4a5b",
+            "opted_out": ["news"],
+            "categories": {"transactional": True, "activity": True, "reminders": True, "news": False},
+        },
+        "deliveries": [],
+    },
     "incomplete": [],
 }
 
@@ -38,7 +57,9 @@ class MemberExport(BaseModel):
     member_id: uuid.UUID
     exported_at: datetime
     member: Row
-    secrets: dict[str, Any] = Field(description="Which secrets exist. Only their hashes are stored; none is exported.")
+    secrets: dict[str, Any] = Field(
+        description="Which secrets exist. Only their hashes are stored; none is exported."
+    )
     users: list[Row] = Field(description="Named users of a corporate member.")
     plan_history: list[Row]
     visits: list[Row]
@@ -55,7 +76,9 @@ class MemberExport(BaseModel):
     notifier: dict[str, Any] | None = Field(
         description="Notification preferences and the delivery ledger, read from the notifier (null if unreachable)."
     )
-    incomplete: list[str] = Field(description="Parts that could not be read (empty when the export is complete).")
+    incomplete: list[str] = Field(
+        description="Parts that could not be read (empty when the export is complete)."
+    )
 
 
 class AnonymizeResult(BaseModel):
@@ -63,14 +86,26 @@ class AnonymizeResult(BaseModel):
 
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{
-                "member_id": "0b7e4c1a-2d3e-4f50-8a9b-0c1d2e3f4a5b", "member_number": "M000123",
-                "anonymized_at": "2027-01-10T10:00:00+09:00", "already_anonymized": False,
-                "changed": {"member": 1, "users": 2, "guest_registrations": 1, "consultations": 3,
-                            "bookings": 1, "feed_tokens": 1, "api_tokens_revoked": 1, "idempotency_records": 1},
-                "kept": {"invoices": 12},
-                "note": "Invoices keep their own copy of the recipient's name ...",
-            }]
+            "examples": [
+                {
+                    "member_id": "0b7e4c1a-2d3e-4f50-8a9b-0c1d2e3f4a5b",
+                    "member_number": "M000123",
+                    "anonymized_at": "2027-01-10T10:00:00+09:00",
+                    "already_anonymized": False,
+                    "changed": {
+                        "member": 1,
+                        "users": 2,
+                        "guest_registrations": 1,
+                        "consultations": 3,
+                        "bookings": 1,
+                        "feed_tokens": 1,
+                        "api_tokens_revoked": 1,
+                        "idempotency_records": 1,
+                    },
+                    "kept": {"invoices": 12},
+                    "note": "Invoices keep their own copy of the recipient's name ...",
+                }
+            ]
         }
     )
 

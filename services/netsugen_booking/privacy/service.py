@@ -96,17 +96,25 @@ def _guest_registration_of(email: str) -> Any:
 
 
 async def export_member(
-    session: AsyncSession, member_id: uuid.UUID, *, now: datetime, notifier: dict[str, Any] | None,
+    session: AsyncSession,
+    member_id: uuid.UUID,
+    *,
+    now: datetime,
+    notifier: dict[str, Any] | None,
     incomplete: list[str],
 ) -> MemberExport:
     member = await get_member(session, member_id)
     visit_ids = select(Visit.id).where(Visit.member_id == member_id)
     invoice_ids = select(Invoice.id).where(Invoice.member_id == member_id)
     member_row = _rows(await session.execute(select(_table(Member)).where(Member.id == member_id)))[0]
-    has_feed = await session.scalar(select(func.count()).select_from(MemberFeedToken).where(
-        MemberFeedToken.member_id == member_id))
-    tokens = await session.scalar(select(func.count()).select_from(ApiToken).where(
-        ApiToken.role == "member", ApiToken.subject == str(member_id)))
+    has_feed = await session.scalar(
+        select(func.count()).select_from(MemberFeedToken).where(MemberFeedToken.member_id == member_id)
+    )
+    tokens = await session.scalar(
+        select(func.count())
+        .select_from(ApiToken)
+        .where(ApiToken.role == "member", ApiToken.subject == str(member_id))
+    )
     return MemberExport(
         member_id=member_id,
         exported_at=to_jst(now),
@@ -116,24 +124,34 @@ async def export_member(
             "feed_token": "present (stored as SHA-256 only)" if has_feed else "absent",
             "api_tokens": int(tokens or 0),
         },
-        users=await _select(session, MemberUser, MemberUser.member_id == member_id, order=MemberUser.created_at),
-        plan_history=await _select(session, PlanAssignment, PlanAssignment.member_id == member_id,
-                                   order=PlanAssignment.start_date),
+        users=await _select(
+            session, MemberUser, MemberUser.member_id == member_id, order=MemberUser.created_at
+        ),
+        plan_history=await _select(
+            session, PlanAssignment, PlanAssignment.member_id == member_id, order=PlanAssignment.start_date
+        ),
         visits=await _select(session, Visit, Visit.member_id == member_id, order=Visit.check_in_at),
-        visit_audit=await _select(session, VisitAudit, VisitAudit.visit_id.in_(visit_ids), order=VisitAudit.at),
+        visit_audit=await _select(
+            session, VisitAudit, VisitAudit.visit_id.in_(visit_ids), order=VisitAudit.at
+        ),
         invoices=await _select(session, Invoice, Invoice.member_id == member_id, order=Invoice.period_start),
-        invoice_lines=await _select(session, InvoiceLine, InvoiceLine.invoice_id.in_(invoice_ids), order=InvoiceLine.id),
-        invoice_payments=await _select(session, InvoicePayment, InvoicePayment.invoice_id.in_(invoice_ids),
-                                       order=InvoicePayment.paid_on),
+        invoice_lines=await _select(
+            session, InvoiceLine, InvoiceLine.invoice_id.in_(invoice_ids), order=InvoiceLine.id
+        ),
+        invoice_payments=await _select(
+            session, InvoicePayment, InvoicePayment.invoice_id.in_(invoice_ids), order=InvoicePayment.paid_on
+        ),
         daily_caps=await _select(session, DailyCapReached, DailyCapReached.member_id == member_id),
         bookings=await _select(session, Booking, Booking.member_id == member_id, order=Booking.start_at),
         registrations=await _select(
-            session, ProgramRegistration,
+            session,
+            ProgramRegistration,
             or_(ProgramRegistration.member_id == member_id, _guest_registration_of(member.email)),
             order=ProgramRegistration.created_at,
         ),
-        consultations=await _select(session, Consultation, Consultation.member_id == member_id,
-                                    order=Consultation.created_at),
+        consultations=await _select(
+            session, Consultation, Consultation.member_id == member_id, order=Consultation.created_at
+        ),
         notifier=notifier,
         incomplete=incomplete,
     )
@@ -188,8 +206,12 @@ async def anonymize_member(session: AsyncSession, member_id: uuid.UUID, *, now: 
             detail_ja="退会済みの会員のみ匿名化できます。先に退会処理をしてください。",
         )
     kept = {
-        "invoices": int(await session.scalar(
-            select(func.count()).select_from(Invoice).where(Invoice.member_id == member_id)) or 0),
+        "invoices": int(
+            await session.scalar(
+                select(func.count()).select_from(Invoice).where(Invoice.member_id == member_id)
+            )
+            or 0
+        ),
     }
     already = member.email.endswith(f"@{ANON_DOMAIN}")
     changed: dict[str, int] = {}
@@ -213,28 +235,71 @@ async def anonymize_member(session: AsyncSession, member_id: uuid.UUID, *, now: 
             user.active = False
         changed["users"] = len(users)
         await session.flush()
-        await run("guest_registrations", update(ProgramRegistration).where(
-            ProgramRegistration.member_id.is_(None), _guest_registration_of(original_email),
-        ).values(guest_name=ANON_NAME, guest_email=_placeholder_email("guest-", ProgramRegistration.id),
-                 guest_email_normalized=_placeholder_email("guest-", ProgramRegistration.id))
-            .execution_options(synchronize_session=False))
-        await run("consultations", update(Consultation).where(Consultation.member_id == member_id)
-                  .values(topic=ANON_NAME, note=None).execution_options(synchronize_session=False))
-        await run("bookings", update(Booking).where(Booking.member_id == member_id, Booking.cancel_reason.is_not(None))
-                  .values(cancel_reason=None).execution_options(synchronize_session=False))
-        await run("feed_tokens", delete(MemberFeedToken).where(MemberFeedToken.member_id == member_id)
-                  .execution_options(synchronize_session=False))
+        await run(
+            "guest_registrations",
+            update(ProgramRegistration)
+            .where(
+                ProgramRegistration.member_id.is_(None),
+                _guest_registration_of(original_email),
+            )
+            .values(
+                guest_name=ANON_NAME,
+                guest_email=_placeholder_email("guest-", ProgramRegistration.id),
+                guest_email_normalized=_placeholder_email("guest-", ProgramRegistration.id),
+            )
+            .execution_options(synchronize_session=False),
+        )
+        await run(
+            "consultations",
+            update(Consultation)
+            .where(Consultation.member_id == member_id)
+            .values(topic=ANON_NAME, note=None)
+            .execution_options(synchronize_session=False),
+        )
+        await run(
+            "bookings",
+            update(Booking)
+            .where(Booking.member_id == member_id, Booking.cancel_reason.is_not(None))
+            .values(cancel_reason=None)
+            .execution_options(synchronize_session=False),
+        )
+        await run(
+            "feed_tokens",
+            delete(MemberFeedToken)
+            .where(MemberFeedToken.member_id == member_id)
+            .execution_options(synchronize_session=False),
+        )
         invalidate_after_commit(session, TOKENS_CHANNEL)
-        await run("api_tokens_revoked", update(ApiToken).where(
-            ApiToken.role == "member", ApiToken.subject == str(member_id), ApiToken.revoked_at.is_(None),
-        ).values(revoked_at=now).execution_options(synchronize_session=False))
-        await run("idempotency_records", delete(IdempotencyKey).where(or_(
-            IdempotencyKey.response_body["id"].astext == str(member_id),
-            IdempotencyKey.response_body["member_id"].astext == str(member_id),
-        )).execution_options(synchronize_session=False))
+        await run(
+            "api_tokens_revoked",
+            update(ApiToken)
+            .where(
+                ApiToken.role == "member",
+                ApiToken.subject == str(member_id),
+                ApiToken.revoked_at.is_(None),
+            )
+            .values(revoked_at=now)
+            .execution_options(synchronize_session=False),
+        )
+        await run(
+            "idempotency_records",
+            delete(IdempotencyKey)
+            .where(
+                or_(
+                    IdempotencyKey.response_body["id"].astext == str(member_id),
+                    IdempotencyKey.response_body["member_id"].astext == str(member_id),
+                )
+            )
+            .execution_options(synchronize_session=False),
+        )
         await session.flush()
         log.info("member_anonymized", member_id=str(member_id), **changed)
     return AnonymizeResult(
-        member_id=member_id, member_number=member.member_number, anonymized_at=to_jst(now),
-        already_anonymized=already, changed=changed, kept=kept, note=RETENTION_NOTE,
+        member_id=member_id,
+        member_number=member.member_number,
+        anonymized_at=to_jst(now),
+        already_anonymized=already,
+        changed=changed,
+        kept=kept,
+        note=RETENTION_NOTE,
     )

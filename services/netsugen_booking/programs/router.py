@@ -346,6 +346,9 @@ async def registration_contact(
     responses=problem_responses(401, 403, 404, 410),
 )
 async def confirmation_contact(
-    registration_id: uuid.UUID, session: DbSession, now: Now, _: Annotated[Principal, require(P.REGISTRATION_CONFIRMATION)]
+    registration_id: uuid.UUID,
+    session: DbSession,
+    now: Now,
+    _: Annotated[Principal, require(P.REGISTRATION_CONFIRMATION)],
 ) -> ConfirmationContact:
     return await service.confirmation_contact(session, registration_id, now=now)

@@ -44,8 +44,14 @@ class ResourceOut(BaseModel):
     @classmethod
     def of(cls, r: Resource) -> ResourceOut:
         return cls(
-            id=r.id, slug=r.slug, kind=r.kind, name_ja=r.name_ja, name_en=r.name_en,  # type: ignore[arg-type]
-            capacity=r.capacity, grid_minutes=r.grid_minutes, price_per_hour_yen=r.price_per_hour_yen,
+            id=r.id,
+            slug=r.slug,
+            kind=r.kind,  # type: ignore[arg-type]
+            name_ja=r.name_ja,
+            name_en=r.name_en,
+            capacity=r.capacity,
+            grid_minutes=r.grid_minutes,
+            price_per_hour_yen=r.price_per_hour_yen,
             active=r.active,
         )
 

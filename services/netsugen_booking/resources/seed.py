@@ -20,14 +20,42 @@ from shared.seeding import Progress
 _NAMESPACE = uuid.UUID("5b0e7c1e-6a0f-4f1e-9a59-2b1f3f6c0d11")
 
 RESOURCES: list[dict[str, Any]] = [
-    {"slug": "meeting-room-a", "kind": "meeting_room", "name_ja": "会議室A", "name_en": "Meeting room A",
-     "capacity": 8, "grid_minutes": 15, "price_per_hour_yen": 1000},
-    {"slug": "meeting-room-b", "kind": "meeting_room", "name_ja": "会議室B", "name_en": "Meeting room B",
-     "capacity": 6, "grid_minutes": 15, "price_per_hour_yen": 0},
-    {"slug": "booth-1", "kind": "booth", "name_ja": "Web会議ブース1", "name_en": "Call booth 1",
-     "capacity": 1, "grid_minutes": 15, "price_per_hour_yen": 0},
-    {"slug": "event-space", "kind": "event_space", "name_ja": "イベントスペース", "name_en": "Event space",
-     "capacity": 80, "grid_minutes": 30, "price_per_hour_yen": 0},
+    {
+        "slug": "meeting-room-a",
+        "kind": "meeting_room",
+        "name_ja": "会議室A",
+        "name_en": "Meeting room A",
+        "capacity": 8,
+        "grid_minutes": 15,
+        "price_per_hour_yen": 1000,
+    },
+    {
+        "slug": "meeting-room-b",
+        "kind": "meeting_room",
+        "name_ja": "会議室B",
+        "name_en": "Meeting room B",
+        "capacity": 6,
+        "grid_minutes": 15,
+        "price_per_hour_yen": 0,
+    },
+    {
+        "slug": "booth-1",
+        "kind": "booth",
+        "name_ja": "Web会議ブース1",
+        "name_en": "Call booth 1",
+        "capacity": 1,
+        "grid_minutes": 15,
+        "price_per_hour_yen": 0,
+    },
+    {
+        "slug": "event-space",
+        "kind": "event_space",
+        "name_ja": "イベントスペース",
+        "name_en": "Event space",
+        "capacity": 80,
+        "grid_minutes": 30,
+        "price_per_hour_yen": 0,
+    },
 ]
 
 

@@ -33,7 +33,9 @@ async def list_resources(session: AsyncSession, *, include_inactive: bool = Fals
     return (await session.scalars(query)).all()
 
 
-async def get_resource(session: AsyncSession, resource_id: uuid.UUID, *, for_update: bool = False) -> Resource:
+async def get_resource(
+    session: AsyncSession, resource_id: uuid.UUID, *, for_update: bool = False
+) -> Resource:
     resource = await session.get(Resource, resource_id, with_for_update=for_update or None)
     if resource is None:
         raise ResourceNotFound(f"No resource {resource_id}.", detail_ja="指定されたリソースは存在しません。")
@@ -89,11 +91,7 @@ async def availability(
     free: list[tuple[datetime, datetime]] = []
     if hours.open and opens is not None and closes is not None:
         not_before = rules.ceil_to_grid(now, resource.grid_minutes)
-        free = [
-            (s, e)
-            for s, e in rules.free_intervals(opens, closes, busy, not_before=not_before)
-            if e > s
-        ]
+        free = [(s, e) for s, e in rules.free_intervals(opens, closes, busy, not_before=not_before) if e > s]
     return Availability(
         resource_id=resource.id,
         date=day,

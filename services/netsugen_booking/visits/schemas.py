@@ -39,8 +39,10 @@ class CheckInRequest(BaseModel):
             "examples": [
                 {"card_token": "nsc_x1y2z3…"},
                 {"member_number": "M000123"},
-                {"member_id": "0b7e4c1a-5d6f-4e3a-9b2c-1d0e8f7a6b5c",
-                 "member_user_id": "9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d"},
+                {
+                    "member_id": "0b7e4c1a-5d6f-4e3a-9b2c-1d0e8f7a6b5c",
+                    "member_user_id": "9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d",
+                },
             ]
         },
     )
@@ -78,8 +80,12 @@ class ManualVisitCreate(BaseModel):
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"member_number": "M000123", "check_in_at": "2026-10-05T10:30:00+09:00",
-                 "check_out_at": "2026-10-05T12:00:00+09:00", "reason": "受付端末の故障のため手入力"}
+                {
+                    "member_number": "M000123",
+                    "check_in_at": "2026-10-05T10:30:00+09:00",
+                    "check_out_at": "2026-10-05T12:00:00+09:00",
+                    "reason": "受付端末の故障のため手入力",
+                }
             ]
         },
     )
@@ -109,7 +115,9 @@ class VisitCorrection(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"check_out_at": "2026-10-05T17:00:00+09:00", "reason": "退館時のカード読み取り漏れ"}]
+            "examples": [
+                {"check_out_at": "2026-10-05T17:00:00+09:00", "reason": "退館時のカード読み取り漏れ"}
+            ]
         },
     )
 
@@ -152,13 +160,19 @@ class VisitOut(BaseModel):
         if v.check_out_at is not None:
             minutes = int((v.check_out_at - v.check_in_at).total_seconds() // 60)
         return cls(
-            id=v.id, member_id=v.member_id, member_user_id=v.member_user_id,
+            id=v.id,
+            member_id=v.member_id,
+            member_user_id=v.member_user_id,
             check_in_at=to_jst(v.check_in_at),
             check_out_at=to_jst(v.check_out_at) if v.check_out_at else None,
-            open=v.check_out_at is None, minutes=minutes,
+            open=v.check_out_at is None,
+            minutes=minutes,
             source=v.source,  # type: ignore[arg-type]
-            auto_checked_out=v.auto_checked_out, plan_code=v.plan_code, created_by=v.created_by,
-            created_at=to_jst(v.created_at), updated_at=to_jst(v.updated_at),
+            auto_checked_out=v.auto_checked_out,
+            plan_code=v.plan_code,
+            created_by=v.created_by,
+            created_at=to_jst(v.created_at),
+            updated_at=to_jst(v.updated_at),
         )
 
 
@@ -171,12 +185,20 @@ class AuditOut(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"id": "1f2e…", "visit_id": "7d3c…", "action": "correction", "actor": "front desk",
-                 "actor_role": "staff", "reason": "退館時のカード読み取り漏れ",
-                 "before": {"check_in_at": "2026-10-05T14:00:00+09:00", "check_out_at": None},
-                 "after": {"check_in_at": "2026-10-05T14:00:00+09:00",
-                           "check_out_at": "2026-10-05T17:00:00+09:00"},
-                 "at": "2026-10-06T10:00:00+09:00"}
+                {
+                    "id": "1f2e…",
+                    "visit_id": "7d3c…",
+                    "action": "correction",
+                    "actor": "front desk",
+                    "actor_role": "staff",
+                    "reason": "退館時のカード読み取り漏れ",
+                    "before": {"check_in_at": "2026-10-05T14:00:00+09:00", "check_out_at": None},
+                    "after": {
+                        "check_in_at": "2026-10-05T14:00:00+09:00",
+                        "check_out_at": "2026-10-05T17:00:00+09:00",
+                    },
+                    "at": "2026-10-06T10:00:00+09:00",
+                }
             ]
         }
     )
@@ -194,8 +216,14 @@ class AuditOut(BaseModel):
     @classmethod
     def of(cls, a: VisitAudit) -> AuditOut:
         return cls(
-            id=a.id, visit_id=a.visit_id, action=a.action,  # type: ignore[arg-type]
-            actor=a.actor, actor_role=a.actor_role, reason=a.reason, before=a.before, after=a.after,
+            id=a.id,
+            visit_id=a.visit_id,
+            action=a.action,  # type: ignore[arg-type]
+            actor=a.actor,
+            actor_role=a.actor_role,
+            reason=a.reason,
+            before=a.before,
+            after=a.after,
             at=to_jst(a.at),
         )
 
@@ -217,11 +245,25 @@ class OccupancyOut(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"as_of": "2026-10-05T14:05:00+09:00", "open_now": True, "opens_at": "10:00",
-                 "closes_at": "21:00", "count": 1, "capacity": 80, "available": 79,
-                 "visitors": [{"visit_id": "7d3c…", "member_id": "0b7e…", "member_number": "M000123",
-                               "member_user_id": None, "name": "上州 太郎",
-                               "check_in_at": "2026-10-05T14:00:00+09:00"}]}
+                {
+                    "as_of": "2026-10-05T14:05:00+09:00",
+                    "open_now": True,
+                    "opens_at": "10:00",
+                    "closes_at": "21:00",
+                    "count": 1,
+                    "capacity": 80,
+                    "available": 79,
+                    "visitors": [
+                        {
+                            "visit_id": "7d3c…",
+                            "member_id": "0b7e…",
+                            "member_number": "M000123",
+                            "member_user_id": None,
+                            "name": "上州 太郎",
+                            "check_in_at": "2026-10-05T14:00:00+09:00",
+                        }
+                    ],
+                }
             ]
         }
     )

@@ -25,10 +25,10 @@ OLDEST_UNFINISHED = Gauge(
     "notifier_oldest_unfinished_delivery_age_seconds", "Age of the oldest delivery not final (0 when none)"
 )
 DEAD_LETTERS = Gauge("notifier_dead_letters", "Deliveries in the dead letters (status dead)")
-LAST_RUN = Gauge("notifier_reconcile_last_run_timestamp_seconds", "When the reconciliation cron last finished")
-LAST_RUN_FIGURES = Gauge(
-    "notifier_reconcile_last_run", "Figures of the last reconciliation run", ["figure"]
+LAST_RUN = Gauge(
+    "notifier_reconcile_last_run_timestamp_seconds", "When the reconciliation cron last finished"
 )
+LAST_RUN_FIGURES = Gauge("notifier_reconcile_last_run", "Figures of the last reconciliation run", ["figure"])
 RUNS_24H = Gauge(
     "notifier_reconcile_24h", "Sums over the reconciliation runs of the last 24 hours", ["figure"]
 )

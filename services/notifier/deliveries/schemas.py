@@ -86,9 +86,13 @@ class DeliveryDetail(DeliveryOut):
                     **_DELIVERY_EXAMPLE,
                     "attempts": [
                         {
-                            "number": 1, "started_at": "2026-11-29T10:00:00+09:00",
-                            "finished_at": "2026-11-29T10:00:01+09:00", "result": "delivered",
-                            "status_code": 250, "error": None, "duration_ms": 42,
+                            "number": 1,
+                            "started_at": "2026-11-29T10:00:00+09:00",
+                            "finished_at": "2026-11-29T10:00:01+09:00",
+                            "result": "delivered",
+                            "status_code": 250,
+                            "error": None,
+                            "duration_ms": 42,
                         }
                     ],
                 }

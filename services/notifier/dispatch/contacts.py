@@ -80,7 +80,9 @@ class ContactResolver:
         if status == 404:
             raise ContactError(f"no such {label} ({ident})", permanent=True, status_code=404)
         if status == 410:
-            raise ContactError(f"the {label} has left or was anonymized ({ident})", permanent=True, status_code=410)
+            raise ContactError(
+                f"the {label} has left or was anonymized ({ident})", permanent=True, status_code=410
+            )
         if status >= 500 or status in RETRYABLE_STATUSES or status in (401, 403):
             # 401/403: our service token is wrong or revoked; retrying after it is fixed will work.
             raise ContactError(f"contact lookup answered {status}", permanent=False, status_code=status)
@@ -89,7 +91,9 @@ class ContactResolver:
         try:
             body: Any = orjson.loads(response.content)
         except orjson.JSONDecodeError as exc:
-            raise ContactError("contact lookup returned invalid JSON", permanent=False, status_code=200) from exc
+            raise ContactError(
+                "contact lookup returned invalid JSON", permanent=False, status_code=200
+            ) from exc
         if not isinstance(body, dict):
             raise ContactError("contact lookup returned invalid JSON", permanent=False, status_code=200)
         if str(body.get("status") or "").lower() in GONE_STATUSES:
@@ -151,4 +155,3 @@ async def read_facts(client: LookupClient, event_type: str, data: dict[str, Any]
     except orjson.JSONDecodeError as exc:
         raise ContactError("facts lookup returned invalid JSON", permanent=False, status_code=200) from exc
     return dict(body) if isinstance(body, dict) else {}
-

@@ -20,7 +20,10 @@ log = structlog.get_logger("notifier.kick")
 async def kick_delivery(redis: ArqRedis, delivery_id: uuid.UUID, number: int) -> None:
     try:
         await redis.enqueue_job(
-            DELIVER_JOB, str(delivery_id), _job_id=f"deliver:{delivery_id}:{number}", _queue_name=NOTIFIER_QUEUE
+            DELIVER_JOB,
+            str(delivery_id),
+            _job_id=f"deliver:{delivery_id}:{number}",
+            _queue_name=NOTIFIER_QUEUE,
         )
     except Exception as exc:
         log.warning("kick_failed", job=DELIVER_JOB, delivery_id=str(delivery_id), error=type(exc).__name__)

@@ -81,12 +81,16 @@ class _Connection(asyncio.Protocol):
         self.lost = True
         self.keep_alive = False
         m = self.message
-        if m.headers_done and "content-length" not in m.headers and "chunked" not in m.headers.get(
-            "transfer-encoding", ""
+        if (
+            m.headers_done
+            and "content-length" not in m.headers
+            and "chunked" not in m.headers.get("transfer-encoding", "")
         ):
             self.on_message_complete()  # the body ended with the connection (RFC 9112 §6.3)
         else:
-            self._fail(LookupHttpError(f"connection lost ({type(exc).__name__ if exc else 'closed by the server'})"))
+            self._fail(
+                LookupHttpError(f"connection lost ({type(exc).__name__ if exc else 'closed by the server'})")
+            )
 
     # ---- httptools callbacks ----
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -119,7 +123,12 @@ class _Connection(asyncio.Protocol):
 
     @property
     def usable(self) -> bool:
-        return self.keep_alive and not self.lost and self.transport is not None and not self.transport.is_closing()
+        return (
+            self.keep_alive
+            and not self.lost
+            and self.transport is not None
+            and not self.transport.is_closing()
+        )
 
     async def request(self, data: bytes) -> LookupResponse:
         assert self.transport is not None
@@ -160,7 +169,9 @@ class LookupClient:
         self.prefix = parts.path.rstrip("/")
         self.timeout_s = timeout_s
         self.connect_timeout_s = min(3.0, timeout_s) if connect_timeout_s is None else connect_timeout_s
-        default_port = (parts.scheme == "https" and self.port == 443) or (parts.scheme == "http" and self.port == 80)
+        default_port = (parts.scheme == "https" and self.port == 443) or (
+            parts.scheme == "http" and self.port == 80
+        )
         host_header = parts.netloc.rpartition("@")[2] if not default_port else self.host
         fixed = [f"Host: {host_header}", f"User-Agent: {USER_AGENT}", "Accept: */*"]
         if service_token:
@@ -173,7 +184,9 @@ class LookupClient:
     def _request_bytes(self, path: str) -> bytes:
         rid = request_id_var.get()
         extra = f"\r\nX-Request-ID: {rid}" if rid and rid.isprintable() and rid.isascii() else ""
-        target = quote(self.prefix + path, safe="/:@!$&'()*+,;=-._~%?")  # no space or CR/LF in the request line
+        target = quote(
+            self.prefix + path, safe="/:@!$&'()*+,;=-._~%?"
+        )  # no space or CR/LF in the request line
         return f"GET {target} HTTP/1.1\r\n{self._fixed_headers}{extra}\r\n\r\n".encode("latin-1")
 
     async def _connect(self) -> _Connection:
@@ -181,7 +194,10 @@ class LookupClient:
         try:
             async with asyncio.timeout(self.connect_timeout_s):
                 _, protocol = await loop.create_connection(
-                    _Connection, self.host, self.port, ssl=self.ssl,
+                    _Connection,
+                    self.host,
+                    self.port,
+                    ssl=self.ssl,
                     server_hostname=self.host if self.ssl else None,
                 )
         except TimeoutError as exc:

@@ -99,8 +99,14 @@ def reconcile_cron(interval_s: int) -> CronJob:
     else:
         seconds, minutes = {0}, set(range(0, 60, max(1, interval_s // 60)))
     return cron(
-        reconcile, name=RECONCILE_JOB, second=seconds, minute=minutes, run_at_startup=True, unique=True,
-        timeout=60, microsecond=0,
+        reconcile,
+        name=RECONCILE_JOB,
+        second=seconds,
+        minute=minutes,
+        run_at_startup=True,
+        unique=True,
+        timeout=60,
+        microsecond=0,
     )
 
 

@@ -26,6 +26,7 @@ router = APIRouter(prefix="/v1/event-types", tags=["event types"])
 
 EventTypePath = Annotated[str, Path(max_length=64, examples=["booking.reminder"])]
 
+
 def _versions() -> dict[str, int]:
     return default_catalog().versions
 
@@ -46,10 +47,16 @@ def _known(event_type: str) -> str:
 def _out(event_type: str, pause: EventTypePause | None) -> EventTypeOut:
     cls = EVENT_TYPES[event_type]
     return EventTypeOut(
-        type=event_type, source=cls.source, category=cls.category, urgent=cls.urgent,
-        recipient_kind=cls.recipient_kind, template_version=_versions().get(event_type, 0),
-        paused=pause is not None, paused_at=pause.paused_at if pause else None,
-        paused_by=pause.paused_by if pause else None, reason=pause.reason if pause else None,
+        type=event_type,
+        source=cls.source,
+        category=cls.category,
+        urgent=cls.urgent,
+        recipient_kind=cls.recipient_kind,
+        template_version=_versions().get(event_type, 0),
+        paused=pause is not None,
+        paused_at=pause.paused_at if pause else None,
+        paused_by=pause.paused_by if pause else None,
+        reason=pause.reason if pause else None,
     )
 
 
@@ -70,7 +77,9 @@ async def _pause_of(session: AsyncSession, event_type: str) -> EventTypePause | 
     response_model=EventTypeList,
     responses=problem_responses(401, 403),
 )
-async def list_event_types(session: DbSession, _: Annotated[Principal, require(P.EVENT_TYPES_READ)]) -> EventTypeList:
+async def list_event_types(
+    session: DbSession, _: Annotated[Principal, require(P.EVENT_TYPES_READ)]
+) -> EventTypeList:
     pauses = {p.event_type: p for p in (await session.scalars(select(EventTypePause))).all()}
     return EventTypeList(items=[_out(t, pauses.get(t)) for t in sorted(EVENT_TYPES)])
 
@@ -86,13 +95,19 @@ async def list_event_types(session: DbSession, _: Annotated[Principal, require(P
     responses=problem_responses(401, 403, 404, 422),
 )
 async def pause(
-    event_type: EventTypePath, session: DbSession, principal: Annotated[Principal, require(P.EVENT_TYPES_WRITE)], body: PauseRequest | None = None
+    event_type: EventTypePath,
+    session: DbSession,
+    principal: Annotated[Principal, require(P.EVENT_TYPES_WRITE)],
+    body: PauseRequest | None = None,
 ) -> EventTypeOut:
     _known(event_type)
     await session.execute(
         insert(EventTypePause)
-        .values(event_type=event_type, paused_by=f"{principal.role}:{principal.name}"[:200],
-                reason=body.reason if body else None)
+        .values(
+            event_type=event_type,
+            paused_by=f"{principal.role}:{principal.name}"[:200],
+            reason=body.reason if body else None,
+        )
         .on_conflict_do_nothing(index_elements=[EventTypePause.event_type])
     )
     return _out(event_type, await _pause_of(session, event_type))
@@ -106,11 +121,17 @@ async def pause(
     responses=problem_responses(401, 403, 404),
 )
 async def resume(
-    event_type: EventTypePath, request: Request, session: DbSession, _: Annotated[Principal, require(P.EVENT_TYPES_WRITE)], background: BackgroundTasks
+    event_type: EventTypePath,
+    request: Request,
+    session: DbSession,
+    _: Annotated[Principal, require(P.EVENT_TYPES_WRITE)],
+    background: BackgroundTasks,
 ) -> EventTypeOut:
     _known(event_type)
     removed = await session.execute(
-        delete(EventTypePause).where(EventTypePause.event_type == event_type).returning(EventTypePause.event_type)
+        delete(EventTypePause)
+        .where(EventTypePause.event_type == event_type)
+        .returning(EventTypePause.event_type)
     )
     if removed.first() is not None:
         # After the commit (the response is sent after it), so the worker sees the type running.

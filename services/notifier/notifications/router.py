@@ -44,10 +44,17 @@ class InvalidEventData(Unprocessable):
         "(the type's fields, or a source that is not the type's)."
     ),
     response_model=NotificationAccepted,
-    responses={200: {"model": NotificationAccepted, "description": "Duplicate"}, **problem_responses(401, 403, 422)},
+    responses={
+        200: {"model": NotificationAccepted, "description": "Duplicate"},
+        **problem_responses(401, 403, 422),
+    },
 )
 async def submit(
-    body: NotificationIn, request: Request, response: Response, session: DbSession, _: Annotated[Principal, require(P.NOTIFICATIONS_SUBMIT)]
+    body: NotificationIn,
+    request: Request,
+    response: Response,
+    session: DbSession,
+    _: Annotated[Principal, require(P.NOTIFICATIONS_SUBMIT)],
 ) -> NotificationAccepted:
     cls = EVENT_TYPES.get(body.type)
     if cls is None:
@@ -61,20 +68,28 @@ async def submit(
             detail_ja=f"イベント種別 '{body.type}' の送信元は '{cls.source}' です。",
         )
     if body.occurred_at is not None and body.occurred_at.tzinfo is None:
-        raise InvalidEventData("occurred_at must carry an offset.", detail_ja="occurred_at にはタイムゾーンが必要です。")
+        raise InvalidEventData(
+            "occurred_at must carry an offset.", detail_ja="occurred_at にはタイムゾーンが必要です。"
+        )
     try:
         data = cls.model_validate(body.data)
     except ValidationError as exc:
-        errors = [{"loc": ["body", "data", *[str(p) for p in e["loc"]]], "msg": e["msg"], "type": e["type"]}
-                  for e in exc.errors()]
+        errors = [
+            {"loc": ["body", "data", *[str(p) for p in e["loc"]]], "msg": e["msg"], "type": e["type"]}
+            for e in exc.errors()
+        ]
         raise InvalidEventData(
             f"data does not match '{body.type}': {errors[0]['msg']} at {'.'.join(errors[0]['loc'])}.",
             detail_ja=f"data が '{body.type}' の形式に合いません。",
             errors=errors,
         ) from exc
     event = Event(
-        id=body.id, type=body.type, source=body.source, occurred_at=body.occurred_at or utcnow(),
-        schema_version=body.schema_version, data=data.model_dump(mode="json"),
+        id=body.id,
+        type=body.type,
+        source=body.source,
+        occurred_at=body.occurred_at or utcnow(),
+        schema_version=body.schema_version,
+        data=data.model_dump(mode="json"),
     )
     seen = await session.scalar(
         select(exists().where(Inbox.source == event.source, Inbox.event_id == event.id))
@@ -84,8 +99,12 @@ async def submit(
         inserted = (
             await session.execute(
                 insert(outbox)
-                .values(id=event.id, event_type=event.type, payload=event.model_dump(mode="json"),
-                        request_id=request_id_var.get())
+                .values(
+                    id=event.id,
+                    event_type=event.type,
+                    payload=event.model_dump(mode="json"),
+                    request_id=request_id_var.get(),
+                )
                 .on_conflict_do_nothing(index_elements=[outbox.c.id])
                 .returning(outbox.c.id)
             )

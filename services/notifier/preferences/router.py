@@ -32,7 +32,9 @@ def _check_acting_for(principal: Principal, member_id: uuid.UUID) -> None:
     response_model=PreferencesOut,
     responses=problem_responses(401, 403),
 )
-async def get_preferences(member_id: uuid.UUID, session: DbSession, principal: Annotated[Principal, require(P.PREFERENCES_READ)]) -> PreferencesOut:
+async def get_preferences(
+    member_id: uuid.UUID, session: DbSession, principal: Annotated[Principal, require(P.PREFERENCES_READ)]
+) -> PreferencesOut:
     _check_acting_for(principal, member_id)
     return await service.get_preferences(session, member_id)
 
@@ -50,7 +52,10 @@ async def get_preferences(member_id: uuid.UUID, session: DbSession, principal: A
     responses=problem_responses(401, 403, 422),
 )
 async def put_preferences(
-    member_id: uuid.UUID, body: PreferencesUpdate, session: DbSession, principal: Annotated[Principal, require(P.PREFERENCES_WRITE)]
+    member_id: uuid.UUID,
+    body: PreferencesUpdate,
+    session: DbSession,
+    principal: Annotated[Principal, require(P.PREFERENCES_WRITE)],
 ) -> PreferencesOut:
     _check_acting_for(principal, member_id)
     return await service.put_preferences(
@@ -69,7 +74,10 @@ async def put_preferences(
     responses=problem_responses(401, 403, 422),
 )
 async def patch_preferences(
-    member_id: uuid.UUID, body: PreferencesPatch, session: DbSession, principal: Annotated[Principal, require(P.PREFERENCES_WRITE)]
+    member_id: uuid.UUID,
+    body: PreferencesPatch,
+    session: DbSession,
+    principal: Annotated[Principal, require(P.PREFERENCES_WRITE)],
 ) -> PreferencesOut:
     _check_acting_for(principal, member_id)
     return await service.patch_preferences(

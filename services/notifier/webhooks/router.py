@@ -55,7 +55,10 @@ _SIGNING = (
     responses=problem_responses(401, 403, 422),
 )
 async def create_endpoint(
-    body: WebhookEndpointCreate, request: Request, session: DbSession, _: Annotated[Principal, require(P.WEBHOOKS_WRITE)]
+    body: WebhookEndpointCreate,
+    request: Request,
+    session: DbSession,
+    _: Annotated[Principal, require(P.WEBHOOKS_WRITE)],
 ) -> WebhookEndpointWithSecret:
     settings = _settings(request)
     box = settings.secret_box()
@@ -72,7 +75,9 @@ async def create_endpoint(
     response_model=WebhookEndpointList,
     responses=problem_responses(401, 403),
 )
-async def list_endpoints(request: Request, session: DbSession, _: Annotated[Principal, require(P.WEBHOOKS_READ)]) -> WebhookEndpointList:
+async def list_endpoints(
+    request: Request, session: DbSession, _: Annotated[Principal, require(P.WEBHOOKS_READ)]
+) -> WebhookEndpointList:
     box = _settings(request).secret_box()
     return WebhookEndpointList(items=[service.to_out(e, box) for e in await service.list_all(session)])
 
@@ -85,7 +90,10 @@ async def list_endpoints(request: Request, session: DbSession, _: Annotated[Prin
     responses=problem_responses(401, 403, 404),
 )
 async def get_endpoint(
-    endpoint_id: uuid.UUID, request: Request, session: DbSession, _: Annotated[Principal, require(P.WEBHOOKS_READ)]
+    endpoint_id: uuid.UUID,
+    request: Request,
+    session: DbSession,
+    _: Annotated[Principal, require(P.WEBHOOKS_READ)],
 ) -> WebhookEndpointOut:
     return service.to_out(await service.get(session, endpoint_id), _settings(request).secret_box())
 
@@ -147,6 +155,8 @@ async def rotate_secret(
     description="Admin. Its waiting deliveries end as `failed_permanent`; the ledger keeps its history.",
     responses=problem_responses(401, 403, 404),
 )
-async def delete_endpoint(endpoint_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.WEBHOOKS_WRITE)]) -> Response:
+async def delete_endpoint(
+    endpoint_id: uuid.UUID, session: DbSession, _: Annotated[Principal, require(P.WEBHOOKS_WRITE)]
+) -> Response:
     await service.delete(session, endpoint_id)
     return Response(status_code=204)
