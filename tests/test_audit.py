@@ -17,7 +17,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.netsugen_booking.audit.tasks import purge_audit_trail
 from services.netsugen_booking.frontdesk_common.clock import get_now
@@ -156,8 +156,27 @@ async def test_member_update_masks_changed_personal_fields_and_plan_change_is_au
 
 
 # ---- plans, prices, calendar ------------------------------------------------------------------------
+@pytest.fixture
+async def restore_plans(engine: AsyncEngine) -> AsyncIterator[None]:
+    """Plans and prices are reference data, kept between tests: put back what the test changed."""
+    async with engine.connect() as conn:
+        max_users = await conn.scalar(
+            text("SELECT max_users FROM netsugen.plan WHERE code = 'corporate_monthly'")
+        )
+    yield
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE netsugen.plan SET max_users = :m WHERE code = 'corporate_monthly'"), {"m": max_users}
+        )
+        await conn.execute(
+            text(
+                "DELETE FROM netsugen.plan_price WHERE plan_code = 'dropin' AND effective_from = '2027-04-01'"
+            )
+        )
+
+
 async def test_plan_price_and_calendar_changes_are_audited(
-    net: httpx.AsyncClient, admin_headers: dict[str, str], auditor: dict[str, str]
+    net: httpx.AsyncClient, admin_headers: dict[str, str], auditor: dict[str, str], restore_plans: None
 ) -> None:
     _clock(net._transport.app, datetime(2026, 12, 1, 9, 0, tzinfo=JST))  # type: ignore[attr-defined]
     plan = (await net.get("/v1/plans/corporate_monthly")).json()
