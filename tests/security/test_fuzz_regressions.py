@@ -1,11 +1,12 @@
-"""Server errors that schemathesis found from outside (issue 14, "done when"), each replayed here
-against the real app and database and now answered without a 500.
+"""Server errors that schemathesis found (issue 14, "done when": from outside against the running
+platform, and in-process by tests/security/test_fuzz.py), each replayed here against the real app
+and database and now answered without a 500.
 
 - An indicator whose values differ below a float's resolution at their magnitude (10^23 and
   10^23 + 1, both valid 24-digit values) made its chart divide by zero: the scale had no height.
 - A control character in an indicator's name (the API stores it) made every XLSX download that
   shows the name (the indicator's workbook on the progress site, the KPI progress report) fail in
-  openpyxl (``IllegalCharacterError``).
+  openpyxl (``IllegalCharacterError``); a plan's name did the same to the usage statistics.
 """
 
 from __future__ import annotations
@@ -116,3 +117,28 @@ class TestControlCharactersInXlsx:
         book = load_workbook(io.BytesIO(report.content))
         names = {cell.value for ws in book.worksheets[1:] for cell in ws["C"]}
         assert "制御文字の名前" in names
+
+
+async def test_usage_statistics_workbook_with_a_control_character_in_a_plan_name_is_200(
+    netsugen_client: Any, admin_headers: dict[str, str], staff_headers: dict[str, str]
+) -> None:
+    """Found by tests/security/test_fuzz.py: a plan renamed with U+0003 broke ``/v1/usage-stats.xlsx``
+    (the plan names are the members sheet's column headers)."""
+    plan = (await netsugen_client.get("/v1/plans/individual_monthly", headers=admin_headers)).json()
+    try:
+        r = await netsugen_client.patch(
+            "/v1/plans/individual_monthly", json={"name_ja": "個人\x03月額会員"}, headers=admin_headers
+        )
+        assert r.status_code == 200, r.text
+        r = await netsugen_client.get(
+            "/v1/usage-stats.xlsx", params={"month": "2026-11"}, headers=staff_headers
+        )
+        assert r.status_code == 200, r.text
+        book = load_workbook(io.BytesIO(r.content))
+        headers = [cell.value for cell in book["会員"][1]]
+        assert "個人月額会員" in headers, headers
+    finally:
+        r = await netsugen_client.patch(
+            "/v1/plans/individual_monthly", json={"name_ja": plan["name_ja"]}, headers=admin_headers
+        )
+        assert r.status_code == 200, r.text

@@ -29,7 +29,7 @@ def _table(
     ws: Worksheet, headers: Sequence[str], rows: Sequence[Sequence[Any]], formats: Sequence[str | None]
 ) -> None:
     """A header row (frozen, filtered) and data rows with number formats per column."""
-    ws.append(list(headers))
+    ws.append(xlsx_row(headers))
     for cell in ws[1]:
         cell.fill, cell.font = HEADER_FILL, HEADER_FONT
         cell.alignment = Alignment(wrap_text=True, vertical="center")
