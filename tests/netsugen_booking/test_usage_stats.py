@@ -136,6 +136,7 @@ async def build_november(db: AsyncSession) -> dict[str, Any]:
             program_id=seminar.id,
             guest_name=f"ゲスト{n}",
             guest_email=f"g{n}@example.jp",
+            guest_email_normalized=f"g{n}@example.jp",  # a guest's duplicate key (issue 14, finding 7)
             guest_language="ja",
             status="confirmed",
         )
