@@ -98,8 +98,11 @@ def render_chart(series: Series, *, title: str, description: str, chart_id: str)
     y_low, y_high = min(values), max(values)
     if series.from_zero or y_low <= 0:
         y_low = min(y_low, 0.0)
-    if y_high == y_low:
-        y_high = y_low + 1
+    # Equal values, or values apart by less than a float can tell at their magnitude (10^18 - 1 and
+    # 10^18 - 2 are the same float): widen the span by 1, or by a millionth of the magnitude when 1
+    # is below the float's resolution there, so that the scale has a height and the ticks advance.
+    if y_high - y_low <= max(abs(y_low), abs(y_high)) * 1e-9:
+        y_high = y_low + max(1.0, abs(y_low) * 1e-6)
     step = _nice_step(y_high - y_low)
     y_low = step * (y_low // step)
     y_high = step * (-(-y_high // step))

@@ -20,6 +20,7 @@ from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
 
 from services.kpi_api.dashboard.i18n import t
 from services.kpi_api.dashboard.service import IndicatorView
+from shared.xlsxtext import xlsx_row
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -53,7 +54,7 @@ def indicator_xlsx(view: IndicatorView) -> bytes:
         (t("source", lang), view.source or t("no_source", lang)),
     ]
     for label, value in rows:
-        meta.append([label, value])
+        meta.append(xlsx_row([label, value]))
     for cell in meta["A"]:
         cell.font = Font(bold=True)
     meta.column_dimensions["A"].width = 24
@@ -73,7 +74,7 @@ def indicator_xlsx(view: IndicatorView) -> bytes:
             if view.per_year_counts:
                 line.append(row.reported)
             line += [row.expected, _number(targets.get(row.fiscal_year))]
-            data.append(line)
+            data.append(xlsx_row(line))
 
     sheet = book.create_sheet("目標" if lang == "ja" else "Targets")
     sheet.append(
@@ -91,16 +92,18 @@ def indicator_xlsx(view: IndicatorView) -> bytes:
     for series in view.series:
         for target in series.targets:
             sheet.append(
-                [
-                    series.name,
-                    target.fiscal_year,
-                    target.target_text,
-                    target.status.label,
-                    target.achievement_rate,
-                    target.expected_rate,
-                    target.projection,
-                    target.explanation,
-                ]
+                xlsx_row(
+                    [
+                        series.name,
+                        target.fiscal_year,
+                        target.target_text,
+                        target.status.label,
+                        target.achievement_rate,
+                        target.expected_rate,
+                        target.projection,
+                        target.explanation,
+                    ]
+                )
             )
     for ws in (data, sheet):
         ws.freeze_panes = "A2"

@@ -16,6 +16,7 @@ from services.kpi_api.core.vocab import STATUSES, Language
 from services.kpi_api.reports.labels import DIRECTION_NAMES, PART_NAMES, STATUS_FILLS, STATUS_NAMES, t
 from services.kpi_api.reports.service import KpiReport, ReportRow, exact
 from services.kpi_api.reports.text import condition, implied_note
+from shared.xlsxtext import xlsx_row, xlsx_text
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HEADER_FILL = PatternFill("solid", fgColor="1F4E79")
@@ -104,11 +105,13 @@ def _section_sheet(wb: Workbook, report: KpiReport, index: int) -> None:
     lang = report.lang
     section = report.sections[index]
     ws = wb.create_sheet(section.section.key)
-    ws.cell(1, 1, f"{section.section.key} {section.section.title(lang)}").font = Font(bold=True, size=13)
+    ws.cell(1, 1, xlsx_text(f"{section.section.key} {section.section.title(lang)}")).font = Font(
+        bold=True, size=13
+    )
     ws.cell(2, 1, t("as_of", lang).format(fy=report.fiscal_year, method=report.method))
     _header(ws, HEADER_ROW, [t(key, lang) for key, _ in COLUMNS])
     for r, row in enumerate(section.rows, start=HEADER_ROW + 1):
-        for c, value in enumerate(_row_values(row, lang), start=1):
+        for c, value in enumerate(xlsx_row(_row_values(row, lang)), start=1):
             cell = ws.cell(r, c, float(value) if isinstance(value, Decimal) and c in (14, 15) else value)
             cell.border = BORDER
             cell.alignment = Alignment(vertical="top", wrap_text=c in (3, 18, 19))
@@ -147,7 +150,7 @@ def _summary_sheet(wb: Workbook, report: KpiReport) -> None:
         _header(ws, row, header)
         row += 1
         for group in groups:
-            values = [group.label, group.indicators, *[group.counts[s] for s in STATUSES]]
+            values = [xlsx_text(group.label), group.indicators, *[group.counts[s] for s in STATUSES]]
             for c, value in enumerate(values, start=1):
                 cell = ws.cell(row, c, value)
                 cell.border = BORDER

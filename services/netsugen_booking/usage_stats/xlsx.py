@@ -14,6 +14,7 @@ from openpyxl.worksheet.worksheet import Worksheet  # type: ignore[import-untype
 
 from services.netsugen_booking.usage_stats.labels import WEEKDAY_NAMES, Language, t
 from services.netsugen_booking.usage_stats.schemas import UsageStatsOut
+from shared.xlsxtext import xlsx_row
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HEADER_FILL = PatternFill("solid", fgColor="1F4E79")
@@ -28,12 +29,12 @@ def _table(
     ws: Worksheet, headers: Sequence[str], rows: Sequence[Sequence[Any]], formats: Sequence[str | None]
 ) -> None:
     """A header row (frozen, filtered) and data rows with number formats per column."""
-    ws.append(list(headers))
+    ws.append(xlsx_row(headers))
     for cell in ws[1]:
         cell.fill, cell.font = HEADER_FILL, HEADER_FONT
         cell.alignment = Alignment(wrap_text=True, vertical="center")
     for row in rows:
-        ws.append(list(row))
+        ws.append(xlsx_row(row))
     for index, fmt in enumerate(formats, start=1):
         letter = get_column_letter(index)
         width = max(len(str(headers[index - 1])) * 2, 10)
@@ -93,7 +94,7 @@ def build_workbook(stats: UsageStatsOut, lang: Language) -> bytes:
     ws.append([])
     ws.append([t("visits_by_plan", lang)])
     for p in v.by_plan:
-        ws.append([p.name, p.count])
+        ws.append(xlsx_row([p.name, p.count]))
 
     ws = wb.create_sheet(t("members", lang))
     codes = [p.plan_code for p in m.by_month[0].by_plan] if m.by_month else []
