@@ -275,7 +275,7 @@ async def person(
     )
     ok(await client.post(f"/v1/feeds/members/{p.id}/token", headers=admin), "feed token")
     ok(
-        await notifier_client.put(f"/v1/preferences/{p.id}", json={"news": False}, headers=admin),
+        await notifier_client.put(f"/v1/preferences/{p.id}", json={"activity": False}, headers=admin),
         "preferences",
     )
     p.token = await make_token("member", subject=p.id, name="member app")

@@ -46,7 +46,7 @@ class TestExport:
             (True, person.guest_name),
         ]
         assert [c["topic"] for c in body["consultations"]] == ["赤城 花子の資金調達の相談"]
-        assert body["notifier"]["preferences"]["categories"]["news"] is False
+        assert body["notifier"]["preferences"]["categories"]["activity"] is False
         assert body["notifier"]["deliveries"] == []  # the ledger was read (no worker ran in this test)
         assert body["secrets"] == {
             "card_token": "present (stored as SHA-256 only)",

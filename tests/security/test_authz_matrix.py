@@ -168,6 +168,11 @@ MEMBER: set[tuple[str, str]] = {
     ("netsugen_booking", "GET /v1/payments/{payment_id}/receipt"),
     ("notifier", "GET /v1/preferences/{member_id}"),
     ("notifier", "PUT /v1/preferences/{member_id}"),
+    ("notifier", "PATCH /v1/preferences/{member_id}"),
+    # A corporate member's own administrator manages its named users (the portal); staff for anyone.
+    ("netsugen_booking", "POST /v1/members/{member_id}/users"),
+    ("netsugen_booking", "PATCH /v1/members/{member_id}/users/{user_id}"),
+    ("netsugen_booking", "POST /v1/members/{member_id}/users/{user_id}/card-token"),
 }
 
 
@@ -463,7 +468,7 @@ async def world(
             )
             m.ids["consultation_id"] = consultation["id"]
             ok(
-                await notifier_client.put(f"/v1/preferences/{m.id}", json={"news": False}, headers=staff),
+                await notifier_client.put(f"/v1/preferences/{m.id}", json={"activity": False}, headers=staff),
                 "preferences",
             )
             ok(await client.post(f"/v1/feeds/members/{m.id}/token", headers=staff), "feed token")
@@ -504,7 +509,11 @@ MEMBER_BODIES: dict[str, Any] = {
     "POST /v1/bookings/{booking_id}/cancel": lambda w, m: {},
     "POST /v1/consultations": lambda w, m: {"slot_id": w.free_slots[0], "member_id": m.id, "topic": "相談"},
     "POST /v1/consultations/{consultation_id}/cancel": lambda w, m: {},
-    "PUT /v1/preferences/{member_id}": lambda w, m: {"news": True, "reminders": False},
+    "PUT /v1/preferences/{member_id}": lambda w, m: {"activity": True, "reminders": False},
+    "PATCH /v1/preferences/{member_id}": lambda w, m: {"activity": True},
+    "POST /v1/members/{member_id}/users": lambda w, m: {"name": "前橋 花子"},
+    "PATCH /v1/members/{member_id}/users/{user_id}": lambda w, m: {"active": True},
+    "POST /v1/members/{member_id}/users/{user_id}/card-token": lambda w, m: {},
     "POST /v1/programs/{program_id}/registrations": lambda w, m: {"member_id": m.id},
 }
 
@@ -591,10 +600,11 @@ async def test_member_can_use_the_same_operations_for_itself(
 ) -> None:
     """The refusals above come from ownership, not from a broken token: aimed at A's own data, A gets
     through (reads first, then the writes that change state)."""
-    a = world.a
     ops = sorted(_member_operations(), key=lambda op: (op.method != "GET", op.key))
     wrong = []
     for op in ops:
+        # Named users belong to corporate members: B (corporate, with a user) acts on its own there.
+        a = world.b if "/users" in op.path else world.a
         path, kwargs = member_request(op, world, a)
         r = await clients[op.service].request(op.method, path, headers=a.headers, **kwargs)
         if r.status_code >= 400 and r.status_code != 409:  # 409: e.g. the visit is closed already
