@@ -29,9 +29,10 @@ from gunma import embedded
 from gunma import migrate as migrations
 from gunma.platform import uvicorn_argv
 from gunma.seeding import seed_all
+from tests.conftest import BOOTSTRAP_TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]
-BOOTSTRAP = "faults-bootstrap-admin-token-0123456789"
+BOOTSTRAP = BOOTSTRAP_TOKEN  # the same admin as the in-process tests (helpers such as confirm_guest use it)
 ADMIN = {"Authorization": f"Bearer {BOOTSTRAP}"}
 
 
