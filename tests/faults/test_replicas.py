@@ -26,6 +26,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+import redis.asyncio as aioredis
 from aiosmtpd.controller import Controller
 from sqlalchemy import make_url
 
@@ -154,6 +155,19 @@ class Platform:
 @pytest.fixture(scope="module")
 def platform(private_stack: PrivateStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     digest = hashlib.sha256(SERVICE_SECRET.encode()).hexdigest()
+
+    async def fresh_state() -> None:
+        # The private stack is shared by the fault tests: start from no rate-limit counters and an
+        # empty space (earlier modules check in with the same admin token).
+        redis = aioredis.from_url(private_stack.redis_url)
+        try:
+            await redis.flushdb()
+        finally:
+            await redis.aclose()
+        await _sql(private_stack, "UPDATE netsugen.visit SET check_out_at = check_in_at + interval '1 minute' "
+                   "WHERE check_out_at IS NULL")  # fmt: skip
+
+    asyncio.run(fresh_state())
     asyncio.run(
         _sql(
             private_stack,
