@@ -133,8 +133,8 @@ def key_kind(column: KeyColumn) -> type | None:
     """The Python type a key column's cursor value is read back as."""
     try:
         kind = column.type.python_type
-    except NotImplementedError:
-        return None
+    except NotImplementedError:  # SQLAlchemy's answer for types without a Python type (e.g. ARRAY of enums)
+        return None  # such a key is read back as JSON gave it
     return kind if kind in (datetime, date, uuid.UUID, int, str) else None
 
 
